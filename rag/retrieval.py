@@ -1,0 +1,133 @@
+"""Questions to papers: dense and BM25 chunk rankings fused by reciprocal rank, grouped per paper."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+
+from rag.embeddings import get_embedder
+from rag.ingest import open_store, refresh_lexical_index
+from rag.lexical import LexicalIndex
+from rag.settings import Settings
+from rag.store import Store, date_number
+
+Mode = Literal["hybrid", "dense", "bm25"]
+
+
+@dataclass
+class PaperHit:
+    id: str
+    title: str
+    score: float
+    passages: list[str] = field(default_factory=list)
+    similarity: float = 0.0
+
+    def as_dict(self) -> dict:
+        return {"id": self.id, "title": self.title, "score": round(self.score, 6), "passages": self.passages}
+
+
+@dataclass(frozen=True)
+class Filters:
+    paper_ids: tuple[str, ...] = ()
+    date_from: str = ""
+    date_to: str = ""
+
+    def chroma_where(self) -> dict | None:
+        clauses: list[dict] = []
+        if self.paper_ids:
+            clauses.append({"paper_id": {"$in": list(self.paper_ids)}})
+        if self.date_from:
+            clauses.append({"date_num": {"$gte": date_number(self.date_from)}})
+        if self.date_to:
+            clauses.append({"date_num": {"$lte": date_number(self.date_to) or 99999999}})
+        if len(clauses) > 1:
+            return {"$and": clauses}
+        return clauses[0] if clauses else None
+
+    def lexical_mask(self, index: LexicalIndex) -> np.ndarray | None:
+        if not (self.paper_ids or self.date_from or self.date_to):
+            return None
+        mask = np.ones(len(index.chunk_ids), dtype=bool)
+        if self.paper_ids:
+            mask &= np.isin(np.array(index.paper_ids), list(self.paper_ids))
+        if self.date_from:
+            mask &= index.date_nums >= date_number(self.date_from)
+        if self.date_to:
+            mask &= index.date_nums <= (date_number(self.date_to) or 99999999)
+        return mask.astype(np.float32)
+
+
+class Retriever:
+    """Holds the open store and BM25 index so repeated questions pay for neither again."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.store: Store = open_store(settings)
+        self._lexical: LexicalIndex | None = None
+
+    def lexical(self) -> LexicalIndex:
+        count = self.store.count()
+        if self._lexical is None or len(self._lexical.chunk_ids) != count:
+            folder = self.settings.bm25_dir
+            self._lexical = (
+                LexicalIndex.load(folder)
+                if LexicalIndex.is_usable(folder, count)
+                else refresh_lexical_index(self.store, self.settings)
+            )
+        return self._lexical
+
+    def search(
+        self, query: str, k: int | None = None, filters: Filters = Filters(), mode: Mode = "hybrid"
+    ) -> list[PaperHit]:
+        k = k or self.settings.top_k
+        n = self.settings.candidates
+        rankings: list[list[tuple[str, str, str]]] = []
+        similarity: dict[str, float] = {}
+        if mode in ("hybrid", "dense"):
+            embedding = get_embedder(self.settings).embed([query])[0]
+            hits = self.store.query(embedding, n, filters.chroma_where())
+            rankings.append([(h.chunk_id, h.paper_id, h.passage) for h in hits])
+            similarity = {h.chunk_id: 1.0 - h.distance for h in hits}
+        if mode in ("hybrid", "bm25"):
+            rankings.append(self._lexical_ranking(query, n, filters))
+        return self._fuse(rankings, similarity, k)
+
+    def _lexical_ranking(self, query: str, n: int, filters: Filters) -> list[tuple[str, str, str]]:
+        index = self.lexical()
+        rows = index.search(query, n, filters.lexical_mask(index))
+        chunk_ids = [index.chunk_ids[row] for row, _ in rows]
+        passages = self.store.passages(chunk_ids)
+        return [(cid, index.paper_ids[row], passages[cid]) for cid, (row, _) in zip(chunk_ids, rows)]
+
+    def _fuse(
+        self, rankings: list[list[tuple[str, str, str]]], similarity: dict[str, float], k: int
+    ) -> list[PaperHit]:
+        """Reciprocal rank fusion per chunk; a paper scores as its best chunk.
+
+        Each paper also keeps its best dense cosine similarity, an absolute measure of how well
+        it matches, which tells "nothing relevant" apart from "the best of a close race".
+        """
+        fused: dict[str, float] = defaultdict(float)
+        owner: dict[str, tuple[str, str]] = {}
+        for ranking in rankings:
+            for rank, (chunk_id, paper_id, passage) in enumerate(ranking):
+                fused[chunk_id] += 1.0 / (self.settings.rrf_k + rank + 1)
+                owner[chunk_id] = (paper_id, passage)
+        papers: dict[str, PaperHit] = {}
+        for chunk_id in sorted(fused, key=fused.get, reverse=True):
+            paper_id, passage = owner[chunk_id]
+            hit = papers.get(paper_id)
+            if hit is None:
+                if len(papers) == k:
+                    continue
+                hit = papers[paper_id] = PaperHit(paper_id, "", fused[chunk_id])
+            if len(hit.passages) < self.settings.passages_per_paper:
+                hit.passages.append(passage)
+            hit.similarity = max(hit.similarity, similarity.get(chunk_id, 0.0))
+        titles = self.store.titles(list(papers))
+        for hit in papers.values():
+            hit.title = titles.get(hit.id, hit.id)
+        return list(papers.values())

