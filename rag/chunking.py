@@ -52,3 +52,15 @@ def chunk_paper(paper: Paper, settings: Settings) -> list[Chunk]:
         )
         for i, passage in enumerate(passages)
     ]
+
+
+def count_tokens(text: str) -> int:
+    """Prompt budgets are counted with the same tokenizer as the chunks."""
+    return len(_encoding().encode(text))
+
+
+@lru_cache(maxsize=1)
+def _encoding():
+    import tiktoken
+
+    return tiktoken.get_encoding(ENCODING)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import sys
@@ -62,11 +63,17 @@ def ingest(ctx: click.Context, paths: tuple[Path, ...], format_: str | None) -> 
     """Add papers from files (listing page, arXiv JSON/JSONL, BEIR corpus.jsonl[.gz], CSV)."""
     from rag.ingest import ingest as run_ingest
 
-    with click.progressbar(length=1, label="Embedding", file=sys.stderr) as bar:
+    with contextlib.ExitStack() as stack:
+        bar = None
 
         def progress(done: int, total: int) -> None:
-            bar.length = max(total, 1)
-            bar.update(done - bar.pos)
+            """The bar starts once the files are read and there is something to embed, so an
+            error is the only line on stderr."""
+            nonlocal bar
+            if bar is None and total:
+                bar = stack.enter_context(click.progressbar(length=total, label="Embedding", file=sys.stderr))
+            if bar is not None:
+                bar.update(done - bar.pos)
 
         report = run_ingest(list(paths), _settings(ctx), format_, progress)
     for rejection in report.rejected:
@@ -152,3 +159,110 @@ def remove(ctx: click.Context, paper_id: str) -> None:
     if not run_remove(paper_id, _settings(ctx)):
         raise PapersError(f"No paper with id '{paper_id}' in the library; `papers list` shows the ids.")
     click.echo(f"removed {paper_id}")
+
+
+def _print_sources(sources, cited: set[int] = frozenset()) -> None:
+    if not sources:
+        return
+    click.echo("\nSources:", err=False)
+    for source in sources:
+        mark = "*" if source.n in cited else " "
+        click.echo(f" {mark}[{source.n}] {source.title} ({source.id})")
+
+
+@main.command()
+@click.argument("question")
+@click.option("--json", "as_json", is_flag=True, help="Print the answer, citations and sources as JSON.")
+@click.pass_context
+@friendly_errors
+def ask(ctx: click.Context, question: str, as_json: bool) -> None:
+    """Answer QUESTION from the library, citing the papers used."""
+    from rag.ask import AnswerStream
+
+    stream = AnswerStream(question, settings=_settings(ctx))
+    try:
+        for text in stream:
+            if not as_json:
+                click.echo(text, nl=False)
+    except PapersError:
+        if not as_json:
+            _print_sources(stream.sources)
+        raise
+    answer = stream.answer
+    if as_json:
+        _print_json(answer.as_dict())
+        return
+    click.echo()
+    if answer.removed_citations:
+        removed = ", ".join(f"[{n}]" for n in answer.removed_citations)
+        click.echo(f"(removed citations of sources that were not given: {removed})", err=True)
+    _print_sources(answer.sources, {c.n for c in answer.citations})
+
+
+@main.command()
+@click.argument("paper")
+@click.option("--json", "as_json", is_flag=True, help="Print id, title and digest as JSON.")
+@click.pass_context
+@friendly_errors
+def digest(ctx: click.Context, paper: str, as_json: bool) -> None:
+    """A one-paragraph digest of PAPER (an id or a title)."""
+    from rag.digest import DigestStream
+
+    stream = DigestStream(paper, settings=_settings(ctx))
+    if not as_json:
+        click.secho(stream.paper.title, bold=True)
+    for text in stream:
+        if not as_json:
+            click.echo(text, nl=False)
+    if as_json:
+        _print_json(stream.as_dict())
+    else:
+        click.echo()
+
+
+@main.command()
+@click.argument("paper_a")
+@click.argument("paper_b")
+@click.option("--json", "as_json", is_flag=True, help="Print the comparison as JSON.")
+@click.pass_context
+@friendly_errors
+def compare(ctx: click.Context, paper_a: str, paper_b: str, as_json: bool) -> None:
+    """Compare two papers (ids or titles) on the same aspects."""
+    from rag.compare import compare as run_compare
+
+    comparison = run_compare(paper_a, paper_b, settings=_settings(ctx))
+    if as_json:
+        _print_json(comparison.as_dict())
+        return
+    click.secho(f"A: {comparison.a.title}", bold=True)
+    click.secho(f"B: {comparison.b.title}", bold=True)
+    for row in comparison.rows():
+        click.echo(f"\n{row['aspect']}\n  A: {row['a']}\n  B: {row['b']}")
+    click.echo(f"\nIn common: {comparison.relation.in_common}")
+    click.echo(f"Key difference: {comparison.relation.difference}")
+    if comparison.fell_back:
+        click.echo("(the model's reply was not valid; some cells are the abstract's closest sentences)", err=True)
+
+
+@main.command()
+@click.option("--port", type=int, default=8501, show_default=True, help="Port to serve on.")
+@click.option("--with-sample", is_flag=True, help="Ingest the bundled sample library first if the library is empty.")
+@click.pass_context
+@friendly_errors
+def ui(ctx: click.Context, port: int, with_sample: bool) -> None:
+    """Start the Streamlit app on 127.0.0.1."""
+    import os
+    import subprocess
+
+    from rag.ingest import ingest as run_ingest, open_store
+
+    settings = _settings(ctx)
+    if with_sample and not open_store(settings).count():
+        click.echo(f"The library is empty; adding the sample library ({settings.sample_library.name})…")
+        click.echo(run_ingest([settings.sample_library], settings).summary())
+    app = Path(__file__).resolve().parent.parent / "ui" / "app.py"
+    env = {**os.environ, "PAPERS_DATA_DIR": str(settings.data_dir)}
+    command = [sys.executable, "-m", "streamlit", "run", str(app), "--server.address", "127.0.0.1",
+               "--server.port", str(port), "--server.headless", "true", "--browser.gatherUsageStats", "false"]
+    click.echo(f"Serving on http://127.0.0.1:{port}")
+    sys.exit(subprocess.call(command, env=env))

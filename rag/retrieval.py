@@ -39,10 +39,8 @@ class Filters:
         clauses: list[dict] = []
         if self.paper_ids:
             clauses.append({"paper_id": {"$in": list(self.paper_ids)}})
-        if self.date_from:
-            clauses.append({"date_num": {"$gte": date_number(self.date_from)}})
-        if self.date_to:
-            clauses.append({"date_num": {"$lte": date_number(self.date_to) or 99999999}})
+        if bounds := self.date_bounds():
+            clauses += [{"date_num": {"$gte": bounds[0]}}, {"date_num": {"$lte": bounds[1]}}]
         if len(clauses) > 1:
             return {"$and": clauses}
         return clauses[0] if clauses else None
@@ -53,11 +51,18 @@ class Filters:
         mask = np.ones(len(index.chunk_ids), dtype=bool)
         if self.paper_ids:
             mask &= np.isin(np.array(index.paper_ids), list(self.paper_ids))
-        if self.date_from:
-            mask &= index.date_nums >= date_number(self.date_from)
-        if self.date_to:
-            mask &= index.date_nums <= (date_number(self.date_to) or 99999999)
+        if bounds := self.date_bounds():
+            mask &= (index.date_nums >= bounds[0]) & (index.date_nums <= bounds[1])
         return mask.astype(np.float32)
+
+    def date_bounds(self) -> tuple[int, int] | None:
+        """Inclusive date_num range: a partial date_to ("2024", "2024-03") covers its whole
+        year or month, and papers without a date (date_num 0) fall outside any date filter."""
+        if not (self.date_from or self.date_to):
+            return None
+        digits = self.date_to.replace("-", "")
+        high = int(digits.ljust(8, "9")) if digits.isdigit() else 99999999
+        return max(date_number(self.date_from), 1), high
 
 
 class Retriever:
@@ -87,6 +92,7 @@ class Retriever:
         rankings: list[list[tuple[str, str, str]]] = []
         similarity: dict[str, float] = {}
         if mode in ("hybrid", "dense"):
+            self.store.check_embedding_model()  # before the query costs an embedding call
             embedding = get_embedder(self.settings).embed([query])[0]
             hits = self.store.query(embedding, n, filters.chroma_where())
             rankings.append([(h.chunk_id, h.paper_id, h.passage) for h in hits])

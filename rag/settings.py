@@ -69,6 +69,21 @@ class Settings(BaseSettings):
         default=100, description="Chunks each retriever (dense, BM25) contributes before fusion."
     )
     rrf_k: int = Field(default=60, description="Reciprocal rank fusion constant.")
+    min_similarity: float = Field(
+        default=0.2,
+        description="Papers whose best passage is less similar than this (cosine) are not given to the "
+        "model; with none left, the answer is that the library does not cover the question.",
+    )
+    source_margin: float = Field(
+        default=0.15,
+        description="Papers whose similarity trails the best paper's by more than this are not given to "
+        "the model (fewer, better sources: shorter prompts and fewer wrong citations).",
+    )
+    context_tokens: int = Field(
+        default=600,
+        description="Tokens of abstract text given to the model per question; the local model's time to "
+        "first token grows with every token.",
+    )
 
     llm_backend: Literal["local", "openai"] = Field(
         default="local",

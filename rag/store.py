@@ -119,24 +119,31 @@ class Store:
     def write(self, items: Iterable[tuple[Paper, list[Chunk], list[list[float]]]]) -> None:
         """Upsert papers so that an interruption at any point leaves a usable library.
 
-        Later chunks go first and each paper's first chunk (which holds its content hash) goes
-        last; stale chunks of a shortened paper are deleted at the end. A rerun redoes any
-        paper whose first chunk did not land.
+        Later chunks go first, then stale chunks of a shortened paper are deleted, and each
+        paper's first chunk (which holds its content hash) goes last. A rerun redoes any paper
+        whose first chunk did not land.
         """
         items = list(items)
+        if items and self.built_with != self.embedding_model and not self.count():
+            # An empty collection stamped by another model (e.g. opened under another backend).
+            self._collection.modify(metadata={"embedding_model": self.embedding_model})
+            self.built_with = self.embedding_model
         rest = [(p, c, e, len(cs)) for p, cs, es in items for c, e in zip(cs, es) if c.index > 0]
         first = [(p, c, e, len(cs)) for p, cs, es in items for c, e in zip(cs, es) if c.index == 0]
-        for group in (rest, first):
-            if group:
-                self._collection.upsert(
-                    ids=[c.id for _, c, _, _ in group],
-                    embeddings=[e for _, _, e, _ in group],
-                    documents=[c.text for _, c, _, _ in group],
-                    metadatas=[_paper_metadata(p, c, n) for p, c, _, n in group],
-                )
+        self._upsert(rest)
         for paper, chunks, _ in items:
             self._collection.delete(
                 where={"$and": [{"paper_id": paper.id}, {"chunk_index": {"$gte": len(chunks)}}]}
+            )
+        self._upsert(first)
+
+    def _upsert(self, group: list[tuple[Paper, Chunk, list[float], int]]) -> None:
+        if group:
+            self._collection.upsert(
+                ids=[c.id for _, c, _, _ in group],
+                embeddings=[e for _, _, e, _ in group],
+                documents=[c.text for _, c, _, _ in group],
+                metadatas=[_paper_metadata(p, c, n) for p, c, _, n in group],
             )
 
     def remove(self, paper_id: str) -> bool:
@@ -150,8 +157,10 @@ class Store:
         return sorted((paper_from_metadata(m) for m in records["metadatas"]), key=lambda p: p.title.casefold())
 
     def paper(self, paper_id: str) -> Paper | None:
-        found = self._metadatas([f"{paper_id}#0"])
-        return paper_from_metadata(found[0]) if found else None
+        return self.papers_by_id([paper_id]).get(paper_id)
+
+    def papers_by_id(self, paper_ids: list[str]) -> dict[str, Paper]:
+        return {m["paper_id"]: paper_from_metadata(m) for m in self._metadatas([f"{p}#0" for p in paper_ids])}
 
     def _metadatas(self, ids: list[str]) -> list[dict[str, Any]]:
         return self._collection.get(ids=ids, include=["metadatas"])["metadatas"] if ids else []

@@ -1,0 +1,143 @@
+"""Questions to cited answers: condense a follow-up, retrieve, number the sources, stream, check citations.
+
+A topic digest is the same flow with the `topic` prompt: a cited paragraph over the top papers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+
+from langchain_core.language_models import BaseChatModel
+
+from rag.citations import best_passage, citing_sentences, clean_citations
+from rag.errors import PapersError
+from rag.evidence import Source, build_sources
+from rag.llm import get_chat_model, llm_errors
+from rag.prompts import load_prompt
+from rag.retrieval import Retriever
+from rag.settings import Settings
+
+NO_ANSWER = "The library does not answer this question."
+HISTORY_TURNS = 4
+
+Turn = tuple[str, str]
+"""("user" | "assistant", text)."""
+
+
+@dataclass
+class Citation:
+    n: int
+    id: str
+    title: str
+    passage: str
+
+    def as_dict(self) -> dict:
+        return {"n": self.n, "id": self.id, "title": self.title, "passage": self.passage}
+
+
+@dataclass
+class Answer:
+    question: str
+    standalone_question: str
+    text: str
+    sources: list[Source]
+    citations: list[Citation] = field(default_factory=list)
+    removed_citations: list[int] = field(default_factory=list)
+    refused: bool = False
+
+    def as_dict(self) -> dict:
+        return {
+            "answer": self.text,
+            "citations": [c.as_dict() for c in self.citations],
+            "sources": [s.as_dict() for s in self.sources],
+        }
+
+
+def finish(question: str, standalone: str, raw: str, sources: list[Source]) -> Answer:
+    """Keep only citations of given sources; an answer that says the library lacks one cites nothing."""
+    refused = not sources or raw.strip().lower().startswith(NO_ANSWER.lower().rstrip("."))
+    by_number = {source.n: source for source in sources}
+    text, cited, removed = clean_citations(raw, set() if refused else set(by_number))
+    if refused and not sources:
+        text = NO_ANSWER
+    citations = []
+    for n in cited:
+        source = by_number[n]
+        claim = " ".join(citing_sentences(text, n))
+        passage = best_passage(claim, [source.excerpt, *source.passages])
+        citations.append(Citation(n, source.id, source.title, passage))
+    return Answer(question, standalone, text, sources, citations, removed, refused)
+
+
+class AnswerStream:
+    """Retrieval happens first, so `sources` can be shown before the answer streams.
+
+    Iterate to get the answer's text as it is generated; `answer` is set once it is done.
+    """
+
+    def __init__(
+        self,
+        question: str,
+        history: Sequence[Turn] = (),
+        *,
+        settings: Settings,
+        retriever: Retriever | None = None,
+        model: BaseChatModel | None = None,
+        prompt_name: str = "ask",
+    ) -> None:
+        if not question.strip():
+            raise PapersError("The question is empty; type a question about the papers.")
+        self.settings = settings
+        self.question = question.strip()
+        self.retriever = retriever or Retriever(settings)
+        self._model = model
+        self.prompt_name = prompt_name
+        self.standalone_question = (
+            self._condense(self.question, history) if history else self.question
+        )
+        hits = self.retriever.search(self.standalone_question)
+        self.sources = build_sources(self.standalone_question, hits, self.retriever.store, settings)
+        self.answer: Answer | None = None
+
+    @property
+    def model(self) -> BaseChatModel:
+        if self._model is None:
+            self._model = get_chat_model(self.settings)
+        return self._model
+
+    def _condense(self, question: str, history: Sequence[Turn]) -> str:
+        """A follow-up like "what data did it use?" becomes a question retrieval can answer alone."""
+        prompt = load_prompt("condense", self.settings.prompts_dir)
+        lines = [f"{role}: {text[:600]}" for role, text in list(history)[-HISTORY_TURNS:]]
+        messages = prompt.messages(history="\n".join(lines), question=question)
+        with llm_errors(self.settings):
+            rewritten = self.model.invoke(messages).content.strip()
+        rewritten = rewritten.splitlines()[0].strip().strip('"') if rewritten else ""
+        return rewritten if 3 < len(rewritten) < 400 else question
+
+    def __iter__(self) -> Iterator[str]:
+        if not self.sources:
+            self.answer = finish(self.question, self.standalone_question, NO_ANSWER, [])
+            yield NO_ANSWER
+            return
+        prompt = load_prompt(self.prompt_name, self.settings.prompts_dir)
+        messages = prompt.messages(
+            sources="\n".join(source.prompt_block() for source in self.sources),
+            question=self.standalone_question,
+        )
+        parts: list[str] = []
+        with llm_errors(self.settings):
+            for chunk in self.model.stream(messages):
+                if chunk.content:
+                    parts.append(chunk.content)
+                    yield chunk.content
+        self.answer = finish(self.question, self.standalone_question, "".join(parts), self.sources)
+
+
+def ask(question: str, history: Sequence[Turn] = (), *, settings: Settings, **parts) -> Answer:
+    """The whole answer at once; `prompt_name="topic"` gives a cited topic digest instead."""
+    stream = AnswerStream(question, history, settings=settings, **parts)
+    for _ in stream:
+        pass
+    return stream.answer

@@ -1,0 +1,57 @@
+"""Inline [n] citations: find them, drop the ones that point at no source, match each to its passage."""
+
+from __future__ import annotations
+
+import re
+
+CITATION = re.compile(r"\[(\d+(?:\s*[,;–-]\s*\d+)*)\]")
+WORD = re.compile(r"\w+")
+
+
+def cited_numbers(marker: str) -> list[int]:
+    """'[2, 4]' -> [2, 4]; '[1-3]' -> [1, 2, 3]."""
+    numbers: list[int] = []
+    for part in re.split(r"\s*[,;]\s*", marker.strip("[]")):
+        bounds = re.split(r"\s*[–-]\s*", part)
+        if len(bounds) == 2 and bounds[0].isdigit() and bounds[1].isdigit():
+            low, high = int(bounds[0]), int(bounds[1])
+            numbers += range(low, high + 1) if 0 < high - low < 10 else [low, high]
+        elif part.isdigit():
+            numbers.append(int(part))
+    return numbers
+
+
+def clean_citations(text: str, valid: set[int]) -> tuple[str, list[int], list[int]]:
+    """Rewrite the answer keeping only citations of given sources.
+
+    Returns the cleaned text, the cited numbers in order of first use, and the removed ones.
+    """
+    cited: list[int] = []
+    removed: list[int] = []
+
+    def rewrite(match: re.Match[str]) -> str:
+        kept = []
+        for number in cited_numbers(match.group(0)):
+            if number in valid:
+                if number not in kept:
+                    kept.append(number)
+                if number not in cited:
+                    cited.append(number)
+            elif number not in removed:
+                removed.append(number)
+        return "".join(f"[{n}]" for n in kept)
+
+    cleaned = CITATION.sub(rewrite, text)
+    cleaned = re.sub(r"[ \t]+([.,;:])", r"\1", re.sub(r"[ \t]{2,}", " ", cleaned)).strip()
+    return cleaned, cited, removed
+
+
+def citing_sentences(text: str, number: int) -> list[str]:
+    sentences = re.split(r"(?<=[.!?])\s+", text)
+    return [s for s in sentences if f"[{number}]" in s]
+
+
+def best_passage(claim: str, passages: list[str]) -> str:
+    """The passage sharing the most words with the sentence that cites it."""
+    claim_words = {w.lower() for w in WORD.findall(claim)}
+    return max(passages, key=lambda p: len(claim_words & {w.lower() for w in WORD.findall(p)}), default="")

@@ -1,0 +1,139 @@
+"""Two papers side by side: the same aspects for each, each from its own abstract, then what links them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from langchain_core.language_models import BaseChatModel
+from pydantic import BaseModel, Field, ValidationError
+
+from rag.embeddings import get_embedder
+from rag.errors import PapersError
+from rag.evidence import sentences
+from rag.ingest import open_store
+from rag.llm import get_chat_model, llm_errors
+from rag.lookup import find_paper
+from rag.prompts import load_prompt
+from rag.settings import Settings
+from rag.sources import Paper
+from rag.store import Store
+
+
+class Aspects(BaseModel):
+    problem: str = Field(description="What the paper addresses.")
+    approach: str = Field(description="What it proposes or does.")
+    data: str = Field(description="Data, setting or experiments.")
+    results: str = Field(description="Main findings or numbers.")
+    limitations: str = Field(description="Limitations or open questions.")
+
+
+class Relation(BaseModel):
+    in_common: str = Field(description="What both papers share.")
+    difference: str = Field(description="The key difference between them.")
+
+
+ASPECT_LABELS = {
+    "problem": "Problem",
+    "approach": "Approach",
+    "data": "Data or setting",
+    "results": "Results",
+    "limitations": "Limitations or open questions",
+}
+
+
+@dataclass
+class Comparison:
+    a: Paper
+    b: Paper
+    aspects_a: Aspects
+    aspects_b: Aspects
+    relation: Relation
+    fell_back: bool = False
+
+    def rows(self) -> list[dict]:
+        return [
+            {"aspect": label, "a": getattr(self.aspects_a, field), "b": getattr(self.aspects_b, field)}
+            for field, label in ASPECT_LABELS.items()
+        ]
+
+    def as_dict(self) -> dict:
+        return {
+            "a": {"id": self.a.id, "title": self.a.title},
+            "b": {"id": self.b.id, "title": self.b.title},
+            "rows": self.rows(),
+            "in_common": self.relation.in_common,
+            "difference": self.relation.difference,
+        }
+
+
+def structured(model: BaseChatModel, messages: list, schema: type[BaseModel], settings: Settings) -> BaseModel | None:
+    """Ask for JSON matching `schema`, validate, retry once; None if both tries fail.
+
+    OpenAI gets its structured-output mode; llama.cpp a JSON grammar built from the schema.
+    """
+    for _ in range(2):
+        with llm_errors(settings):
+            if settings.llm_backend == "openai":
+                reply = model.with_structured_output(schema, include_raw=True).invoke(messages)
+                if reply["parsed"] is not None:
+                    return reply["parsed"]
+                continue
+            raw = model.invoke(
+                messages, response_format={"type": "json_object", "schema": schema.model_json_schema()}
+            ).content
+        try:
+            return schema.model_validate_json(raw)
+        except ValidationError:
+            continue
+    return None
+
+
+def extractive_aspects(paper: Paper, settings: Settings) -> Aspects:
+    """The fallback: for each aspect, the abstract sentence closest to it, so every cell stays grounded."""
+    candidates = sentences(paper.abstract) or [paper.abstract]
+    embedder = get_embedder(settings)
+    vectors = np.array(embedder.embed(candidates))
+    queries = np.array(embedder.embed([f"{label}: {field.description}" for label, field in Aspects.model_fields.items()]))
+    best = (queries @ vectors.T).argmax(axis=1)
+    return Aspects(**{name: candidates[i] for name, i in zip(Aspects.model_fields, best)})
+
+
+def _describe(aspects: Aspects) -> str:
+    return "\n".join(f"{ASPECT_LABELS[name]}: {value}" for name, value in aspects.model_dump().items())
+
+
+def compare(
+    name_a: str,
+    name_b: str,
+    *,
+    settings: Settings,
+    store: Store | None = None,
+    model: BaseChatModel | None = None,
+) -> Comparison:
+    store = store or open_store(settings)
+    a, b = find_paper(store, name_a), find_paper(store, name_b)
+    if a.id == b.id:
+        raise PapersError(f"Both names point at the same paper ('{a.title}'); name two different papers.")
+    model = model or get_chat_model(settings)
+    aspects_prompt = load_prompt("compare_aspects", settings.prompts_dir)
+    fell_back = False
+    described = []
+    for paper in (a, b):
+        messages = aspects_prompt.messages(title=paper.title, abstract=paper.abstract)
+        aspects = structured(model, messages, Aspects, settings)
+        if aspects is None:
+            aspects, fell_back = extractive_aspects(paper, settings), True
+        described.append(aspects)
+    relation_prompt = load_prompt("compare_relation", settings.prompts_dir)
+    messages = relation_prompt.messages(
+        title_a=a.title, aspects_a=_describe(described[0]), title_b=b.title, aspects_b=_describe(described[1])
+    )
+    relation = structured(model, messages, Relation, settings)
+    if relation is None:
+        fell_back = True
+        relation = Relation(
+            in_common="The model gave no valid answer; compare the rows above.",
+            difference=f"A: {described[0].approach} B: {described[1].approach}",
+        )
+    return Comparison(a, b, described[0], described[1], relation, fell_back)

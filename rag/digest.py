@@ -1,0 +1,101 @@
+"""One-paragraph digests of a paper, cached on disk per paper content, model and prompt version."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+from langchain_core.language_models import BaseChatModel
+
+from rag.ingest import open_store
+from rag.llm import describe_backend, get_chat_model, llm_errors
+from rag.lookup import find_paper
+from rag.prompts import load_prompt
+from rag.settings import Settings
+from rag.store import Store
+
+MAX_WORDS = 120
+
+
+def one_paragraph(text: str) -> str:
+    """Whitespace folded, and cut at a sentence end if the model ran past the word limit."""
+    text = re.sub(r"\s+", " ", text).strip()
+    words = text.split(" ")
+    if len(words) <= MAX_WORDS:
+        return text
+    clipped = " ".join(words[:MAX_WORDS])
+    end = max(clipped.rfind(". "), clipped.rfind(".") if clipped.endswith(".") else -1)
+    return clipped[: end + 1] if end > 0 else clipped
+
+
+class DigestStream:
+    """Iterate for the digest's text: a cached digest comes at once, a new one as it is generated."""
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        settings: Settings,
+        store: Store | None = None,
+        model: BaseChatModel | None = None,
+    ) -> None:
+        self.settings = settings
+        self.paper = find_paper(store or open_store(settings), name)
+        self._model = model
+        self._prompt = load_prompt("digest", settings.prompts_dir)
+        self._cache_file = self._cache_path()
+        self.text: str | None = self._read_cache()
+        self.cached = self.text is not None
+
+    def _cache_path(self) -> Path:
+        key = "\0".join(
+            [self.paper.content_hash, describe_backend(self.settings), self._prompt.version]
+        )
+        digest_id = hashlib.sha256(key.encode()).hexdigest()[:24]
+        return self.settings.digest_cache_dir / f"{digest_id}.json"
+
+    def _read_cache(self) -> str | None:
+        try:
+            return json.loads(self._cache_file.read_text())["digest"]
+        except (OSError, ValueError, KeyError):
+            return None
+
+    def _write_cache(self) -> None:
+        """Written whole, then renamed, so a crash never leaves half a digest to be served."""
+        folder = self._cache_file.parent
+        folder.mkdir(parents=True, exist_ok=True)
+        record = {"id": self.paper.id, "title": self.paper.title, "digest": self.text}
+        with tempfile.NamedTemporaryFile("w", dir=folder, delete=False, suffix=".tmp") as handle:
+            json.dump(record, handle, ensure_ascii=False)
+        os.replace(handle.name, self._cache_file)
+
+    def __iter__(self) -> Iterator[str]:
+        if self.text is not None:
+            yield self.text
+            return
+        model = self._model or get_chat_model(self.settings)
+        messages = self._prompt.messages(title=self.paper.title, abstract=self.paper.abstract)
+        parts: list[str] = []
+        with llm_errors(self.settings):
+            for chunk in model.stream(messages):
+                if chunk.content:
+                    parts.append(chunk.content)
+                    yield chunk.content
+        self.text = one_paragraph("".join(parts))
+        if self.text:
+            self._write_cache()
+
+    def as_dict(self) -> dict:
+        return {"id": self.paper.id, "title": self.paper.title, "digest": self.text or ""}
+
+
+def digest(name: str, *, settings: Settings, **parts) -> DigestStream:
+    stream = DigestStream(name, settings=settings, **parts)
+    for _ in stream:
+        pass
+    return stream

@@ -1,0 +1,92 @@
+"""Retrieved papers to numbered sources: the abstract sentences that best answer, within a token budget."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import numpy as np
+
+from rag.chunking import count_tokens
+from rag.embeddings import get_embedder
+from rag.retrieval import PaperHit
+from rag.settings import Settings
+from rag.store import Store
+
+SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9(\[])")
+GAP = " … "
+
+
+@dataclass
+class Source:
+    n: int
+    id: str
+    title: str
+    excerpt: str
+    passages: list[str]
+    score: float
+    similarity: float
+
+    def as_dict(self) -> dict:
+        return {"n": self.n, "id": self.id, "title": self.title}
+
+    def prompt_block(self) -> str:
+        return f'<source n="{self.n}">\nTitle: {self.title}\n{self.excerpt}\n</source>'
+
+
+def relevant(hits: list[PaperHit], settings: Settings) -> list[PaperHit]:
+    """Only papers that plausibly bear on the question reach the model."""
+    if not hits:
+        return []
+    best = max(hit.similarity for hit in hits)
+    floor = max(settings.min_similarity, best - settings.source_margin)
+    return [hit for hit in hits if hit.similarity >= floor]
+
+
+def sentences(text: str) -> list[str]:
+    return [s.strip() for s in SENTENCE_END.split(text) if s.strip()]
+
+
+def excerpt(question_vector: np.ndarray, abstract_sentences: list[str], vectors: np.ndarray, budget: int) -> str:
+    """The most question-like sentences that fit `budget` tokens, kept in the abstract's order."""
+    order = np.argsort(-(vectors @ question_vector))
+    chosen: list[int] = []
+    used = 0
+    for index in order:
+        cost = count_tokens(abstract_sentences[index])
+        if used + cost > budget and chosen:
+            continue
+        chosen.append(int(index))
+        used += cost
+        if used >= budget:
+            break
+    chosen.sort()
+    parts = []
+    for position, index in enumerate(chosen):
+        if position and index != chosen[position - 1] + 1:
+            parts.append(GAP)
+        elif position:
+            parts.append(" ")
+        parts.append(abstract_sentences[index])
+    return "".join(parts)
+
+
+def build_sources(question: str, hits: list[PaperHit], store: Store, settings: Settings) -> list[Source]:
+    """The best paper gets twice the others' share of the budget: it is most often the answer."""
+    hits = relevant(hits, settings)
+    if not hits:
+        return []
+    papers = store.papers_by_id([hit.id for hit in hits])
+    per_paper = [sentences(papers[hit.id].abstract) if hit.id in papers else hit.passages for hit in hits]
+    embedder = get_embedder(settings)
+    flat = [s for group in per_paper for s in group]
+    vectors = np.array(embedder.embed([question] + flat))
+    question_vector, sentence_vectors = vectors[0], vectors[1:]
+    shares = [2] + [1] * (len(hits) - 1)
+    sources, offset = [], 0
+    for n, (hit, group, share) in enumerate(zip(hits, per_paper, shares), 1):
+        budget = settings.context_tokens * share // sum(shares)
+        text = excerpt(question_vector, group, sentence_vectors[offset : offset + len(group)], budget)
+        offset += len(group)
+        sources.append(Source(n, hit.id, hit.title, text, hit.passages, hit.score, hit.similarity))
+    return sources

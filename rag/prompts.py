@@ -1,0 +1,41 @@
+"""Prompt templates live as files in prompts/; each is loaded by name and carries a version."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+from rag.errors import PapersError
+
+
+@dataclass(frozen=True)
+class Prompt:
+    """A `NAME.system.txt` / `NAME.user.txt` pair with {named} placeholders."""
+
+    name: str
+    system: str
+    user: str
+
+    @property
+    def version(self) -> str:
+        """Changes whenever the wording does, so cached outputs of an old prompt are not reused."""
+        return hashlib.sha256(f"{self.system}\0{self.user}".encode()).hexdigest()[:12]
+
+    def messages(self, **values: str) -> list[tuple[str, str]]:
+        try:
+            return [("system", self.system.format(**values)), ("human", self.user.format(**values))]
+        except KeyError as exc:
+            raise PapersError(f"The prompt '{self.name}' needs a value for {exc}.") from exc
+
+
+@lru_cache
+def load_prompt(name: str, folder: Path) -> Prompt:
+    parts = {}
+    for role in ("system", "user"):
+        path = folder / f"{name}.{role}.txt"
+        if not path.is_file():
+            raise PapersError(f"Prompt file {path} is missing; check PAPERS_PROMPTS_DIR.")
+        parts[role] = path.read_text(encoding="utf-8").strip()
+    return Prompt(name, parts["system"], parts["user"])
