@@ -50,10 +50,13 @@ class LocalMiniLM:
         self._tokenizer = Tokenizer.from_file(str(vocab))
         self._tokenizer.enable_truncation(max_length=MAX_TOKENS)
         self._tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")
+        self._counter = Tokenizer.from_file(str(vocab))  # untruncated: counts past the window
+        self._counter.no_truncation()
+        self._counter.no_padding()
         self._lock = threading.Lock()
 
     def count_tokens(self, text: str) -> int:
-        return len(self._tokenizer.encode(text).ids)
+        return len(self._counter.encode(text).ids)
 
     def embed(self, texts: list[str]) -> list[list[float]]:
         if not texts:

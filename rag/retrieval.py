@@ -123,8 +123,13 @@ class Retriever:
                 fused[chunk_id] += 1.0 / (self.settings.rrf_k + rank + 1)
                 owner[chunk_id] = (paper_id, passage)
         papers: dict[str, PaperHit] = {}
+        # A paper is in the library once its first chunk (title, record) has landed; chunks of a
+        # paper whose write was interrupted stay out until a rerun completes it.
+        titles = self.store.titles(list({paper_id for paper_id, _ in owner.values()}))
         for chunk_id in sorted(fused, key=fused.get, reverse=True):
             paper_id, passage = owner[chunk_id]
+            if paper_id not in titles:
+                continue
             hit = papers.get(paper_id)
             if hit is None:
                 if len(papers) == k:
@@ -133,7 +138,6 @@ class Retriever:
             if len(hit.passages) < self.settings.passages_per_paper:
                 hit.passages.append(passage)
             hit.similarity = max(hit.similarity, similarity.get(chunk_id, 0.0))
-        titles = self.store.titles(list(papers))
         for hit in papers.values():
-            hit.title = titles.get(hit.id, hit.id)
+            hit.title = titles[hit.id]
         return list(papers.values())

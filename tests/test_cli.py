@@ -1,0 +1,159 @@
+"""The `papers` command end to end: real subprocesses (and click's runner for quick reads) over real
+libraries; a user's mistake is one `Error: ...` line and exit 1, never a traceback."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from conftest import arxiv_record, assert_user_error, cli_env, run_cli, sample_papers, write_jsonl
+from rag.cli import main
+from rag.embeddings import LOCAL_MODEL_ID
+from rag.settings import Settings
+
+SAMPLE = sample_papers()
+Q02 = (
+    "Which simulation-plus-RL framework for a Fetch mobile manipulator claims to simulate 54x faster "
+    "than Habitat 2.0, and what rearrangement success did its large-scale training reach?"
+)
+Q02_GOLD = "Galactic: Scaling End-to-End Reinforcement Learning for Rearrangement at 100k Steps-Per-Second"
+
+
+@pytest.fixture
+def runner(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> CliRunner:
+    """click's runner in a clean environment (no PAPERS_/CHROMA_ variables, no .env)."""
+    for name in list(os.environ):
+        if name.startswith(("PAPERS_", "CHROMA_", "OPENAI_")):
+            monkeypatch.delenv(name)
+    monkeypatch.chdir(tmp_path)
+    return CliRunner()
+
+
+def test_ingest_list_search_stats_remove_in_subprocesses(tmp_path: Path):
+    data_dir = tmp_path / "lib"
+    records = [arxiv_record(p, id=f"c-{i}", authors=["Ada Lovelace"], published="2022-02-02")
+               for i, p in enumerate(SAMPLE[30:33])]
+    source = write_jsonl(tmp_path / "three.jsonl", records + [{"id": "c-x", "title": "No abstract"}])
+    cli = lambda *args: run_cli("--data-dir", str(data_dir), *args, cwd=tmp_path)  # noqa: E731
+
+    result = cli("ingest", str(source))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "3 added, 0 unchanged, 0 updated, 1 rejected"
+    assert "rejected three.jsonl:4: missing or empty abstract" in result.stderr
+    assert "Traceback" not in result.stderr
+
+    listed = json.loads(cli("list", "--json").stdout)
+    assert [p["id"] for p in listed] == [
+        p["id"] for p in sorted(records, key=lambda r: r["title"].casefold())
+    ]
+    assert all(p["title"] and p["authors"] == ["Ada Lovelace"] and p["date"] == "2022-02-02" for p in listed)
+    assert all(p["source"] == "three.jsonl" for p in listed)
+    plain = cli("list").stdout.strip().splitlines()
+    assert sorted(plain) == sorted(f"{r['id']}\t{r['title']}" for r in records)
+
+    hits = json.loads(cli("search", SAMPLE[31].title, "--json", "-k", "2").stdout)
+    assert len(hits) == 2 and hits[0]["id"] == "c-1" and hits[0]["title"] == SAMPLE[31].title
+    assert all(set(h) == {"id", "title", "score", "passages"} and h["passages"] for h in hits)
+    assert hits[0]["score"] >= hits[1]["score"]
+
+    stats = cli("stats").stdout
+    assert f"library:    {data_dir}" in stats
+    assert "papers:     3\n" in stats
+    assert f"embeddings: {LOCAL_MODEL_ID}" in stats
+    assert "sources:    three.jsonl" in stats
+
+    removed = cli("remove", "c-1")
+    assert removed.returncode == 0 and removed.stdout.strip() == "removed c-1"
+    assert "c-1" not in {p["id"] for p in json.loads(cli("list", "--json").stdout)}
+    hits = json.loads(cli("search", SAMPLE[31].title, "--json").stdout)
+    assert "c-1" not in {h["id"] for h in hits} and len(hits) == 2
+    assert "papers:     2\n" in cli("stats").stdout
+
+    assert_user_error(cli("remove", "c-1"), "No paper with id 'c-1'", "papers list")
+
+    again = cli("ingest", str(source))
+    assert again.stdout.strip() == "1 added, 2 unchanged, 0 updated, 1 rejected"
+
+
+def test_search_json_on_the_sample_library(runner: CliRunner, sample_library: Settings):
+    result = runner.invoke(main, ["--data-dir", str(sample_library.data_dir), "search", Q02, "--json"])
+    assert result.exit_code == 0, result.output
+    hits = json.loads(result.stdout)
+    assert len(hits) == sample_library.top_k
+    assert hits[0]["title"] == Q02_GOLD
+    assert len({h["id"] for h in hits}) == len(hits)
+    assert [h["score"] for h in hits] == sorted((h["score"] for h in hits), reverse=True)
+    for hit in hits:
+        assert set(hit) == {"id", "title", "score", "passages"}
+        assert 1 <= len(hit["passages"]) <= sample_library.passages_per_paper
+
+    three = json.loads(runner.invoke(main, ["--data-dir", str(sample_library.data_dir), "search", Q02,
+                                            "--json", "-k", "3"]).stdout)
+    assert [h["id"] for h in three] == [h["id"] for h in hits[:3]]
+
+    text = runner.invoke(main, ["--data-dir", str(sample_library.data_dir), "search", Q02]).stdout
+    assert text.startswith(f"1. {Q02_GOLD}\n")
+
+
+def test_an_empty_library_lists_and_searches_nothing(runner: CliRunner, tmp_path: Path):
+    empty = ["--data-dir", str(tmp_path / "empty")]
+    assert json.loads(runner.invoke(main, [*empty, "search", "anything", "--json"]).stdout) == []
+    assert "No papers found" in runner.invoke(main, [*empty, "search", "anything"]).stdout
+    assert json.loads(runner.invoke(main, [*empty, "list", "--json"]).stdout) == []
+    assert "papers:     0\n" in runner.invoke(main, [*empty, "stats"]).stdout
+
+
+def test_papers_data_dir_is_honoured(sample_library: Settings, tmp_path: Path):
+    env = cli_env(PAPERS_DATA_DIR=str(sample_library.data_dir))
+    stats = run_cli("stats", cwd=tmp_path, env=env)
+    assert stats.returncode == 0, stats.stderr
+    assert f"library:    {sample_library.data_dir}" in stats.stdout
+    assert "papers:     87\n" in stats.stdout
+    assert len(json.loads(run_cli("list", "--json", cwd=tmp_path, env=env).stdout)) == 87
+
+    other = cli_env(PAPERS_DATA_DIR=str(tmp_path / "elsewhere"))
+    listed = run_cli("--data-dir", str(sample_library.data_dir), "list", "--json", cwd=tmp_path, env=other)
+    assert len(json.loads(listed.stdout)) == 87  # --data-dir wins over the variable
+
+
+@pytest.mark.parametrize(
+    "name, content, args, fragments",
+    [
+        ("missing.jsonl", None, [], ["missing.jsonl", "no such file"]),
+        ("empty.txt", b"", [], ["empty.txt", "is empty"]),
+        ("binary.dat", bytes(range(256)), [], ["binary.dat", "binary"]),
+        ("prose.txt", b"one line of prose", [], ["prose.txt", "cannot tell"]),
+        ("good.jsonl", None, ["--format", "pdf"], ["unknown --format 'pdf'"]),
+    ],
+)
+def test_ingest_mistakes_are_one_line_errors(tmp_path: Path, name, content, args, fragments):
+    path = tmp_path / name
+    if content is not None:
+        path.write_bytes(content)
+    elif name == "good.jsonl":
+        write_jsonl(path, [arxiv_record(SAMPLE[0], id="g")])
+    data_dir = tmp_path / "lib"
+    result = run_cli("--data-dir", str(data_dir), "ingest", *args, str(path), cwd=tmp_path)
+    assert_user_error(result, *fragments)
+    assert result.stdout == ""
+    assert not data_dir.exists()  # nothing written, not even an empty library
+
+
+def test_one_bad_path_among_several_is_an_error_and_writes_nothing(runner: CliRunner, tmp_path: Path):
+    good = write_jsonl(tmp_path / "good.jsonl", [arxiv_record(SAMPLE[0], id="g")])
+    (tmp_path / "empty.txt").write_text("")
+    data_dir = tmp_path / "lib"
+    result = runner.invoke(main, ["--data-dir", str(data_dir), "ingest", str(good), str(tmp_path / "empty.txt")])
+    assert result.exit_code == 1
+    assert result.stderr.strip().startswith("Error: ") and "empty.txt" in result.stderr
+    assert not data_dir.exists()
+
+
+def test_search_on_a_library_of_another_model_is_an_error(sample_library: Settings, tmp_path: Path):
+    env = cli_env(PAPERS_EMBEDDING_BACKEND="openai", OPENAI_BASE_URL="http://127.0.0.1:9/v1")
+    result = run_cli("--data-dir", str(sample_library.data_dir), "search", "kernels", cwd=tmp_path, env=env)
+    assert_user_error(result, "Re-index")

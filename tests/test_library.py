@@ -1,0 +1,598 @@
+"""The library with real parts: ingest into real Chroma with the real ONNX embedder, interruptions
+(simulated and a real SIGKILL), and hybrid / dense / BM25 retrieval with filters."""
+
+from __future__ import annotations
+
+import json
+import re
+import signal
+import sqlite3
+import subprocess
+import time
+from collections import Counter
+from contextlib import closing
+from pathlib import Path
+
+import pytest
+
+from conftest import (
+    PAPERS_CLI,
+    arxiv_record,
+    cli_env,
+    free_port,
+    library_settings,
+    run_cli,
+    sample_papers,
+    write_jsonl,
+)
+from rag import ingest as ingest_module
+from rag.chunking import chunk_paper
+from rag.embeddings import LOCAL_MODEL_ID, MAX_TOKENS, LocalMiniLM, get_embedder
+from rag.errors import PapersError
+from rag.ingest import ingest
+from rag.lexical import STALE_MARK, LexicalIndex
+from rag.retrieval import Filters, Retriever
+from rag.settings import Settings
+from rag.sources import Paper
+from rag.store import Store
+
+DEV_QUESTIONS = Path("/work/shared/eval/dev.jsonl")
+SAMPLE = sample_papers()
+BAD_FILES = {
+    "empty.txt": b"",
+    "blank.txt": b"   \n\n  \t\n",
+    "binary.bin": bytes(range(256)) * 4,
+    "unknown.txt": b"just one line of prose, not a papers file",
+    "broken.jsonl": b'{"title": "A title", "abstract": \n{not json\n',
+}
+
+
+# --- helpers ---------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def embed_calls(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Every call of the real embedder, recorded as the number of texts it was given."""
+    calls: list[int] = []
+    real_embed = LocalMiniLM.embed
+
+    def counting(self, texts):
+        calls.append(len(texts))
+        return real_embed(self, texts)
+
+    monkeypatch.setattr(LocalMiniLM, "embed", counting)
+    return calls
+
+
+def store_of(settings: Settings) -> Store:
+    return Store(settings, LOCAL_MODEL_ID)
+
+
+def chunks_by_paper(settings: Settings) -> dict[str, list[tuple[str, str, dict]]]:
+    """paper id -> [(chunk id, text, metadata)] sorted by chunk index."""
+    ids, texts, metadatas = store_of(settings).all_chunks()
+    papers: dict[str, list] = {}
+    for chunk_id, text, metadata in zip(ids, texts, metadatas):
+        papers.setdefault(metadata["paper_id"], []).append((chunk_id, text, metadata))
+    return {p: sorted(cs, key=lambda c: c[2]["chunk_index"]) for p, cs in papers.items()}
+
+
+def snapshot(settings: Settings):
+    """Everything a reader of the library can see: chunks, texts, metadata and paper records."""
+    store = store_of(settings)
+    ids, texts, metadatas = store.all_chunks()
+    return sorted(zip(ids, texts, (json.dumps(m, sort_keys=True) for m in metadatas))), store.content_hashes()
+
+
+def assert_complete(settings: Settings, papers: list[Paper]) -> None:
+    """Each paper exactly once with exactly its chunks, the current version, BM25 in step."""
+    store = store_of(settings)
+    ids, _, metadatas = store.all_chunks()
+    assert len(ids) == len(set(ids)), [i for i, n in Counter(ids).items() if n > 1]
+    expected = {c.id for p in papers for c in chunk_paper(p, settings)}
+    assert set(ids) == expected
+    assert store.content_hashes() == {p.id: p.content_hash for p in papers}
+    assert sorted(p.id for p in store.papers()) == sorted(p.id for p in papers)
+    assert not (settings.data_dir / STALE_MARK).exists()
+    assert LexicalIndex.is_usable(settings.bm25_dir, store.count())
+
+
+def papers_file(path: Path, papers: list[Paper], prefix: str = "p") -> tuple[Path, list[Paper]]:
+    """An arXiv JSONL file of `papers` with ids prefix-00.., and the Papers a reader makes of it."""
+    from rag.sources import read_papers
+
+    records = [
+        arxiv_record(p, id=f"{prefix}-{i:02d}", authors="Ada Lovelace, Alan Turing", published="2023-05-17")
+        for i, p in enumerate(papers)
+    ]
+    write_jsonl(path, records)
+    return path, read_papers(path).papers
+
+
+def dev_question(qid: str) -> dict:
+    if not DEV_QUESTIONS.is_file():
+        pytest.skip(f"{DEV_QUESTIONS} is missing")
+    for line in DEV_QUESTIONS.read_text().splitlines():
+        record = json.loads(line)
+        if record["id"] == qid:
+            return record
+    pytest.skip(f"{qid} is not in {DEV_QUESTIONS}")
+
+
+@pytest.fixture(scope="module")
+def sample_retriever(sample_library: Settings) -> Retriever:
+    return Retriever(sample_library)
+
+
+# --- ingest ------------------------------------------------------------------------------------------
+
+
+def test_ingest_counts_then_reingest_adds_and_embeds_nothing(tmp_path: Path, embed_calls: list[int]):
+    settings = library_settings(tmp_path / "lib")
+    source, papers = papers_file(tmp_path / "four.jsonl", SAMPLE[:4])
+    with source.open("a") as f:
+        f.write(json.dumps({"id": "no-abstract", "title": "A title without an abstract"}) + "\n")
+
+    report = ingest([source], settings)
+    assert (len(report.added), len(report.unchanged), len(report.updated), len(report.rejected)) == (4, 0, 0, 1)
+    assert report.summary() == "4 added, 0 unchanged, 0 updated, 1 rejected"
+    assert report.rejected[0].line == 5
+    assert sum(embed_calls) == sum(len(chunk_paper(p, settings)) for p in papers)
+    assert_complete(settings, papers)
+    before = snapshot(settings)
+
+    embed_calls.clear()
+    again = ingest([source], settings)
+    assert again.summary() == "0 added, 4 unchanged, 0 updated, 1 rejected"
+    assert embed_calls == []
+    assert snapshot(settings) == before
+
+
+def test_changed_abstract_replaces_the_old_chunks(tmp_path: Path):
+    settings = library_settings(tmp_path / "lib")
+    long_papers = [p for p in SAMPLE if len(chunk_paper(p, settings)) == 3][:2]
+    source, papers = papers_file(tmp_path / "v1.jsonl", long_papers + SAMPLE[:1])
+    ingest([source], settings)
+    old = chunks_by_paper(settings)
+    assert len(old["p-00"]) == 3
+
+    new_abstract = "We describe zyxolotl lattices, a tiny structure for caching quaternion gradients."
+    records = [json.loads(line) for line in source.read_text().splitlines()]
+    records[0]["abstract"] = new_abstract  # 3 chunks -> 1
+    records[1]["abstract"] += " " + SAMPLE[5].abstract  # 3 chunks -> more
+    records.append(arxiv_record(SAMPLE[6], id="p-new"))
+    write_jsonl(source, records)
+    report = ingest([source], settings)
+    assert report.summary() == "1 added, 1 unchanged, 2 updated, 0 rejected"
+    assert sorted(report.updated) == ["p-00", "p-01"]
+
+    from rag.sources import read_papers
+
+    assert_complete(settings, read_papers(source).papers)
+    now = chunks_by_paper(settings)
+    assert [c[0] for c in now["p-00"]] == ["p-00#0"]
+    assert now["p-00"][0][2]["passage"] == new_abstract
+    assert now["p-00"][0][2]["n_chunks"] == 1
+    assert len(now["p-01"]) > 3
+    assert all(c[2]["n_chunks"] == len(now["p-01"]) for c in now["p-01"])
+    assert now["p-02"] == old["p-02"]
+    assert store_of(settings).paper("p-00").abstract == new_abstract
+
+    retriever = Retriever(settings)
+    for mode in ("hybrid", "bm25", "dense"):
+        hits = retriever.search("zyxolotl lattices caching quaternion gradients", k=1, mode=mode)
+        assert [h.id for h in hits] == ["p-00"], mode
+        assert hits[0].passages == [new_abstract]
+
+
+def test_sample_chunks_carry_title_and_metadata_and_fit_the_window(sample_library: Settings):
+    by_paper = chunks_by_paper(sample_library)
+    assert len(by_paper) == 87
+    tokenizer = get_embedder(sample_library)
+    papers = {p.title: p for p in SAMPLE}
+    for paper_id, chunks in by_paper.items():
+        title = chunks[0][2]["title"]
+        paper = papers[title]
+        assert paper.id == paper_id
+        assert [c[2]["chunk_index"] for c in chunks] == list(range(len(chunks)))
+        for chunk_id, text, metadata in chunks:
+            assert chunk_id == f"{paper_id}#{metadata['chunk_index']}"
+            assert text == f"{title}\n\n{metadata['passage']}"
+            assert metadata["passage"] in paper.abstract
+            assert metadata["paper_id"] == paper_id and metadata["title"] == paper.title
+            assert metadata["source"] == "hf_papers.txt"
+            assert metadata["n_chunks"] == len(chunks)
+            assert {"date", "authors"} <= metadata.keys()
+            assert tokenizer.count_tokens(text) <= MAX_TOKENS, chunk_id
+        assert chunks[0][2]["abstract"] == paper.abstract
+
+
+def test_chunks_carry_authors_date_and_source_of_an_arxiv_file(tmp_path: Path):
+    settings = library_settings(tmp_path / "lib")
+    source, papers = papers_file(tmp_path / "two.jsonl", SAMPLE[:2])
+    ingest([source], settings)
+    for paper_id, chunks in chunks_by_paper(settings).items():
+        for _, _, metadata in chunks:
+            assert metadata["authors"] == "Ada Lovelace; Alan Turing"
+            assert metadata["date"] == "2023-05-17" and metadata["date_num"] == 20230517
+            assert metadata["source"] == "two.jsonl"
+    stored = store_of(settings).paper("p-00")
+    assert stored == papers[0]
+
+
+def test_count_tokens_is_not_capped_by_the_window():
+    model = get_embedder(library_settings(Path("/nonexistent")))
+    assert model.count_tokens("word " * 1000) > MAX_TOKENS
+
+
+def test_a_long_title_and_a_dense_abstract_still_fit_the_window(tmp_path: Path):
+    """Titles run to 300 characters and German compounds tokenise badly in WordPiece."""
+    settings = library_settings(tmp_path)
+    title = ("Hyperparameter-Free Multi-Objective Reinforcement Learning With Sparse Mixture-of-Experts "
+             "Transformers for Long-Horizon Robotic Manipulation Under Partial Observability and "
+             "Distribution Shift: A Large-Scale Empirical Study of Sample Efficiency and Robustness")[:300]
+    abstracts = [
+        "Donaudampfschifffahrtsgesellschaft Rindfleischetikettierungsüberwachungsaufgabenübertragungsgesetz "
+        "Grundstücksverkehrsgenehmigungszuständigkeitsübertragungsverordnung " * 20,
+        "We synthesised (2S,3R)-2-amino-3-hydroxy-4-methylpentanoic acid and Pd(PPh3)4-catalysed couplings "
+        "of 4-bromo-2,6-difluorobenzaldehyde gave IC50 values of 0.37 μM against CYP3A4 " * 12,
+        "Let f be L-smooth with ||∇f(x)−∇f(y)||≤L||x−y|| then x_{k+1}=x_k−η∇f(x_k) with η≤1/L yields "
+        "f(x_k)−f*≤||x_0−x*||²/(2ηk) " * 12,
+    ]
+    model = get_embedder(settings)
+    for abstract in abstracts:
+        chunks = chunk_paper(Paper(id="x", title=title, abstract=abstract), settings)
+        assert len(chunks) > 1
+        assert max(model.count_tokens(c.text) for c in chunks) <= MAX_TOKENS
+
+
+@pytest.mark.parametrize("name", sorted(BAD_FILES))
+def test_a_bad_file_raises_and_leaves_the_library_unchanged(tmp_path: Path, name: str, embed_calls):
+    settings = library_settings(tmp_path / "lib")
+    source, _ = papers_file(tmp_path / "two.jsonl", SAMPLE[:2])
+    ingest([source], settings)
+    before = snapshot(settings)
+    bad = tmp_path / name
+    bad.write_bytes(BAD_FILES[name])
+    embed_calls.clear()
+
+    with pytest.raises(PapersError, match=name):
+        ingest([bad], settings)
+    assert embed_calls == []
+    assert snapshot(settings) == before
+    assert not (settings.data_dir / STALE_MARK).exists()
+
+
+def test_one_bad_path_among_several_writes_nothing(tmp_path: Path):
+    settings = library_settings(tmp_path / "lib")
+    good, _ = papers_file(tmp_path / "good.jsonl", SAMPLE[:2])
+    bad = tmp_path / "empty.txt"
+    bad.write_text("")
+    with pytest.raises(PapersError, match="empty"):
+        ingest([good, bad], settings)
+    with pytest.raises(PapersError, match="no such file"):
+        ingest([good, tmp_path / "missing.jsonl"], settings)
+    assert not settings.data_dir.exists()
+
+    ingest([good], settings)
+    before = snapshot(settings)
+    more, _ = papers_file(tmp_path / "more.jsonl", SAMPLE[2:4], prefix="q")
+    with pytest.raises(PapersError):
+        ingest([more, bad, good], settings)
+    assert snapshot(settings) == before
+
+
+# --- interruptions --------------------------------------------------------------------------------
+
+
+def test_interrupted_ingest_leaves_a_usable_library_and_a_rerun_completes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    settings = library_settings(tmp_path / "lib", embedding_batch_size=64)  # one embed call per write
+    source, papers = papers_file(tmp_path / "six.jsonl", SAMPLE[10:16])
+    monkeypatch.setattr(ingest_module, "PAPERS_PER_WRITE", 2)
+    real_embed = LocalMiniLM.embed
+    calls = []
+
+    def crash_on_second_batch(self, texts):
+        calls.append(len(texts))
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real_embed(self, texts)
+
+    monkeypatch.setattr(LocalMiniLM, "embed", crash_on_second_batch)
+    with pytest.raises(KeyboardInterrupt):
+        ingest([source], settings)
+    monkeypatch.setattr(LocalMiniLM, "embed", real_embed)
+
+    assert (settings.data_dir / STALE_MARK).exists()
+    store = store_of(settings)
+    assert sorted(p.id for p in store.papers()) == ["p-00", "p-01"]
+    hits = Retriever(settings).search(papers[1].title)
+    assert hits and hits[0].id == "p-01"
+    assert {h.id for h in hits} <= {"p-00", "p-01"}
+    assert all(h.title in (papers[0].title, papers[1].title) for h in hits)
+    assert Retriever(settings).search(papers[4].title, mode="bm25")[0].id in {"p-00", "p-01"}
+
+    report = ingest([source], settings)
+    assert report.summary() == "4 added, 2 unchanged, 0 updated, 0 rejected"
+    assert_complete(settings, papers)
+    assert Retriever(settings).search(papers[4].title, k=1)[0].id == "p-04"
+
+
+def test_interruption_while_rebuilding_bm25_is_repaired_by_a_rerun(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, embed_calls: list[int]
+):
+    settings = library_settings(tmp_path / "lib")
+    source, papers = papers_file(tmp_path / "two.jsonl", SAMPLE[70:72])
+
+    def crash(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    with monkeypatch.context() as patch:
+        patch.setattr(ingest_module, "refresh_lexical_index", crash)
+        with pytest.raises(KeyboardInterrupt):
+            ingest([source], settings)
+    assert (settings.data_dir / STALE_MARK).exists()
+    embed_calls.clear()
+    assert ingest([source], settings).summary() == "0 added, 2 unchanged, 0 updated, 0 rejected"
+    assert embed_calls == []
+    assert_complete(settings, papers)
+    assert Retriever(settings).search(papers[1].title, k=1, mode="bm25")[0].id == "p-01"
+
+
+def test_interruption_while_shortening_a_paper_is_redone_by_a_rerun(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """Killed between storing the new first chunk and deleting the old extra chunks."""
+    from chromadb.api.models.Collection import Collection
+
+    settings = library_settings(tmp_path / "lib")
+    long_paper = next(p for p in SAMPLE if len(chunk_paper(p, settings)) == 3)
+    source, _ = papers_file(tmp_path / "paper.jsonl", [long_paper])
+    ingest([source], settings)
+    record = json.loads(source.read_text())
+    write_jsonl(source, [{**record, "abstract": "A much shorter abstract about zyxolotl lattices."}])
+
+    def crash(self, *args, **kwargs):
+        raise KeyboardInterrupt
+
+    real_delete = Collection.delete
+    monkeypatch.setattr(Collection, "delete", crash)
+    with pytest.raises(KeyboardInterrupt):
+        ingest([source], settings)
+    monkeypatch.setattr(Collection, "delete", real_delete)
+
+    report = ingest([source], settings)
+    assert report.summary() == "0 added, 0 unchanged, 1 updated, 0 rejected"
+    from rag.sources import read_papers
+
+    assert_complete(settings, read_papers(source).papers)
+
+
+def test_papers_whose_first_chunk_did_not_land_stay_out_of_search(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """Interrupted between a batch's later chunks and its first chunks: those papers are not in
+    the library yet (`papers list` leaves them out), so search must not return them either."""
+    from chromadb.api.models.Collection import Collection
+
+    settings = library_settings(tmp_path / "lib")
+    done, done_papers = papers_file(tmp_path / "done.jsonl", SAMPLE[60:62], prefix="done")
+    ingest([done], settings)
+    source, papers = papers_file(tmp_path / "half.jsonl", SAMPLE[62:65], prefix="half")
+    real_upsert = Collection.upsert
+
+    def crash_before_first_chunks(self, *args, **kwargs):
+        if all(i.endswith("#0") for i in kwargs["ids"]):
+            raise KeyboardInterrupt
+        return real_upsert(self, *args, **kwargs)
+
+    monkeypatch.setattr(Collection, "upsert", crash_before_first_chunks)
+    with pytest.raises(KeyboardInterrupt):
+        ingest([source], settings)
+    monkeypatch.setattr(Collection, "upsert", real_upsert)
+
+    store = store_of(settings)
+    assert store.count() > 4  # the later chunks of the half-written papers are there
+    assert sorted(p.id for p in store.papers()) == ["done-00", "done-01"]
+    retriever = Retriever(settings)
+    for mode in ("hybrid", "dense", "bm25"):
+        hits = retriever.search(papers[0].title, k=5, mode=mode)
+        assert hits and {h.id for h in hits} <= {"done-00", "done-01"}, mode
+        assert all(h.title == store.paper(h.id).title for h in hits)
+
+    assert ingest([source], settings).summary() == "3 added, 0 unchanged, 0 updated, 0 rejected"
+    assert_complete(settings, done_papers + papers)
+    assert Retriever(settings).search(papers[0].title, k=1)[0].id == "half-00"
+
+
+def _chunks_logged(data_dir: Path) -> int:
+    """Chunks Chroma has logged, read from its SQLite file without opening a client."""
+    database = data_dir / "chroma" / "chroma.sqlite3"
+    if not database.exists():
+        return 0
+    try:
+        with closing(sqlite3.connect(f"file:{database}?mode=ro", uri=True, timeout=0.5)) as connection:
+            return connection.execute("SELECT count(*) FROM embeddings_queue").fetchone()[0]
+    except sqlite3.Error:
+        return 0
+
+
+def test_killed_ingest_process_is_completed_by_a_rerun(tmp_path: Path):
+    source, papers = papers_file(tmp_path / "forty.jsonl", SAMPLE[:40])
+    assert len(papers) > ingest_module.PAPERS_PER_WRITE  # so the kill lands before the last batch
+    data_dir = tmp_path / "lib"
+    process = subprocess.Popen(
+        [str(PAPERS_CLI), "--data-dir", str(data_dir), "ingest", str(source)],
+        cwd=tmp_path, env=cli_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )
+    deadline = time.monotonic() + 120
+    try:
+        while process.poll() is None and time.monotonic() < deadline:
+            if _chunks_logged(data_dir):
+                process.send_signal(signal.SIGKILL)
+                break
+            time.sleep(0.05)
+    finally:
+        if process.poll() is None:
+            process.kill()
+        process.communicate(timeout=30)
+    assert process.returncode == -signal.SIGKILL, "the ingest ended before its first write was seen"
+    assert (data_dir / STALE_MARK).exists()
+    listed = run_cli("--data-dir", str(data_dir), "list", "--json", cwd=tmp_path)
+    assert listed.returncode == 0, listed.stderr
+    found = run_cli("--data-dir", str(data_dir), "search", papers[3].title, "--json", cwd=tmp_path)
+    assert found.returncode == 0, found.stderr
+    assert {h["id"] for h in json.loads(found.stdout)} <= {p["id"] for p in json.loads(listed.stdout)}
+
+    result = run_cli("--data-dir", str(data_dir), "ingest", str(source), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    summary = re.fullmatch(r"(\d+) added, (\d+) unchanged, 0 updated, 0 rejected", result.stdout.strip())
+    assert summary, result.stdout
+    added, unchanged = int(summary[1]), int(summary[2])
+    assert added + unchanged == 40 and added > 0
+    assert_complete(library_settings(data_dir), papers)
+
+
+# --- retrieval ----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("qid", ["q02", "q10", "q14", "q22", "q26", "q34", "q50", "q62", "q70", "q74"])
+def test_hybrid_ranks_the_gold_paper_first(sample_retriever: Retriever, qid: str):
+    question = dev_question(qid)
+    hits = sample_retriever.search(question["question"])
+    assert hits[0].title == question["gold"][0]
+
+
+@pytest.mark.parametrize("qid", ["q18", "q30", "q54"])
+def test_hybrid_finds_every_gold_paper_of_a_topic_question(sample_retriever: Retriever, qid: str):
+    question = dev_question(qid)
+    titles = [h.title for h in sample_retriever.search(question["question"], k=5)]
+    assert set(question["gold"]) <= set(titles)
+
+
+@pytest.mark.parametrize("mode", ["hybrid", "dense", "bm25"])
+def test_each_paper_once_with_its_own_passages(sample_library: Settings, sample_retriever: Retriever, mode):
+    store = store_of(sample_library)
+    for query, k in [("neural network quantization for efficient inference", 5), ("reinforcement learning", 10)]:
+        hits = sample_retriever.search(query, k=k, mode=mode)
+        assert len(hits) == k
+        assert len({h.id for h in hits}) == k
+        assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
+        for hit in hits:
+            paper = store.paper(hit.id)
+            assert hit.title == paper.title
+            assert 1 <= len(hit.passages) <= sample_library.passages_per_paper
+            assert len(set(hit.passages)) == len(hit.passages)
+            assert all(passage in paper.abstract for passage in hit.passages)
+            assert set(hit.as_dict()) == {"id", "title", "score", "passages"}
+        if mode != "bm25":
+            assert all(0 < h.similarity <= 1.0001 for h in hits)
+
+
+@pytest.mark.parametrize("mode", ["dense", "bm25"])
+def test_single_retrievers_find_the_gold_paper(sample_retriever: Retriever, mode):
+    for qid in ("q02", "q34", "q62"):
+        question = dev_question(qid)
+        assert sample_retriever.search(question["question"], mode=mode)[0].title == question["gold"][0]
+
+
+def test_bm25_without_known_words_returns_nothing(sample_retriever: Retriever):
+    assert sample_retriever.search("qwertyuiop zxcvbnm", mode="bm25") == []
+    assert sample_retriever.search("the of and", mode="bm25") == []
+    assert len(sample_retriever.search("qwertyuiop zxcvbnm", mode="hybrid", k=3)) == 3
+
+
+def test_filter_by_paper_ids(sample_library: Settings, sample_retriever: Retriever):
+    question = dev_question("q34")
+    by_title = {p.title: p.id for p in store_of(sample_library).papers()}
+    wanted = (by_title[dev_question("q02")["gold"][0]], by_title[dev_question("q10")["gold"][0]])
+    for mode in ("hybrid", "dense", "bm25"):
+        hits = sample_retriever.search(question["question"], k=5, filters=Filters(paper_ids=wanted), mode=mode)
+        assert {h.id for h in hits} <= set(wanted), mode
+    hits = sample_retriever.search(dev_question("q10")["question"], filters=Filters(paper_ids=wanted))
+    assert [h.id for h in hits][0] == wanted[1]
+    assert sample_retriever.search("grape", filters=Filters(paper_ids=("no-such-id",))) == []
+
+
+@pytest.fixture(scope="module")
+def dated_library(tmp_path_factory: pytest.TempPathFactory) -> tuple[Settings, str]:
+    """Four papers: 2019-05-01, 2021-03-15, 2023-07-20 and one without a date."""
+    folder = tmp_path_factory.mktemp("dated")
+    settings = library_settings(folder / "lib")
+    dates = {"d2019": "2019-05-01", "d2021": "2021-03-15", "d2023": "2023-07-20", "undated": None}
+    records = [
+        arxiv_record(paper, id=pid, **({"published": date} if date else {}))
+        for (pid, date), paper in zip(dates.items(), SAMPLE[20:24])
+    ]
+    source = write_jsonl(folder / "dated.jsonl", records)
+    assert len(ingest([source], settings).added) == 4
+    query = " ".join(p.title for p in SAMPLE[20:24])  # every paper matches every retriever
+    return settings, query
+
+
+@pytest.mark.parametrize("mode", ["hybrid", "dense", "bm25"])
+@pytest.mark.parametrize(
+    "filters, expected",
+    [
+        (Filters(), {"d2019", "d2021", "d2023", "undated"}),
+        (Filters(date_from="2021-01-01", date_to="2021-12-31"), {"d2021"}),
+        (Filters(date_from="2021", date_to="2021"), {"d2021"}),
+        (Filters(date_from="2021-03", date_to="2021-03"), {"d2021"}),
+        (Filters(date_from="2021-03-16"), {"d2023"}),
+        (Filters(date_from="2020"), {"d2021", "d2023"}),
+        (Filters(date_to="2021-03"), {"d2019", "d2021"}),
+        (Filters(date_to="2019-04-30"), set()),
+        (Filters(paper_ids=("d2019", "undated")), {"d2019", "undated"}),
+        (Filters(paper_ids=("d2019", "d2023"), date_from="2020"), {"d2023"}),
+    ],
+)
+def test_filter_by_date_range(dated_library, filters: Filters, expected: set[str], mode: str):
+    settings, query = dated_library
+    hits = Retriever(settings).search(query, k=10, filters=filters, mode=mode)
+    assert {h.id for h in hits} == expected
+
+
+def test_an_empty_library_returns_no_papers(tmp_path: Path):
+    settings = library_settings(tmp_path / "lib")
+    retriever = Retriever(settings)
+    for mode in ("hybrid", "dense", "bm25"):
+        assert retriever.search("anything at all", mode=mode) == []
+    assert retriever.search("anything", filters=Filters(date_from="2020", paper_ids=("x",))) == []
+    assert store_of(settings).papers() == []
+
+
+def test_a_library_refuses_queries_from_another_embedding_model(sample_library: Settings):
+    other = Store(sample_library, "some-other-model")
+    assert other.built_with == LOCAL_MODEL_ID
+    with pytest.raises(PapersError, match=r"(?i)re-index.*some-other-model|some-other-model.*re-index"):
+        other.query([0.0] * 384, 5)
+    assert store_of(sample_library).built_with == LOCAL_MODEL_ID  # opening with another id changed nothing
+
+
+def test_another_embedding_backend_is_refused_before_it_is_called(sample_library: Settings, tmp_path: Path):
+    """The OpenAI backend on a library built locally: refused at once, no request to the server."""
+    openai_settings = sample_library.model_copy(
+        update={"embedding_backend": "openai", "openai_base_url": f"http://127.0.0.1:{free_port()}/v1",
+                "openai_max_retries": 0, "openai_timeout": 5.0}
+    )
+    with pytest.raises(PapersError, match="(?i)re-index"):
+        Retriever(openai_settings).search("neural tangent kernel")
+    source, _ = papers_file(tmp_path / "one.jsonl", SAMPLE[:1], prefix="other")
+    before = snapshot(sample_library)
+    with pytest.raises(PapersError, match="(?i)re-index"):
+        ingest([source], openai_settings)
+    assert snapshot(sample_library) == before
+
+
+def test_an_empty_library_opened_with_another_model_takes_the_model_that_fills_it(tmp_path: Path):
+    """e.g. `papers stats` run once with the OpenAI backend before the first local ingest."""
+    settings = library_settings(tmp_path / "lib")
+    assert Store(settings, "openai:text-embedding-3-small").count() == 0
+    source, papers = papers_file(tmp_path / "two.jsonl", SAMPLE[:2])
+    ingest([source], settings)
+    assert store_of(settings).built_with == LOCAL_MODEL_ID
+    assert Retriever(settings).search(papers[1].title, k=1)[0].id == "p-01"
+    with pytest.raises(PapersError, match="(?i)re-index"):
+        Store(settings, "openai:text-embedding-3-small").check_embedding_model()
