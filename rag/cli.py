@@ -77,7 +77,8 @@ def ingest(ctx: click.Context, paths: tuple[Path, ...], format_: str | None) -> 
 
         report = run_ingest(list(paths), _settings(ctx), format_, progress)
     for rejection in report.rejected:
-        click.echo(f"rejected {rejection.file}:{rejection.line}: {rejection.reason}", err=True)
+        where = f"{rejection.file}:{rejection.line}" if rejection.line else rejection.file
+        click.echo(f"rejected {where}: {rejection.reason}", err=True)
     click.echo(report.summary())
 
 
@@ -146,6 +147,16 @@ def stats(ctx: click.Context) -> None:
     click.echo(f"chunks:     {store.count()}")
     click.echo(f"embeddings: {store.built_with}")
     click.echo(f"sources:    {', '.join(sources) or '-'}")
+
+
+@main.command()
+@click.pass_context
+@friendly_errors
+def reindex(ctx: click.Context) -> None:
+    """Re-embed the whole library with the embedding model the settings select."""
+    from rag.ingest import reindex as run_reindex
+
+    click.echo(f"re-indexed {run_reindex(_settings(ctx))} papers")
 
 
 @main.command()

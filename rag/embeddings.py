@@ -82,7 +82,7 @@ class OpenAIEmbedder:
         from openai import OpenAI
 
         key = settings.openai_api_key.get_secret_value() if settings.openai_api_key else "not-needed"
-        self.model_id = f"openai:{settings.embedding_model}"
+        self.model_id = embedding_model_id(settings)
         self._model = settings.embedding_model
         self._client = OpenAI(
             api_key=key,
@@ -109,6 +109,11 @@ class OpenAIEmbedder:
 @lru_cache(maxsize=1)
 def _local_minilm() -> LocalMiniLM:
     return LocalMiniLM()
+
+
+def embedding_model_id(settings: Settings) -> str:
+    """Which model a library is built with, known without loading it."""
+    return LOCAL_MODEL_ID if settings.embedding_backend == "local" else f"openai:{settings.embedding_model}"
 
 
 def get_embedder(settings: Settings) -> Embedder:

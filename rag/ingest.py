@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Callable
 
 from rag.chunking import chunk_paper
-from rag.embeddings import get_embedder
+from rag.embeddings import embedding_model_id, get_embedder
 from rag.lexical import LexicalIndex, clear_stale, mark_stale
 from rag.settings import Settings
 from rag.sources import Paper, Rejection, read_papers
@@ -33,7 +33,7 @@ class IngestReport:
 
 
 def open_store(settings: Settings) -> Store:
-    return Store(settings, get_embedder(settings).model_id)
+    return Store(settings, embedding_model_id(settings))
 
 
 def refresh_lexical_index(store: Store, settings: Settings) -> LexicalIndex:
@@ -56,7 +56,13 @@ def ingest(
         result = read_papers(Path(path), format)
         report.rejected += result.rejected
         for paper in result.papers:
-            papers.setdefault(paper.id, paper)
+            if paper.id in papers:
+                first = papers[paper.id].source
+                report.rejected.append(
+                    Rejection(paper.source, 0, f"duplicate id '{paper.id}' (already read from {first})")
+                )
+            else:
+                papers[paper.id] = paper
 
     store = open_store(settings)
     store.check_embedding_model()
@@ -73,8 +79,14 @@ def ingest(
     if not todo and LexicalIndex.is_usable(settings.bm25_dir, store.count()):
         return report
 
-    embedder = get_embedder(settings)
     mark_stale(settings.data_dir)
+    _write_papers(todo, store, settings, progress)
+    refresh_lexical_index(store, settings)
+    return report
+
+
+def _write_papers(todo: list[Paper], store: Store, settings: Settings, progress: Progress | None) -> None:
+    embedder = get_embedder(settings)
     for start in range(0, len(todo), PAPERS_PER_WRITE):
         batch = todo[start : start + PAPERS_PER_WRITE]
         chunked = [(paper, chunk_paper(paper, settings)) for paper in batch]
@@ -87,8 +99,6 @@ def ingest(
         store.write(items)
         if progress:
             progress(start + len(batch), len(todo))
-    refresh_lexical_index(store, settings)
-    return report
 
 
 def _embed(embedder, texts: list[str], batch_size: int) -> list[list[float]]:
@@ -108,3 +118,23 @@ def remove(paper_id: str, settings: Settings) -> bool:
     removed = store.remove(paper_id)
     refresh_lexical_index(store, settings)
     return removed
+
+
+def reindex(settings: Settings, progress: Progress | None = None) -> int:
+    """Re-embed every stored paper with the embedding model the settings select.
+
+    The new vectors go to a staging collection that replaces the old one only when complete;
+    after an interruption, running it again finishes the job.
+    """
+    library = open_store(settings)
+    staging = open_store(settings.model_copy(update={"collection": f"{settings.collection}-reindex"}))
+    papers = library.papers()
+    if papers:
+        staging.clear()
+        if progress:
+            progress(0, len(papers))
+        _write_papers(papers, staging, settings, progress)
+    mark_stale(settings.data_dir)
+    library.replace_with(staging)
+    refresh_lexical_index(open_store(settings), settings)
+    return len(open_store(settings).papers())

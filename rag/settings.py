@@ -22,7 +22,9 @@ def _default_cache_dir() -> Path:
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="PAPERS_", env_file=".env", extra="ignore")
+    model_config = SettingsConfigDict(
+        env_prefix="PAPERS_", env_file=".env", extra="ignore", env_ignore_empty=True
+    )
 
     data_dir: Path = Field(
         default_factory=_default_data_dir,

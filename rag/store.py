@@ -81,12 +81,7 @@ class Store:
                 self._client = chromadb.PersistentClient(
                     path=str(settings.chroma_dir), settings=chroma_settings
                 )
-            self._collection = self._client.get_or_create_collection(
-                settings.collection,
-                metadata={"embedding_model": embedding_model},
-                configuration={"hnsw": {"space": "cosine"}},
-                embedding_function=None,
-            )
+            self._collection = self._open_collection(settings.collection, embedding_model)
         except PapersError:
             raise
         except Exception as exc:
@@ -98,6 +93,28 @@ class Store:
             raise PapersError(f"Could not open {where}: {exc}") from exc
         self.embedding_model = embedding_model
         self.built_with = (self._collection.metadata or {}).get("embedding_model", embedding_model)
+
+    def _open_collection(self, name: str, embedding_model: str):
+        return self._client.get_or_create_collection(
+            name,
+            metadata={"embedding_model": embedding_model},
+            configuration={"hnsw": {"space": "cosine"}},
+            embedding_function=None,
+        )
+
+    def clear(self) -> None:
+        name = self._collection.name
+        self._client.delete_collection(name)
+        self._collection = self._open_collection(name, self.embedding_model)
+        self.built_with = self.embedding_model
+
+    def replace_with(self, staging: "Store") -> None:
+        """Swap a complete staging collection in under this collection's name."""
+        name = self._collection.name
+        self._client.delete_collection(name)
+        staging._collection.modify(name=name)
+        self._collection = staging._collection
+        self.built_with = staging.built_with
 
     def check_embedding_model(self) -> None:
         """Vectors from two models don't compare: refuse rather than return nonsense."""
