@@ -5,6 +5,7 @@ A topic digest is the same flow with the `topic` prompt: a cited paragraph over 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
@@ -12,13 +13,17 @@ from langchain_core.language_models import BaseChatModel
 
 from rag.citations import best_passage, citing_sentences, clean_citations
 from rag.errors import PapersError
-from rag.evidence import Source, build_sources
+from rag.evidence import Source, build_sources, sentences
+from rag.grounding import ground
 from rag.llm import get_chat_model, llm_errors
 from rag.prompts import load_prompt
 from rag.retrieval import Retriever
 from rag.settings import Settings
 
 NO_ANSWER = "The library does not answer this question."
+REFUSAL = re.compile(
+    r"\b(library|sources?|abstracts?|papers?)\b[^.]*\b(does|do) not (answer|contain|provide|mention|state|say)", re.I
+)
 HISTORY_TURNS = 4
 
 Turn = tuple[str, str]
@@ -45,29 +50,36 @@ class Answer:
     citations: list[Citation] = field(default_factory=list)
     removed_citations: list[int] = field(default_factory=list)
     refused: bool = False
+    removed_statements: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict:
         return {
             "answer": self.text,
             "citations": [c.as_dict() for c in self.citations],
             "sources": [s.as_dict() for s in self.sources],
+            "removed_statements": self.removed_statements,
         }
 
 
 def finish(question: str, standalone: str, raw: str, sources: list[Source]) -> Answer:
-    """Keep only citations of given sources; an answer that says the library lacks one cites nothing."""
-    refused = not sources or raw.strip().lower().startswith(NO_ANSWER.lower().rstrip("."))
+    """Check the model's text against the sources: bad citation numbers and unsupported
+    statements are removed and reported; an answer left with nothing to say is a refusal,
+    and a refusal cites nothing."""
     by_number = {source.n: source for source in sources}
-    text, cited, removed = clean_citations(raw, set() if refused else set(by_number))
-    if refused and not sources:
-        text = NO_ANSWER
+    text, _, removed_citations = clean_citations(raw, set(by_number))
+    grounded = ground(text, standalone, {s.n: f"{s.title}\n{s.excerpt}" for s in sources})
+    said = [s for s in sentences(grounded.text) if not REFUSAL.search(s)]
+    if not said:
+        return Answer(question, standalone, NO_ANSWER, sources, [], removed_citations, True,
+                      grounded.removed_statements)
+    text, cited, _ = clean_citations(" ".join(said), set(by_number))
     citations = []
     for n in cited:
         source = by_number[n]
         claim = " ".join(citing_sentences(text, n))
-        passage = best_passage(claim, [source.excerpt, *source.passages])
-        citations.append(Citation(n, source.id, source.title, passage))
-    return Answer(question, standalone, text, sources, citations, removed, refused)
+        citations.append(Citation(n, source.id, source.title, best_passage(claim, [source.excerpt, *source.passages])))
+    return Answer(question, standalone, text, sources, citations, removed_citations, False,
+                  grounded.removed_statements)
 
 
 class AnswerStream:

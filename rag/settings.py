@@ -77,7 +77,7 @@ class Settings(BaseSettings):
         "model; with none left, the answer is that the library does not cover the question.",
     )
     source_margin: float = Field(
-        default=0.15,
+        default=0.1,
         description="Papers whose similarity trails the best paper's by more than this are not given to "
         "the model (fewer, better sources: shorter prompts and fewer wrong citations).",
     )

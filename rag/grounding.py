@@ -1,0 +1,124 @@
+"""Hold an answer to its sources, sentence by sentence.
+
+A small local model sometimes invents numbers, cites the wrong source or none. Numbers are the
+checkable part of a claim: a sentence whose numbers appear in no source is dropped, and its
+citation goes to the source that does hold them. A sentence without a citation gets the source
+it draws its words from, when one clearly stands out.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from rag.citations import CITATION, cited_numbers
+
+SENTENCE = re.compile(r"(?<=[.!?])\s+|\n+")
+NUMBER = re.compile(r"(?<![\w.])\d+(?:[.,]\d+)*")
+CITATION_RUN = re.compile(r"(?:,?\s*(?:and\s+)?\[\d+(?:\s*[,;–-]\s*\d+)*\])+")
+WORD = re.compile(r"[a-z][a-z0-9-]{2,}")
+STOPWORDS = frozenset(
+    "the and for with that this from are was were which what how does did has have its their "
+    "into than then also can such these those our using used use based paper papers study show "
+    "shows proposed propose presents present new".split()
+)
+MIN_SHARED_WORDS = 3
+MIN_COVERAGE = 0.5
+"""A source that holds a sentence's numbers must also hold this share of its words: a number
+found in an unrelated abstract is not support."""
+WEAK_CITATION = 0.5
+"""Of several sources cited together, one matching less than this share of the best match's
+distinctive words is dropped: small models tend to cite every source they were given."""
+
+
+@dataclass
+class Grounded:
+    text: str
+    removed_statements: list[str] = field(default_factory=list)
+
+
+def numbers(text: str) -> set[str]:
+    return {n.replace(",", "") for n in NUMBER.findall(CITATION.sub(" ", text))}
+
+
+def words(text: str) -> set[str]:
+    return {w for w in WORD.findall(text.lower()) if w not in STOPWORDS}
+
+
+def ground(answer: str, question: str, sources: dict[int, str]) -> Grounded:
+    """`sources` maps each source number to the text the model was shown."""
+    source_numbers = {n: numbers(text) for n, text in sources.items()}
+    source_words = {n: words(text) for n, text in sources.items()}
+    rarity = _rarity(source_words)
+    asked = numbers(question)
+    kept: list[str] = []
+    removed: list[str] = []
+    for sentence in (s.strip() for s in SENTENCE.split(answer)):
+        if not sentence:
+            continue
+        claimed = numbers(sentence) - asked
+        cited = [n for m in CITATION.findall(sentence) for n in cited_numbers(m)]
+        if claimed:
+            holders = [
+                n for n, found in source_numbers.items()
+                if claimed <= found and _coverage(sentence, source_words[n]) >= MIN_COVERAGE
+            ]
+            if not holders:
+                removed.append(re.sub(r"\s+([.,;:!?])", r"\1", CITATION.sub("", sentence)).strip())
+                continue
+            if not set(cited) & set(holders):
+                sentence = _recite(sentence, _closest(sentence, holders, source_words))
+        elif not cited:
+            best = _closest(sentence, list(sources), source_words)
+            if best is not None and _shared(sentence, source_words[best]) >= MIN_SHARED_WORDS:
+                sentence = _recite(sentence, best)
+        elif len(set(cited)) > 1:
+            sentence = _drop_weak_citations(sentence, cited, source_words, rarity)
+        kept.append(sentence)
+    return Grounded(" ".join(kept), removed)
+
+
+def _rarity(source_words: dict[int, set[str]]) -> dict[str, float]:
+    """Words found in fewer sources tell sources apart: weight 1/(number of sources with it)."""
+    counts: dict[str, int] = {}
+    for vocabulary in source_words.values():
+        for word in vocabulary:
+            counts[word] = counts.get(word, 0) + 1
+    return {word: 1.0 / count for word, count in counts.items()}
+
+
+def _drop_weak_citations(sentence: str, cited: list[int], source_words, rarity) -> str:
+    claim = words(sentence)
+    weight = {n: sum(rarity.get(w, 0.0) for w in claim & source_words.get(n, set())) for n in set(cited)}
+    best = max(weight.values())
+    keep = [n for n in dict.fromkeys(cited) if best and weight[n] >= WEAK_CITATION * best]
+    if len(keep) == len(set(cited)):
+        return sentence
+
+    def rewrite(run: re.Match[str]) -> str:
+        kept = [n for marker in CITATION.findall(run.group(0)) for n in cited_numbers(marker) if n in keep]
+        return " " + "".join(f"[{n}]" for n in kept) if kept else ""
+
+    return CITATION_RUN.sub(rewrite, sentence)
+
+
+def _coverage(sentence: str, vocabulary: set[str]) -> float:
+    claim = words(sentence)
+    return len(claim & vocabulary) / len(claim) if claim else 1.0
+
+
+def _shared(sentence: str, vocabulary: set[str]) -> int:
+    return len(words(sentence) & vocabulary)
+
+
+def _closest(sentence: str, candidates: list[int], source_words: dict[int, set[str]]) -> int | None:
+    return max(candidates, key=lambda n: _shared(sentence, source_words[n]), default=None)
+
+
+def _recite(sentence: str, number: int | None) -> str:
+    """Replace the sentence's citations with [number], placed before its final punctuation."""
+    bare = CITATION.sub("", sentence).rstrip()
+    if number is None:
+        return bare
+    end = len(bare) - len(bare.rstrip(".!?"))
+    return f"{bare[: len(bare) - end].rstrip()} [{number}]{bare[len(bare) - end:]}"
