@@ -207,6 +207,11 @@ def ask(ctx: click.Context, question: str, as_json: bool) -> None:
     if answer.removed_citations:
         removed = ", ".join(f"[{n}]" for n in answer.removed_citations)
         click.echo(f"(removed citations of sources that were not given: {removed})", err=True)
+    if answer.removed_statements:
+        click.echo("\nRemoved, not supported by the sources:", err=True)
+        for statement in answer.removed_statements:
+            click.echo(f"  - {statement}", err=True)
+        click.secho(f"\nChecked answer: {answer.text}", bold=True)
     _print_sources(answer.sources, {c.n for c in answer.citations})
 
 
