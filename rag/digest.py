@@ -66,13 +66,23 @@ class DigestStream:
             return None
 
     def _write_cache(self) -> None:
-        """Written whole, then renamed, so a crash never leaves half a digest to be served."""
+        """Written whole, then renamed, so a crash never leaves half a digest to be served.
+
+        The cache is a convenience: a failed write (disk full, read-only folder) leaves no file
+        behind and the digest is still returned; it is generated again next time."""
         folder = self._cache_file.parent
-        folder.mkdir(parents=True, exist_ok=True)
         record = {"id": self.paper.id, "title": self.paper.title, "digest": self.text}
-        with tempfile.NamedTemporaryFile("w", dir=folder, delete=False, suffix=".tmp") as handle:
-            json.dump(record, handle, ensure_ascii=False)
-        os.replace(handle.name, self._cache_file)
+        handle = None
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            with tempfile.NamedTemporaryFile("w", dir=folder, delete=False, suffix=".tmp") as handle:
+                json.dump(record, handle, ensure_ascii=False)
+            os.replace(handle.name, self._cache_file)
+        except BaseException as exc:
+            if handle is not None:
+                Path(handle.name).unlink(missing_ok=True)
+            if not isinstance(exc, OSError):
+                raise
 
     def __iter__(self) -> Iterator[str]:
         if self.text is not None:

@@ -15,6 +15,8 @@ from rag.store import Store
 
 SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9(\[])")
 GAP = " … "
+SOURCE_TAG = re.compile(r"\s*</?\s*sources?\b[^<>]*>", re.I)
+"""A paper's text that mimics the prompt's delimiters could close its own <source> block."""
 
 
 @dataclass
@@ -31,7 +33,8 @@ class Source:
         return {"n": self.n, "id": self.id, "title": self.title}
 
     def prompt_block(self) -> str:
-        return f'<source n="{self.n}">\nTitle: {self.title}\n{self.excerpt}\n</source>'
+        title, excerpt = (SOURCE_TAG.sub("", text) for text in (self.title, self.excerpt))
+        return f'<source n="{self.n}">\nTitle: {title}\n{excerpt}\n</source>'
 
 
 def relevant(hits: list[PaperHit], settings: Settings) -> list[PaperHit]:

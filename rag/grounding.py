@@ -64,7 +64,7 @@ def ground(answer: str, question: str, sources: dict[int, str]) -> Grounded:
                 if claimed <= found and _coverage(sentence, source_words[n]) >= MIN_COVERAGE
             ]
             if not holders:
-                removed.append(re.sub(r"\s+([.,;:!?])", r"\1", CITATION.sub("", sentence)).strip())
+                removed.append(_uncited(sentence))
                 continue
             if not set(cited) & set(holders):
                 sentence = _recite(sentence, _closest(sentence, holders, source_words))
@@ -115,9 +115,15 @@ def _closest(sentence: str, candidates: list[int], source_words: dict[int, set[s
     return max(candidates, key=lambda n: _shared(sentence, source_words[n]), default=None)
 
 
+def _uncited(sentence: str) -> str:
+    """The sentence without its citation markers, and without the gaps they leave."""
+    bare = re.sub(r"[ \t]{2,}", " ", CITATION.sub("", sentence))
+    return re.sub(r"\s+([.,;:!?])", r"\1", bare).strip()
+
+
 def _recite(sentence: str, number: int | None) -> str:
     """Replace the sentence's citations with [number], placed before its final punctuation."""
-    bare = CITATION.sub("", sentence).rstrip()
+    bare = _uncited(sentence)
     if number is None:
         return bare
     end = len(bare) - len(bare.rstrip(".!?"))

@@ -171,3 +171,62 @@ def assert_user_error(result: subprocess.CompletedProcess, *fragments: str) -> N
     assert len(lines) == 1 and lines[0].startswith("Error: "), result.stderr
     for fragment in fragments:
         assert fragment in lines[0], lines[0]
+
+
+# --- the Streamlit app: a library of its own, and the environment that runs it on SmolLM2 -----------
+
+UI_APP = PROJECT_DIR / "ui" / "app.py"
+
+
+@pytest.fixture(scope="session")
+def ui_library(sample_library: Settings, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A copy of the sample library for the app, which writes digests into its library folder."""
+    import shutil
+
+    target = tmp_path_factory.mktemp("ui") / "library"
+    shutil.copytree(sample_library.data_dir, target)
+    return target
+
+
+@pytest.fixture(scope="session")
+def ui_env(ui_library: Path, small_model_path: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """PAPERS_* variables that run the app on the copy of the sample library with SmolLM2:
+    one thread, greedy, short answers."""
+    return {
+        "PAPERS_DATA_DIR": str(ui_library),
+        "PAPERS_CACHE_DIR": str(tmp_path_factory.mktemp("ui_cache")),
+        "PAPERS_LOCAL_MODEL_PATH": str(small_model_path),
+        "PAPERS_LOCAL_THREADS": "1",
+        "PAPERS_LOCAL_N_CTX": "2048",
+        "PAPERS_TEMPERATURE": "0",
+        "PAPERS_MAX_ANSWER_TOKENS": "32",
+    }
+
+
+# --- answers, digests, comparisons: two short papers keep the small real model's prompts short ------
+
+SHORT_PAPERS = [
+    {
+        "id": "short-tinyformer",
+        "title": "TinyFormer: Transformers for Microcontrollers",
+        "abstract": "We shrink transformer models to run on microcontrollers with 256 KB of memory. "
+        "TinyFormer reaches 91% accuracy on keyword spotting while using 8x less energy than a CNN "
+        "baseline. Memory limits still rule out long input sequences.",
+    },
+    {
+        "id": "short-leafcount",
+        "title": "LeafCount: Counting Leaves in Greenhouse Photos",
+        "abstract": "We count plant leaves in greenhouse photos with a small convolutional network "
+        "trained on 3,000 labelled images. LeafCount miscounts fewer than one leaf per plant on "
+        "average. Occluded leaves remain the main source of error.",
+    },
+]
+"""arXiv-style records, for `write_jsonl`; about 50 tokens of abstract each."""
+
+
+def copy_library(settings: Settings, target: Path, **overrides) -> Settings:
+    """A copy of a library (e.g. the read-only sample library) that a test may write into."""
+    import shutil
+
+    shutil.copytree(settings.data_dir, target)
+    return library_settings(target, **overrides)

@@ -1,0 +1,141 @@
+"""Answer quality and speed on shared/eval/dev.jsonl with the configured model (default: local).
+
+Usage: python benchmarks/answers.py [--data-dir DIR] [--only qa,unanswerable,...]
+The sample library is ingested into benchmarks/.work/sample if it is not there yet.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+
+from common import SHARED, WORK, dev_questions, machine, percentile
+
+from rag.ask import AnswerStream
+from rag.compare import compare
+from rag.digest import DigestStream
+from rag.ingest import ingest, open_store
+from rag.llm import describe_backend, get_chat_model
+from rag.retrieval import Retriever
+from rag.settings import Settings
+
+
+def timed(stream) -> tuple[float, float]:
+    """Seconds to the first piece of text, and in all."""
+    start = time.perf_counter()
+    first = None
+    for _ in stream:
+        if first is None:
+            first = time.perf_counter() - start
+    return first or 0.0, time.perf_counter() - start
+
+
+def answer_timed(question, settings, retriever, times) -> AnswerStream:
+    """Times run from the question, so retrieval counts toward the time to first token."""
+    start = time.perf_counter()
+    stream = AnswerStream(question, settings=settings, retriever=retriever)
+    setup = time.perf_counter() - start
+    first, total = timed(stream)
+    times.append((setup + first, setup + total))
+    return stream
+
+
+def contains(text: str, fact: str) -> bool:
+    return fact.casefold() in text.casefold()
+
+
+def run_qa(settings, retriever, ids, times, rows, log) -> None:
+    cites_gold, precision, facts_found, facts_total = [], [], 0, 0
+    for row in rows:
+        stream = answer_timed(row["question"], settings, retriever, times)
+        answer = stream.answer
+        gold = {ids[title] for title in row["gold"]}
+        cited = {c.id for c in answer.citations}
+        cites_gold.append(bool(cited & gold))
+        precision += [paper in gold for paper in cited]
+        facts_found += sum(contains(answer.text, f) for f in row["facts"])
+        facts_total += len(row["facts"])
+        log.append({"id": row["id"], "answer": answer.text, "cited_gold": bool(cited & gold),
+                    "cited": sorted(cited), "gold": sorted(gold)})
+        print(f"  {row['id']}: gold cited {bool(cited & gold)}, {len(cited)} cited, "
+              f"{times[-1][0]:.1f} s to first token")
+    print(f"qa: gold cited {sum(cites_gold) / len(rows):.2f}, citation precision "
+          f"{sum(precision) / max(len(precision), 1):.2f}, fact recall {facts_found / facts_total:.2f} ({len(rows)} questions)")
+
+
+def run_unanswerable(settings, retriever, times, rows, log, kind) -> None:
+    refused = 0
+    for row in rows:
+        stream = answer_timed(row["question"], settings, retriever, times)
+        refused += stream.answer.refused and not stream.answer.citations
+        log.append({"id": row["id"], "answer": stream.answer.text, "refused": stream.answer.refused})
+    print(f"{kind}: refused {refused}/{len(rows)}")
+
+
+def run_digest(settings, store, times, rows, log) -> None:
+    found = total = 0
+    lengths = []
+    for row in rows:
+        stream = DigestStream(row["title"], settings=settings, store=store)
+        times.append(timed(stream))
+        found += sum(contains(stream.text, f) for f in row["facts"])
+        total += len(row["facts"])
+        lengths.append(len(stream.text.split()))
+        log.append({"id": row["id"], "digest": stream.text, "cached": stream.cached})
+    print(f"digest: fact recall {found / total:.2f}, words p50 {percentile(lengths, 50):.0f} max {max(lengths)}")
+
+
+def run_compare(settings, store, times, rows, log) -> None:
+    placed = total = 0
+    for row in rows:
+        start = time.perf_counter()
+        comparison = compare(row["a"], row["b"], settings=settings, store=store)
+        elapsed = time.perf_counter() - start
+        times.append((elapsed, elapsed))
+        column_a = " ".join(r["a"] for r in comparison.rows())
+        column_b = " ".join(r["b"] for r in comparison.rows())
+        placed += sum(contains(column_a, f) and not contains(column_b, f) for f in row["facts_a"])
+        placed += sum(contains(column_b, f) and not contains(column_a, f) for f in row["facts_b"])
+        total += len(row["facts_a"]) + len(row["facts_b"])
+        log.append({"id": row["id"], **comparison.as_dict(), "fell_back": comparison.fell_back})
+    print(f"compare: facts under the right paper {placed}/{total} = {placed / total:.2f}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--data-dir", default=str(WORK / "sample"))
+    parser.add_argument("--only", default="qa,unanswerable,injection,digest,compare")
+    args = parser.parse_args()
+    settings = Settings(data_dir=args.data_dir)
+    store = open_store(settings)
+    if not store.count():
+        ingest([SHARED / "data" / "hf_papers_page" / "papers.txt"], settings)
+    print(f"machine: {machine()}; model: {describe_backend(settings)}")
+    start = time.perf_counter()
+    get_chat_model(settings)
+    print(f"model load: {time.perf_counter() - start:.1f} s")
+    retriever = Retriever(settings)
+    ids = {paper.title: paper.id for paper in store.papers()}
+    kinds = args.only.split(",")
+    times: list[tuple[float, float]] = []
+    log: list[dict] = []
+    if "qa" in kinds:
+        run_qa(settings, retriever, ids, times, dev_questions("qa"), log)
+    for kind in ("unanswerable", "injection"):
+        if kind in kinds:
+            run_unanswerable(settings, retriever, times, dev_questions(kind), log, kind)
+    if "digest" in kinds:
+        for path in settings.digest_cache_dir.glob("*.json"):
+            path.unlink()
+        run_digest(settings, store, times, dev_questions("digest"), log)
+    if "compare" in kinds:
+        run_compare(settings, store, times, dev_questions("compare"), log)
+    first, total = [t[0] for t in times], [t[1] for t in times]
+    print(f"time to first token: p50 {percentile(first, 50):.1f} s, p95 {percentile(first, 95):.1f} s; "
+          f"total: p50 {percentile(total, 50):.1f} s, p95 {percentile(total, 95):.1f} s ({len(times)} calls)")
+    (WORK / "answers.json").write_text(json.dumps(log, indent=2, ensure_ascii=False))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,78 @@
+"""Inline [n] citations: parsing markers, dropping the ones that point at no given source, and
+matching a citation to the passage of its source that the citing sentence draws on."""
+
+from __future__ import annotations
+
+import pytest
+
+from rag.citations import CITATION, best_passage, cited_numbers, citing_sentences, clean_citations
+
+
+@pytest.mark.parametrize(
+    ("marker", "numbers"),
+    [
+        ("[7]", [7]),
+        ("[2, 4]", [2, 4]),
+        ("[2,4]", [2, 4]),
+        ("[1-3]", [1, 2, 3]),
+        ("[1–3]", [1, 2, 3]),  # en dash, as models often write ranges
+        ("[1 - 3]", [1, 2, 3]),
+        ("[1;2]", [1, 2]),
+        ("[1; 2, 5-6]", [1, 2, 5, 6]),
+    ],
+)
+def test_cited_numbers(marker: str, numbers: list[int]):
+    assert cited_numbers(marker) == numbers
+
+
+def test_citation_markers_are_found_in_text_but_not_other_brackets():
+    text = "A [1]. B [2, 4] and C [1-3]; D [1;2]. Not a citation: [a], [], [x1]."
+    markers = [m.group(0) for m in CITATION.finditer(text)]
+    assert markers == ["[1]", "[2, 4]", "[1-3]", "[1;2]"]
+
+
+def test_clean_citations_removes_numbers_of_sources_not_given_and_reports_them():
+    text = "Galactic is fast [1]. It beats Habitat [7]. Both agree [2, 9]. Range [1-3]. Again [7]."
+    cleaned, cited, removed = clean_citations(text, {1, 2})
+    assert cleaned == "Galactic is fast [1]. It beats Habitat. Both agree [2]. Range [1][2]. Again."
+    assert cited == [1, 2]  # in order of first use, each once
+    assert removed == [7, 9, 3]  # each reported once, in order of appearance
+
+
+def test_clean_citations_keeps_valid_text_unchanged():
+    text = "FastTok runs 12x faster than BPE [2]. Galactic reaches 85% success [1]."
+    cleaned, cited, removed = clean_citations(text, {1, 2, 3})
+    assert (cleaned, cited, removed) == (text, [2, 1], [])
+
+
+def test_clean_citations_with_no_sources_strips_every_marker():
+    cleaned, cited, removed = clean_citations("An invented claim [1], and another [2].", set())
+    assert cleaned == "An invented claim, and another."
+    assert cited == [] and removed == [1, 2]
+
+
+def test_repeated_number_in_one_marker_is_kept_once():
+    cleaned, cited, _ = clean_citations("Claim [1, 1].", {1})
+    assert cleaned == "Claim [1]." and cited == [1]
+
+
+def test_citing_sentences():
+    text = "First claim [1]. Second claim [2]. Third uses both [1][2]."
+    assert citing_sentences(text, 1) == ["First claim [1].", "Third uses both [1][2]."]
+    assert citing_sentences(text, 3) == []
+
+
+def test_best_passage_is_the_one_sharing_most_words_with_the_claim():
+    passages = [
+        "We study tokenizers for English text.",
+        "Galactic simulates a Fetch robot 54x faster than Habitat 2.0.",
+        "Training reaches 85% rearrangement success.",
+    ]
+    assert best_passage("Galactic's simulator of a Fetch robot is 54x faster [1].", passages) == passages[1]
+    assert best_passage("What rearrangement SUCCESS does training reach?", passages) == passages[2]
+
+
+def test_best_passage_falls_back_to_the_first_and_handles_no_passages():
+    passages = ["alpha beta", "gamma delta"]
+    assert best_passage("nothing in common", passages) == "alpha beta"
+    assert best_passage("anything", []) == ""

@@ -1,0 +1,80 @@
+"""Downloads: a conversation as Markdown with references, a comparison as Markdown and CSV."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+from rag.ask import Answer, Citation
+from rag.compare import ASPECT_LABELS, Aspects, Comparison, Relation
+from rag.evidence import Source
+from rag.export import comparison_csv, comparison_markdown, conversation_markdown
+from rag.sources import Paper
+
+
+def source(n: int, paper_id: str, title: str) -> Source:
+    return Source(n, paper_id, title, f"excerpt of {title}", [], 0.5, 0.5)
+
+
+def answer(question: str, text: str, cited: list[tuple[int, str, str, str]]) -> Answer:
+    """`cited`: (n, id, title, passage) for each citation; every cited paper is also a source."""
+    sources = [source(n, paper_id, title) for n, paper_id, title, _ in cited]
+    citations = [Citation(n, paper_id, title, passage) for n, paper_id, title, passage in cited]
+    return Answer(question, question, text, sources, citations)
+
+
+def test_citations_are_renumbered_to_one_reference_list_for_the_conversation():
+    first = answer("What is PORTAL?", "A game-playing agent framework [1].",
+                   [(1, "p-portal", "Agents Play Thousands of 3D Video Games", "We present PORTAL.")])
+    second = answer("And FGCNN?\nBriefly.", "FGCNN generates features [1], unlike PORTAL [2].",
+                    [(1, "p-fgcnn", "Feature Generation by CNN", "FGCNN has two components."),
+                     (2, "p-portal", "Agents Play Thousands of 3D Video Games", "Policies are deployable.")])
+
+    text = conversation_markdown([first, second])
+
+    assert "## 1. What is PORTAL?\n\nA game-playing agent framework [1]." in text
+    assert "## 2. And FGCNN? Briefly.\n\nFGCNN generates features [2], unlike PORTAL [1]." in text
+    references = text.split("## References", 1)[1]
+    assert "[1] Agents Play Thousands of 3D Video Games (id: p-portal)" in references
+    assert "[2] Feature Generation by CNN (id: p-fgcnn)" in references
+    portal = references.split("[2]", 1)[0]
+    assert "> We present PORTAL." in portal and "> Policies are deployable." in portal
+    assert "> FGCNN has two components." in references.split("[2]", 1)[1]
+
+
+def test_a_conversation_without_citations_has_no_references():
+    refused = answer("What is the capital of France?", "The library does not answer this question.", [])
+    text = conversation_markdown([refused])
+    assert "The library does not answer this question." in text
+    assert "References" not in text
+
+
+def comparison(fell_back: bool = False) -> Comparison:
+    a = Paper("p-a", "Pipes | and\nnewlines", "Abstract A.")
+    b = Paper("p-b", 'A "quoted", title', "Abstract B.")
+    aspects_a = Aspects(problem="P a | b", approach="Ap\nA", data="D A", results="R A", limitations="L A")
+    aspects_b = Aspects(problem="P B", approach="Ap, B", data='D "B"', results="R B", limitations="L B")
+    return Comparison(a, b, aspects_a, aspects_b, Relation(in_common="Both are papers.", difference="A vs B."), fell_back)
+
+
+def test_comparison_markdown_is_a_table_of_aspects_then_what_links_the_papers():
+    text = comparison_markdown(comparison())
+    table = [line for line in text.splitlines() if line.startswith("|")]
+    assert table[0] == '| Aspect | A: Pipes \\| and newlines | B: A "quoted", title |'
+    assert len(table) == 2 + len(ASPECT_LABELS)
+    assert "| Problem | P a \\| b | P B |" in table
+    assert "| Approach | Ap A | Ap, B |" in table
+    assert "- **A:** Pipes | and newlines (id: p-a)" in text
+    assert "**In common:** Both are papers." in text and "**Key difference:** A vs B." in text
+    assert "not valid" not in text
+    assert "not valid" in comparison_markdown(comparison(fell_back=True))
+
+
+def test_comparison_csv_round_trips_through_a_csv_reader():
+    rows = list(csv.reader(io.StringIO(comparison_csv(comparison()))))
+    assert rows[0] == ["aspect", "A: Pipes | and\nnewlines", 'B: A "quoted", title', "both"]
+    assert rows[1] == ["id", "p-a", "p-b", ""]
+    assert [row[0] for row in rows[2:7]] == list(ASPECT_LABELS.values())
+    assert rows[3] == ["Approach", "Ap\nA", "Ap, B", ""]
+    assert rows[4] == ["Data or setting", "D A", 'D "B"', ""]
+    assert rows[7:] == [["In common", "", "", "Both are papers."], ["Key difference", "", "", "A vs B."]]

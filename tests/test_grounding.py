@@ -1,0 +1,114 @@
+"""`ground` holds an answer to its sources sentence by sentence: numbers are the checkable part of a
+claim, citations follow the facts, and a sentence without a citation gets the source it draws on."""
+
+from __future__ import annotations
+
+from rag.grounding import ground, numbers
+
+SOURCES = {
+    1: "Galactic: Scaling End-to-End Reinforcement Learning for Rearrangement\n"
+    "Galactic simulates a Fetch mobile manipulator 54x faster than Habitat 2.0 "
+    "and reaches 85% rearrangement success.",
+    2: "FastTok: Rethinking Tokenization\n"
+    "FastTok is a tokenizer that runs 12x faster than BPE on English text.",
+    3: "Grape detection, segmentation and tracking\n"
+    "We detect grapes in 85 vineyard images using deep networks.",
+}
+
+
+def test_supported_sentence_is_kept_as_written():
+    answer = "Galactic simulates a Fetch mobile manipulator 54x faster than Habitat 2.0 [1]."
+    grounded = ground(answer, "How fast is Galactic?", SOURCES)
+    assert grounded.text == answer
+    assert grounded.removed_statements == []
+
+
+def test_invented_number_is_dropped_and_reported():
+    answer = (
+        "FastTok is a tokenizer that runs 12x faster than BPE [2]. "
+        "Galactic simulates a Fetch mobile manipulator 99x faster than Habitat 2.0 [1]."
+    )
+    grounded = ground(answer, "How fast are they?", SOURCES)
+    assert grounded.text == "FastTok is a tokenizer that runs 12x faster than BPE [2]."
+    assert grounded.removed_statements == [
+        "Galactic simulates a Fetch mobile manipulator 99x faster than Habitat 2.0."
+    ]
+
+
+def test_number_found_only_in_an_unrelated_source_is_not_support():
+    # 85 appears in sources 1 and 3, but neither is about tokenizers or English text.
+    answer = "FastTok reaches 85% accuracy on English text [2]."
+    grounded = ground(answer, "How accurate is FastTok?", SOURCES)
+    assert grounded.text == ""
+    assert grounded.removed_statements == ["FastTok reaches 85% accuracy on English text."]
+
+
+def test_wrong_citation_moves_to_the_source_holding_the_numbers():
+    answer = "Galactic simulates a Fetch mobile manipulator 54x faster than Habitat 2.0 [2]."
+    grounded = ground(answer, "How fast is Galactic?", SOURCES)
+    assert grounded.text == "Galactic simulates a Fetch mobile manipulator 54x faster than Habitat 2.0 [1]."
+    assert grounded.removed_statements == []
+
+
+def test_citation_in_mid_sentence_is_replaced_by_one_at_its_end():
+    answer = "Galactic [3] reaches 85% rearrangement success!"
+    grounded = ground(answer, "What success does Galactic reach?", SOURCES)
+    assert grounded.text == "Galactic reaches 85% rearrangement success [1]!"
+
+
+def test_removed_statement_is_reported_without_its_citations_or_their_gaps():
+    grounded = ground("Galactic [1] simulates Habitat 7x faster [2] .", "How fast is Galactic?", SOURCES)
+    assert grounded.text == ""
+    assert grounded.removed_statements == ["Galactic simulates Habitat 7x faster."]
+
+
+def test_uncited_sentence_gets_the_source_it_draws_its_words_from():
+    grounded = ground("FastTok is a tokenizer for English text.", "What is FastTok?", SOURCES)
+    assert grounded.text == "FastTok is a tokenizer for English text [2]."
+
+
+def test_uncited_sentence_sharing_too_few_words_stays_uncited():
+    grounded = ground("This is an interesting question.", "What is FastTok?", SOURCES)
+    assert grounded.text == "This is an interesting question."
+    assert grounded.removed_statements == []
+
+
+def test_weak_co_citations_are_dropped():
+    for answer in (
+        "The FastTok tokenizer runs faster than BPE on English text [1][2].",
+        "The FastTok tokenizer runs faster than BPE on English text [1, 2].",
+        "The FastTok tokenizer runs faster than BPE on English text [2][3].",
+    ):
+        grounded = ground(answer, "Which tokenizer is fast?", SOURCES)
+        assert grounded.text == "The FastTok tokenizer runs faster than BPE on English text [2].", answer
+
+
+def test_co_citations_that_both_match_are_kept():
+    answer = "Galactic simulates rearrangement and FastTok is a tokenizer for English text [1][2]."
+    assert ground(answer, "What do they do?", SOURCES).text == answer
+
+
+def test_numbers_from_the_question_are_not_claims():
+    answer = "Galactic is not 100x faster than Habitat [1]."
+    asked = ground(answer, "Is Galactic 100x faster than Habitat?", SOURCES)
+    assert asked.text == answer and asked.removed_statements == []
+    not_asked = ground(answer, "Is Galactic faster than Habitat?", SOURCES)
+    assert not_asked.text == "" and not_asked.removed_statements == ["Galactic is not 100x faster than Habitat."]
+
+
+def test_citation_numbers_are_not_claims():
+    assert numbers("Galactic reaches 85% success [1][2, 3] in 1,000 runs of version 2.0.") == {"85", "1000", "2.0"}
+
+
+def test_every_sentence_is_judged_on_its_own():
+    answer = (
+        "FastTok runs 12x faster than BPE on English text [2].\n"
+        "Grapes were detected in 40 vineyard images [3]. "
+        "We detect grapes in vineyard images using deep networks."
+    )
+    grounded = ground(answer, "What do the papers do?", SOURCES)
+    assert grounded.text == (
+        "FastTok runs 12x faster than BPE on English text [2]. "
+        "We detect grapes in vineyard images using deep networks [3]."
+    )
+    assert grounded.removed_statements == ["Grapes were detected in 40 vineyard images."]

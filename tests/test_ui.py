@@ -1,0 +1,332 @@
+"""Every page of the Streamlit app through AppTest, on the real pipeline: SmolLM2, a copy of the sample
+library, and no network. SmolLM2 rarely cites, so citations are checked on an Answer built here."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import re
+from pathlib import Path
+
+import pytest
+import streamlit as st
+from markdown_it import MarkdownIt
+from streamlit.testing.v1 import AppTest
+
+from conftest import UI_APP, free_port, sample_papers
+from rag.ask import Answer, AnswerStream, Citation
+from rag.evidence import Source
+
+TIMEOUT = 240  # seconds per script run: a shared 2-core machine can be slow
+PORTAL = "Agents Play Thousands of 3D Video Games"
+FGCNN = "Feature Generation by Convolutional Neural Network for Click-Through Rate Prediction"
+SIAMESE = "Siamese based Neural Network for Offline Writer Identification on word level data"
+
+
+@pytest.fixture(scope="module")
+def paper_ids() -> dict[str, str]:
+    return {paper.title: paper.id for paper in sample_papers()}
+
+
+@pytest.fixture
+def common(monkeypatch):
+    """The app's ui/common.py, the very module its pages import."""
+    monkeypatch.syspath_prepend(str(UI_APP.parent))
+    return importlib.import_module("common")
+
+
+@pytest.fixture
+def open_app(monkeypatch, tmp_path: Path, ui_env: dict[str, str], common):
+    """Start the app with `ui_env` plus overrides; `state` is put in Session State before the first run."""
+
+    def open_app(page: str | None = None, state: dict | None = None, **env: str) -> AppTest:
+        for name in list(os.environ):
+            if name.startswith(("PAPERS_", "CHROMA_", "OPENAI_")):
+                monkeypatch.delenv(name)
+        for name, value in {**ui_env, **env}.items():
+            monkeypatch.setenv(name, value)
+        monkeypatch.chdir(tmp_path)  # Settings also read ./.env: keep a developer's out
+        st.cache_resource.clear()  # settings and the Retriever are per process
+        app = AppTest.from_file(str(UI_APP), default_timeout=TIMEOUT)
+        for key, value in (state or {}).items():
+            app.session_state[key] = value
+        app.run()
+        if page:
+            app.switch_page(f"views/{page}.py").run()
+        assert not app.exception, app.exception
+        return app
+
+    yield open_app
+    st.cache_resource.clear()
+
+
+def ask(app: AppTest, question: str) -> AppTest:
+    app.chat_input[0].set_value(question).run()
+    assert not app.exception, app.exception
+    return app
+
+
+def cards(app: AppTest, block=None) -> list:
+    """Source cards: their [n] titles are subheaders with an anchor."""
+    return [h for h in (block or app).subheader if re.match(r"\\\[\d+\\\] ", h.value)]
+
+
+def button(app: AppTest, label: str):
+    return next(b for b in app.button if b.label == label)
+
+
+def jsonl(path: Path, records: list) -> tuple[str, bytes, str]:
+    """An upload: (name, content, MIME type); a str record is written as a raw line."""
+    lines = [r if isinstance(r, str) else json.dumps(r) for r in records]
+    return path.name, ("\n".join(lines) + "\n").encode(), "application/json"
+
+
+# --- chat ---------------------------------------------------------------------------------------------
+
+
+def test_chat_shows_sources_before_the_answer_then_the_answer_with_its_sources(open_app, common, monkeypatch):
+    events: list[str] = []
+    card, stream_text = common.source_card, common.stream_text
+
+    def spy_card(*args, **kwargs):
+        events.append(kwargs["anchor"])
+        card(*args, **kwargs)
+
+    def spy_stream(*args, **kwargs):
+        events.append("stream")
+        return stream_text(*args, **kwargs)
+
+    monkeypatch.setattr(common, "source_card", spy_card)
+    monkeypatch.setattr(common, "stream_text", spy_stream)
+
+    app = ask(open_app(), f"What is PORTAL in '{PORTAL}'?")
+
+    (answer,) = app.session_state["chat"]
+    assert answer.sources and answer.text.strip()
+    live = [e for e in events[: events.index("stream")] if e.startswith("live-source-")]
+    assert len(live) == len(answer.sources), events  # every source was on screen before generation
+    user, assistant = app.chat_message
+    assert user.markdown[0].value == common.md(answer.question)
+    assert assistant.markdown[0].value == common.linked(answer.text, {c.n: f"turn0-source-{c.n}" for c in answer.citations})
+    shown = cards(app, assistant)
+    assert sorted(h.anchor for h in shown) == sorted(f"turn0-source-{s.n}" for s in answer.sources)
+    assert PORTAL in {s.title for s in answer.sources}
+    assert not app.get("download_button")[0].proto.disabled
+
+
+def test_a_follow_up_is_asked_with_the_conversation_as_history(open_app, monkeypatch):
+    histories = []
+    condense = AnswerStream._condense
+
+    def spy(self, question, history):
+        histories.append(list(history))
+        return condense(self, question, history)
+
+    monkeypatch.setattr(AnswerStream, "_condense", spy)
+    app = ask(ask(open_app(), "Which framework plays thousands of 3D video games?"), "How are its policies improved?")
+
+    first, second = app.session_state["chat"]
+    assert histories == [[("user", first.question), ("assistant", first.text)]]
+    assert second.question == "How are its policies improved?" and second.text.strip()
+    assert [m.name for m in app.chat_message] == ["user", "assistant", "user", "assistant"]
+
+    button(app, "New chat").click().run()
+    assert app.session_state["chat"] == [] and not app.chat_message
+
+
+def cited_answer(ids: dict[str, str]) -> Answer:
+    """An answer citing source [2] only, whose title tries to inject a link."""
+    evil = "[click](https://evil.example) <b>bold</b>"
+    sources = [
+        Source(1, ids[FGCNN], FGCNN, "FGCNN has two components.", [], 0.03, 0.41),
+        Source(2, ids[PORTAL], f"{PORTAL} {evil}", "We present PORTAL.", [], 0.03, 0.62),
+    ]
+    citation = Citation(2, ids[PORTAL], sources[1].title, "PORTAL plays thousands of games.")
+    return Answer("What is PORTAL?", "What is PORTAL?", "PORTAL is a game agent [2].", sources, [citation])
+
+
+def test_each_citation_links_to_its_card_whose_actions_open_digest_and_compare(open_app, common, paper_ids):
+    answer = cited_answer(paper_ids)
+    app = open_app(state={"chat": [answer]})
+
+    assistant = app.chat_message[1]
+    assert assistant.markdown[0].value == r"PORTAL is a game agent [\[2\]](#turn0-source-2)\."
+    cited, other = cards(app, assistant)
+    assert (cited.anchor, cited.value) == ("turn0-source-2", common.md(f"[2] {answer.sources[1].title}"))
+    assert common.md("PORTAL plays thousands of games.") in [m.value for m in assistant.markdown]
+    assert other.anchor == "turn0-source-1"
+    assert app.expander[0].label == "Other sources retrieved (1)"
+
+    app.button(key="turn0-2-digest").click().run()
+    assert app.title[0].value == "Digest"
+    assert app.selectbox(key="digest_paper").value == paper_ids[PORTAL]
+
+    app.switch_page("views/chat.py").run()
+    app.button(key="turn0-2-compare").click().run()
+    assert app.title[0].value == "Compare"
+    assert app.selectbox(key="compare_a").value == paper_ids[PORTAL]
+    assert app.selectbox(key="compare_b").value is None
+
+
+NASTY = [
+    "[a link](https://evil.example/x) and ![an image](https://evil.example/i.png)",
+    "<script>alert(1)</script> <img src=x onerror=alert(1)> &amp; &lt;",
+    "https://zhongwen.one/projects/portal www.example.com me@example.com http://host:8080/p",
+    "*emphasis* __strong__ `code` ~~strike~~ $x^2$ :red[colour] :material/home: :smile:a:b: \\*",
+    "# heading\n> quote\n- item\n1. item\n---\n| a | b |",
+]
+
+
+@pytest.mark.parametrize("text", NASTY)
+def test_md_leaves_library_text_literal(common, text: str):
+    """Rendered by a CommonMark parser, escaped text is the text, with no markup; what Streamlit
+    would link or turn into an icon after parsing is broken by an invisible word joiner."""
+    html = MarkdownIt("commonmark").render(common.md(text))
+    assert re.fullmatch(r"<p>.*</p>\n", html, re.S), html
+    visible = html[3:-5].replace("&lt;", "<").replace("&gt;", ">").replace("&quot;", '"').replace("&amp;", "&")
+    assert visible.replace(common.WORD_JOINER, "") == text
+    assert not re.search(r"://|www\.|\w@|:[\w/+-]+:", visible)
+
+
+@pytest.mark.parametrize("text", NASTY)
+def test_md_of_a_stream_is_md_of_the_whole_text_however_it_is_split(common, text: str):
+    for cut in range(len(text) + 1):
+        assert common.md(text).startswith(common.md(text[:cut]))
+        assert "".join(common.md_stream([text[:cut], text[cut:]])) == common.md(text)
+    assert "".join(common.md_stream(text)) == common.md(text)  # one character at a time
+
+
+def test_linked_makes_only_cited_numbers_links(common):
+    assert common.linked("A [1], B [2] and [x](y).", {1: "s-1"}) == r"A [\[1\]](#s-1)\, B \[2\] and \[x\]\(y\)\."
+
+
+# --- digest and compare ------------------------------------------------------------------------------
+
+
+def test_digest_streams_beside_the_abstract_then_comes_from_the_cache(open_app, common, paper_ids):
+    app = open_app("digest")
+    app.selectbox(key="digest_paper").set_value(paper_ids[FGCNN]).run()
+    assert not app.exception and not app.error
+
+    abstract, digest = app.columns[:2]
+    assert abstract.subheader[0].value == common.md(FGCNN)
+    assert "Feature Generation" in abstract.markdown[0].value
+    written = digest.markdown[0].value
+    assert written.strip() and not digest.caption
+
+    app.run()
+    abstract, digest = app.columns[:2]
+    assert digest.caption[0].value.startswith("Cached")
+    assert digest.markdown[0].value.split() == written.split()  # the cache keeps it as one paragraph
+
+
+def test_the_first_load_of_the_model_shows_its_stages(open_app, common, paper_ids, monkeypatch):
+    """The model is loaded once per process, so its first load is replayed: each stage reported."""
+    shared = common.get_chat_model
+
+    def first_load(settings, progress):
+        for stage in ("join", "verify", "load"):
+            progress(stage, 1.0)
+        return shared(settings)
+
+    monkeypatch.setattr(common, "get_chat_model", first_load)
+    app = open_app("digest")
+    app.selectbox(key="digest_paper").set_value(paper_ids[SIAMESE]).run()
+    (status,) = app.status
+    assert (status.label, status.state) == ("Language model ready", "complete")
+    assert (app.progress[0].value, app.progress[0].text) == (100, "Loading the model into memory")
+    assert app.columns[1].markdown[0].value.strip()  # and the digest was written
+
+
+def test_topic_digest_lists_its_sources(open_app):
+    app = open_app("digest")
+    app.text_input[0].input("video game agents")
+    app.button[0].click().run()
+    assert not app.exception and not app.error
+
+    answer = app.session_state["topic_digest"]
+    assert answer.text.strip() and answer.sources
+    assert sorted(h.anchor for h in cards(app)) == sorted(f"topic-source-{s.n}" for s in answer.sources)
+
+
+def test_compare_shows_both_abstracts_then_the_table_and_downloads(open_app, common, paper_ids):
+    app = open_app("compare")
+    app.selectbox(key="compare_a").set_value(paper_ids[PORTAL])
+    app.selectbox(key="compare_b").set_value(paper_ids[FGCNN]).run()
+    left, right = app.columns[:2]
+    assert left.subheader[0].value == common.md(PORTAL) and right.subheader[0].value == common.md(FGCNN)
+
+    button(app, "Compare").click().run()
+    assert not app.exception and not app.error
+    table = app.table[0].value
+    assert list(table.index) == ["Problem", "Approach", "Data or setting", "Results", "Limitations or open questions"]
+    assert list(table.columns) == [f"A: {common.md(PORTAL)}", f"B: {common.md(FGCNN)}"]
+    assert all(cell.strip() for cell in table.to_numpy().ravel())
+    assert any(m.value.startswith("**In common:**") for m in app.markdown)
+    assert any(m.value.startswith("**Key difference:**") for m in app.markdown)
+    assert [d.label for d in app.get("download_button")] == ["Download Markdown", "Download CSV"]
+
+
+# --- library -------------------------------------------------------------------------------------------
+
+
+def record(n: int) -> dict:
+    return {"id": f"up-{n}", "title": f"Uploaded paper {n}", "abstract": f"Paper {n} studies uploads.", "published": "2024-05-01"}
+
+
+def test_an_empty_library_offers_the_bundled_sample(open_app, tmp_path: Path):
+    sample = tmp_path / "sample.jsonl"
+    sample.write_text("".join(json.dumps(record(n)) + "\n" for n in (1, 2)))
+    app = open_app(PAPERS_DATA_DIR=str(tmp_path / "empty"), PAPERS_SAMPLE_LIBRARY=str(sample))
+
+    assert "The library is empty" in app.info[0].value and str(sample) in app.info[0].value
+    assert not app.chat_input  # the page stops at the hint
+
+    button(app, "Add the sample library").click().run()
+    assert not app.exception and not app.error
+    assert app.chat_input and not app.info
+    app.switch_page("views/library.py").run()
+    assert app.metric[0].value == "2"
+
+
+def test_uploads_report_what_was_added_and_rejected_and_keep_the_library(open_app, common, tmp_path: Path):
+    app = open_app("library", PAPERS_DATA_DIR=str(tmp_path / "library"))
+    assert "The library is empty" in app.info[0].value
+
+    def upload(name: str, content: tuple[str, bytes, str]) -> AppTest:
+        app.file_uploader[0].set_value(content).run()
+        button(app, "Add to the library").click().run()
+        assert not app.exception, name
+        return app
+
+    upload("good", jsonl(tmp_path / "good.jsonl", [record(1), record(2)]))
+    assert app.success[0].value == "2 added, 0 unchanged, 0 updated, 0 rejected"
+    assert sorted(app.dataframe[0].value["Title"]) == ["Uploaded paper 1", "Uploaded paper 2"]
+
+    upload("mixed", jsonl(tmp_path / "mixed.jsonl", [record(1), "{not json", {"title": "No abstract"}]))
+    assert app.success[0].value == "0 added, 1 unchanged, 0 updated, 2 rejected"
+    rejected = app.dataframe[1].value
+    assert list(rejected["File"]) == ["mixed.jsonl", "mixed.jsonl"] and list(rejected["Line"]) == [2, 3]
+    assert "invalid JSON" in rejected["Reason"][0] and "abstract" in rejected["Reason"][1]
+
+    upload("malformed", jsonl(tmp_path / "malformed.jsonl", ["{broken", {"title": "No abstract"}]))
+    assert app.error[0].value.startswith(common.md("Nothing was added. malformed.jsonl: none of its 2 records"))
+    assert len(app.dataframe[0].value) == 2 and app.metric[0].value == "2"
+
+
+# --- failures ------------------------------------------------------------------------------------------
+
+
+def test_an_unreachable_model_server_is_an_error_and_the_sources_stay(open_app, common):
+    base_url = f"http://127.0.0.1:{free_port()}/v1"
+    app = open_app(
+        PAPERS_LLM_BACKEND="openai", OPENAI_BASE_URL=base_url, OPENAI_API_KEY="x", PAPERS_OPENAI_MAX_RETRIES="0"
+    )
+    assert common.md(f"openai: gpt-4o-mini @ {base_url}") in app.sidebar.markdown[0].value
+
+    ask(app, f"What is PORTAL in '{PORTAL}'?")
+    assert "Could not reach the model server" in app.error[0].value
+    assistant = app.chat_message[1]
+    assert cards(app, assistant) and all(h.anchor.startswith("live-source-") for h in cards(app, assistant))
+    assert app.session_state["chat"] == []

@@ -1,0 +1,66 @@
+"""Browse and search the library, and add papers from a file."""
+
+import tempfile
+from pathlib import Path
+
+import streamlit as st
+
+import common
+from rag.errors import PapersError
+
+st.title("Library")
+library = common.papers()
+
+if not library:
+    common.empty_library_hint()
+else:
+    sources = sorted({paper.source for paper in library if paper.source})
+    years = sorted({paper.date[:4] for paper in library if paper.date[:4].isdigit()})
+    with st.container(horizontal=True):
+        st.metric("Papers", len(library))
+        st.metric("Passages", common.retriever().store.count())
+        st.metric("Source files", len(sources))
+    search, source_filter = st.columns(2)
+    words = search.text_input("Search titles", placeholder="e.g. graph").casefold()
+    picked = source_filter.multiselect("Sources", sources, placeholder="All sources")
+    full_range = (years[0], years[-1]) if years else None
+    year_range = st.select_slider("Year", options=years, value=full_range) if len(years) > 1 else full_range
+
+    def shown(paper) -> bool:
+        """Undated papers drop out once the year range is narrowed."""
+        in_years = year_range == full_range or year_range[0] <= paper.date[:4] <= year_range[1]
+        return words in paper.title.casefold() and (not picked or paper.source in picked) and in_years
+
+    rows = [
+        {"Title": p.title, "Date": p.date, "Authors": ", ".join(p.authors), "Source": p.source, "Id": p.id}
+        for p in library if shown(p)
+    ]
+    st.caption(f"{len(rows)} of {len(library)} papers")
+    filled = [name for name in rows[0] if any(row[name] for row in rows)] if rows else None
+    st.dataframe(rows, hide_index=True, width="stretch", column_order=filled)
+
+st.subheader("Add papers", anchor=False)
+upload = st.file_uploader(
+    "A papers file: a copied Hugging Face Papers page, arXiv JSON or JSONL, a BEIR corpus.jsonl(.gz), or CSV"
+)
+if upload and st.button("Add to the library", type="primary", icon=":material/upload:"):
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / Path(upload.name).name  # the reader may go by the file's suffix
+        path.write_bytes(upload.getvalue())
+        try:
+            st.session_state.last_ingest = common.ingest_files([path])
+        except PapersError as exc:
+            st.session_state.last_ingest = str(exc).replace(f"{folder}/", "")
+    st.rerun()  # the counts, here and in the sidebar, include the new papers
+
+outcome = st.session_state.get("last_ingest")
+if isinstance(outcome, str):
+    common.error(f"Nothing was added. {outcome}")
+elif outcome:
+    st.success(outcome.summary())
+    if outcome.rejected:
+        st.caption("Rejected records")
+        st.dataframe(
+            [{"File": Path(r.file).name, "Line": r.line, "Reason": r.reason} for r in outcome.rejected],
+            hide_index=True, width="stretch",
+        )
