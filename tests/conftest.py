@@ -12,6 +12,7 @@ import sys
 import time
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -78,12 +79,32 @@ def openai_server(small_model_path: Path, tmp_path_factory: pytest.TempPathFacto
         "--n_ctx", "2048",
         "--verbose", "False",
     ]
-    with open(log_path, "wb") as log:
-        server = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
     base_url = f"http://127.0.0.1:{port}/v1"
-    try:
-        _wait_until_up(f"{base_url}/models", server, log_path)
+    with serving(command, f"{base_url}/models", log_path, "llama_cpp.server"):
         yield base_url
+
+
+@contextmanager
+def serving(command: list[str], health_url: str, log_path: Path, name: str, timeout: float = 120.0, **popen) -> Iterator[None]:
+    """Run a test server until the block ends: up once `health_url` answers 200, then stopped."""
+    with open(log_path, "wb") as log:
+        server = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, **popen)
+    try:
+        direct = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+        deadline = time.monotonic() + timeout
+        while True:
+            if server.poll() is not None:
+                pytest.fail(f"{name} exited with {server.returncode}:\n{log_path.read_text(errors='replace')}")
+            try:
+                with direct.open(health_url, timeout=2) as response:
+                    if response.status == 200:
+                        break
+            except OSError:
+                if time.monotonic() > deadline:
+                    pytest.fail(f"{name} did not answer {health_url} within {timeout:g} s:\n"
+                                f"{log_path.read_text(errors='replace')}")
+                time.sleep(0.3)
+        yield
     finally:
         server.terminate()
         try:
@@ -91,21 +112,6 @@ def openai_server(small_model_path: Path, tmp_path_factory: pytest.TempPathFacto
         except subprocess.TimeoutExpired:
             server.kill()
             server.wait()
-
-
-def _wait_until_up(url: str, server: subprocess.Popen, log_path: Path, timeout: float = 120.0) -> None:
-    direct = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            pytest.fail(f"llama_cpp.server exited with {server.returncode}:\n{log_path.read_text()}")
-        try:
-            with direct.open(url, timeout=2) as response:
-                if response.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.3)
-    pytest.fail(f"llama_cpp.server did not answer {url} within {timeout:g} s:\n{log_path.read_text()}")
 
 
 # --- libraries: the sample library ingested once, small paper files, the CLI's environment -----------

@@ -7,15 +7,13 @@ import os
 import shutil
 import subprocess
 import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import Page, expect, sync_playwright
 
-from conftest import PROJECT_DIR, UI_APP, cli_env, free_port
+from conftest import PROJECT_DIR, UI_APP, cli_env, free_port, serving
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -48,35 +46,9 @@ def app_url(ui_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) ->
         "--server.port", str(port), "--server.headless", "true", "--browser.gatherUsageStats", "false",
     ]
     env = cli_env(**{**ui_env, "PAPERS_MAX_ANSWER_TOKENS": "48"})
-    log = folder / "streamlit.log"
-    with open(log, "wb") as out:
-        server = subprocess.Popen(command, cwd=folder, env=env, stdout=out, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
-    try:
-        wait_until_healthy(f"{url}/_stcore/health", server, log)
+    with serving(command, f"{url}/_stcore/health", folder / "streamlit.log", "streamlit", cwd=folder, env=env):
         yield url
-    finally:
-        server.terminate()
-        try:
-            server.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
-
-
-def wait_until_healthy(url: str, server: subprocess.Popen, log: Path, timeout: float = 120) -> None:
-    direct = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            pytest.fail(f"streamlit exited with {server.returncode}:\n{log.read_text()}")
-        try:
-            with direct.open(url, timeout=2) as response:
-                if response.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.3)
-    pytest.fail(f"streamlit did not answer {url} within {timeout:g} s:\n{log.read_text()}")
 
 
 def ask(page: Page, question: str) -> None:

@@ -3,10 +3,7 @@
 
 from __future__ import annotations
 
-import subprocess
 import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,6 +16,7 @@ from conftest import (
     free_port,
     library_settings,
     run_cli,
+    serving,
     sample_papers,
     write_jsonl,
 )
@@ -37,34 +35,10 @@ def chroma_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[st
     """`chroma run` on a free port; yields (host, port, its data path) once the heartbeat answers."""
     folder = tmp_path_factory.mktemp("chroma_server")
     host, port = "127.0.0.1", free_port()
-    log_path = folder / "server.log"
-    with open(log_path, "wb") as log:
-        server = subprocess.Popen(
-            [str(CHROMA_CLI), "run", "--path", str(folder / "data"), "--host", host, "--port", str(port)],
-            stdout=log, stderr=subprocess.STDOUT, env=cli_env(),
-        )
-    direct = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-    deadline = time.monotonic() + 60
-    try:
-        while True:
-            if server.poll() is not None:
-                pytest.fail(f"chroma run exited with {server.returncode}:\n{log_path.read_text(errors='replace')}")
-            try:
-                with direct.open(f"http://{host}:{port}/api/v2/heartbeat", timeout=2) as response:
-                    if response.status == 200:
-                        break
-            except OSError:
-                if time.monotonic() > deadline:
-                    pytest.fail(f"chroma run did not answer within 60 s:\n{log_path.read_text(errors='replace')}")
-                time.sleep(0.2)
+    command = [str(CHROMA_CLI), "run", "--path", str(folder / "data"), "--host", host, "--port", str(port)]
+    heartbeat = f"http://{host}:{port}/api/v2/heartbeat"
+    with serving(command, heartbeat, folder / "server.log", "chroma run", timeout=60, env=cli_env()):
         yield host, port, folder / "data"
-    finally:
-        server.terminate()
-        try:
-            server.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
 
 
 def test_ingest_search_list_and_remove_through_a_server(chroma_server, tmp_path: Path, monkeypatch):
