@@ -1,6 +1,6 @@
 """Answer quality and speed on shared/eval/dev.jsonl with the configured model (default: local).
 
-Usage: python benchmarks/answers.py [--data-dir DIR] [--only qa,unanswerable,...]
+Usage: python benchmarks/answers.py [--data-dir DIR] [--only qa,unanswerable,...] [--ids q02,q06,...]
 The sample library is ingested into benchmarks/.work/sample if it is not there yet.
 """
 
@@ -106,7 +106,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--data-dir", default=str(WORK / "sample"))
     parser.add_argument("--only", default="qa,unanswerable,injection,digest,compare")
+    parser.add_argument("--ids", default="", help="only these question ids (while tuning a prompt)")
     args = parser.parse_args()
+    wanted = set(filter(None, args.ids.split(",")))
+
+    def questions(kind: str) -> list[dict]:
+        return [row for row in dev_questions(kind) if not wanted or row["id"] in wanted]
+
     settings = Settings(data_dir=args.data_dir)
     store = open_store(settings)
     if not store.count():
@@ -121,16 +127,16 @@ def main() -> None:
     times: list[tuple[float, float]] = []
     log: list[dict] = []
     if "qa" in kinds:
-        run_qa(settings, retriever, ids, times, dev_questions("qa"), log)
+        run_qa(settings, retriever, ids, times, questions("qa"), log)
     for kind in ("unanswerable", "injection"):
         if kind in kinds:
-            run_unanswerable(settings, retriever, times, dev_questions(kind), log, kind)
+            run_unanswerable(settings, retriever, times, questions(kind), log, kind)
     if "digest" in kinds:
         for path in settings.digest_cache_dir.glob("*.json"):
             path.unlink()
-        run_digest(settings, store, times, dev_questions("digest"), log)
+        run_digest(settings, store, times, questions("digest"), log)
     if "compare" in kinds:
-        run_compare(settings, store, times, dev_questions("compare"), log)
+        run_compare(settings, store, times, questions("compare"), log)
     first, total = [t[0] for t in times], [t[1] for t in times]
     print(f"time to first token: p50 {percentile(first, 50):.1f} s, p95 {percentile(first, 95):.1f} s; "
           f"total: p50 {percentile(total, 50):.1f} s, p95 {percentile(total, 95):.1f} s ({len(times)} calls)")

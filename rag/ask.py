@@ -11,10 +11,10 @@ from dataclasses import dataclass, field
 
 from langchain_core.language_models import BaseChatModel
 
-from rag.citations import best_passage, citing_sentences, clean_citations
+from rag.citations import CITATION, best_passage, citing_sentences, clean_citations
 from rag.errors import PapersError
 from rag.evidence import Source, build_sources, sentences
-from rag.grounding import ground
+from rag.grounding import echoes, ground
 from rag.llm import get_chat_model, llm_errors
 from rag.prompts import load_prompt
 from rag.retrieval import Retriever
@@ -24,6 +24,8 @@ NO_ANSWER = "The library does not answer this question."
 REFUSAL = re.compile(
     r"\b(library|sources?|abstracts?|papers?)\b[^.]*\b(does|do) not (answer|contain|provide|mention|state|say)", re.I
 )
+WORDS = re.compile(r"[^\W\d_]{2,}")
+"""A fragment with no word in it, such as a lone citation, says nothing."""
 HISTORY_TURNS = 4
 
 Turn = tuple[str, str]
@@ -61,25 +63,29 @@ class Answer:
         }
 
 
-def finish(question: str, standalone: str, raw: str, sources: list[Source]) -> Answer:
-    """Check the model's text against the sources: bad citation numbers and unsupported
-    statements are removed and reported; an answer left with nothing to say is a refusal,
-    and a refusal cites nothing."""
+def finish(
+    question: str, standalone: str, raw: str, sources: list[Source], instructions: str = "", cut_off: bool = False
+) -> Answer:
+    """Check the model's text against the sources: bad citation numbers, unsupported statements
+    and sentences repeating the instructions are removed and reported, and so is a last sentence
+    the token limit `cut_off`; an answer left with nothing to say is a refusal, which cites nothing."""
     by_number = {source.n: source for source in sources}
     text, _, removed_citations = clean_citations(raw, set(by_number))
     grounded = ground(text, standalone, {s.n: f"{s.title}\n{s.excerpt}" for s in sources})
-    said = [s for s in sentences(grounded.text) if not REFUSAL.search(s)]
+    said = [s for s in sentences(grounded.text) if not REFUSAL.search(s) and WORDS.search(CITATION.sub("", s))]
+    removed = grounded.removed_statements + [s for s in said if echoes(s, instructions)]
+    if cut_off and said and said[-1] not in removed:
+        removed.append(said[-1])
+    said = [s for s in said if s not in removed]
     if not said:
-        return Answer(question, standalone, NO_ANSWER, sources, [], removed_citations, True,
-                      grounded.removed_statements)
+        return Answer(question, standalone, NO_ANSWER, sources, [], removed_citations, True, removed)
     text, cited, _ = clean_citations(" ".join(said), set(by_number))
     citations = []
     for n in cited:
         source = by_number[n]
         claim = " ".join(citing_sentences(text, n))
         citations.append(Citation(n, source.id, source.title, best_passage(claim, [source.excerpt, *source.passages])))
-    return Answer(question, standalone, text, sources, citations, removed_citations, False,
-                  grounded.removed_statements)
+    return Answer(question, standalone, text, sources, citations, removed_citations, False, removed)
 
 
 class AnswerStream:
@@ -139,12 +145,16 @@ class AnswerStream:
             question=self.standalone_question,
         )
         parts: list[str] = []
+        cut_off = False
         with llm_errors(self.settings):
             for chunk in self.model.stream(messages):
+                cut_off = chunk.response_metadata.get("finish_reason") == "length" or cut_off
                 if chunk.content:
                     parts.append(chunk.content)
                     yield chunk.content
-        self.answer = finish(self.question, self.standalone_question, "".join(parts), self.sources)
+        self.answer = finish(
+            self.question, self.standalone_question, "".join(parts), self.sources, prompt.system, cut_off
+        )
 
 
 def ask(question: str, history: Sequence[Turn] = (), *, settings: Settings, **parts) -> Answer:

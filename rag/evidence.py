@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from rag.chunking import count_tokens
+from rag.citations import SOURCE_TAG
 from rag.embeddings import get_embedder
 from rag.retrieval import PaperHit
 from rag.settings import Settings
@@ -15,8 +16,6 @@ from rag.store import Store
 
 SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9(\[])")
 GAP = " … "
-SOURCE_TAG = re.compile(r"\s*</?\s*sources?\b[^<>]*>", re.I)
-"""A paper's text that mimics the prompt's delimiters could close its own <source> block."""
 
 
 @dataclass
@@ -33,6 +32,7 @@ class Source:
         return {"n": self.n, "id": self.id, "title": self.title}
 
     def prompt_block(self) -> str:
+        # A paper's text that mimics the prompt's delimiters could close its own <source> block.
         title, excerpt = (SOURCE_TAG.sub("", text) for text in (self.title, self.excerpt))
         return f'<source n="{self.n}">\nTitle: {title}\n{excerpt}\n</source>'
 

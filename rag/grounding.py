@@ -26,6 +26,10 @@ MIN_SHARED_WORDS = 3
 MIN_COVERAGE = 0.5
 """A source that holds a sentence's numbers must also hold this share of its words: a number
 found in an unrelated abstract is not support."""
+ECHO_WORDS = 5
+"""A sentence sharing a run of this many words with the instructions repeats the prompt or its example."""
+SEVERAL = re.compile(r"\b(papers|works|studies|both|each|all)\b", re.I)
+"""A sentence that speaks of several papers means to cite several."""
 WEAK_CITATION = 0.5
 """Of several sources cited together, one matching less than this share of the best match's
 distinctive words is dropped: small models tend to cite every source they were given."""
@@ -72,10 +76,20 @@ def ground(answer: str, question: str, sources: dict[int, str]) -> Grounded:
             best = _closest(sentence, list(sources), source_words)
             if best is not None and _shared(sentence, source_words[best]) >= MIN_SHARED_WORDS:
                 sentence = _recite(sentence, best)
-        elif len(set(cited)) > 1:
+        elif len(set(cited)) > 1 and not SEVERAL.search(sentence):
             sentence = _drop_weak_citations(sentence, cited, source_words, rarity)
         kept.append(sentence)
     return Grounded(" ".join(kept), removed)
+
+
+def echoes(sentence: str, instructions: str) -> bool:
+    """Prompt leaks and parroted examples are not answers, whatever the question asked for."""
+    return bool(_runs(sentence) & _runs(instructions))
+
+
+def _runs(text: str) -> set[tuple[str, ...]]:
+    tokens = re.findall(r"\w+", CITATION.sub(" ", text).lower())
+    return {tuple(tokens[i : i + ECHO_WORDS]) for i in range(len(tokens) - ECHO_WORDS + 1)}
 
 
 def _rarity(source_words: dict[int, set[str]]) -> dict[str, float]:

@@ -76,3 +76,25 @@ def test_best_passage_falls_back_to_the_first_and_handles_no_passages():
     passages = ["alpha beta", "gamma delta"]
     assert best_passage("nothing in common", passages) == "alpha beta"
     assert best_passage("anything", []) == ""
+
+
+def test_source_tag_used_as_a_citation_becomes_one():
+    text = 'The system presented in <source n="1"> uses LLMs </source>. It is fast <source n="9">.'
+    cleaned, cited, removed = clean_citations(text, {1, 2})
+    assert cleaned == "The system presented in [1] uses LLMs. It is fast."
+    assert (cited, removed) == ([1], [9])
+
+
+@pytest.mark.parametrize(
+    ("text", "cleaned"),
+    [
+        ("The system described in Source 1 uses LLMs.", "The system described in [1] uses LLMs."),
+        ("Both appear in sources 1 and 2.", "Both appear in [1][2]."),
+        ("From source [2], we see it.", "From [2], we see it."),
+        ("It runs 12x faster. [1]", "It runs 12x faster [1]."),
+        ("It runs 12x faster [1]. [1] It is new [2].", "It runs 12x faster [1]. It is new [2]."),
+        ("An open source 3D tool runs a source 2,000 times.", "An open source 3D tool runs a source 2,000 times."),
+    ],
+)
+def test_written_out_and_misplaced_citations_are_normalised(text, cleaned):
+    assert clean_citations(text, {1, 2})[0] == cleaned

@@ -83,6 +83,11 @@ def test_weak_co_citations_are_dropped():
         assert grounded.text == "The FastTok tokenizer runs faster than BPE on English text [2].", answer
 
 
+def test_co_citations_of_a_sentence_about_several_papers_are_kept():
+    answer = "The papers that run faster than BPE on English text are [1] and [2]."
+    assert ground(answer, "Which papers are fast?", SOURCES).text == answer
+
+
 def test_co_citations_that_both_match_are_kept():
     answer = "Galactic simulates rearrangement and FastTok is a tokenizer for English text [1][2]."
     assert ground(answer, "What do they do?", SOURCES).text == answer
