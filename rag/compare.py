@@ -11,6 +11,7 @@ from pydantic import BaseModel, Field, ValidationError
 from rag.embeddings import get_embedder
 from rag.errors import PapersError
 from rag.evidence import sentences
+from rag.grounding import numbers
 from rag.ingest import open_store
 from rag.llm import get_chat_model, llm_errors
 from rag.lookup import find_paper
@@ -99,6 +100,17 @@ def extractive_aspects(paper: Paper, settings: Settings) -> Aspects:
     return Aspects(**{name: candidates[i] for name, i in zip(Aspects.model_fields, best)})
 
 
+def held_to_abstract(aspects: Aspects, paper: Paper, settings: Settings) -> Aspects:
+    """A cell with a number its abstract does not hold gives way to the abstract's own sentence."""
+    found = numbers(f"{paper.title}\n{paper.abstract}")
+    cells = aspects.model_dump()
+    invented = [name for name, value in cells.items() if not numbers(value) <= found]
+    if not invented:
+        return aspects
+    extracted = extractive_aspects(paper, settings).model_dump()
+    return Aspects(**{**cells, **{name: extracted[name] for name in invented}})
+
+
 def _describe(aspects: Aspects) -> str:
     return "\n".join(f"{ASPECT_LABELS[name]}: {value}" for name, value in aspects.model_dump().items())
 
@@ -124,7 +136,7 @@ def compare(
         aspects = structured(model, messages, Aspects, settings)
         if aspects is None:
             aspects, fell_back = extractive_aspects(paper, settings), True
-        described.append(aspects)
+        described.append(held_to_abstract(aspects, paper, settings))
     relation_prompt = load_prompt("compare_relation", settings.prompts_dir)
     messages = relation_prompt.messages(
         title_a=a.title, aspects_a=_describe(described[0]), title_b=b.title, aspects_b=_describe(described[1])
