@@ -12,6 +12,8 @@ import numpy as np
 
 STALE_MARK = "STALE"
 CHUNKS_FILE = "chunks.json"
+INDEX_FILE = "params.index.json"
+"""Written by bm25s's save; absent when there was nothing to index."""
 
 
 @lru_cache(maxsize=1)
@@ -44,13 +46,13 @@ class LexicalIndex:
         """Write to a fresh folder and swap it in, so a crash never leaves half an index."""
         import bm25s
 
-        retriever = bm25s.BM25()
-        if texts:
-            retriever.index(_tokenize(texts, return_ids=True), show_progress=False)
+        tokenized = _tokenize(texts, return_ids=True) if texts else None
         building = folder.with_name(folder.name + ".building")
         shutil.rmtree(building, ignore_errors=True)
         building.mkdir(parents=True)
-        if texts:
+        if tokenized and tokenized.vocab:  # chunks of stopwords only leave nothing to index
+            retriever = bm25s.BM25()
+            retriever.index(tokenized, show_progress=False)
             retriever.save(str(building))
         rows = {
             "chunk_ids": chunk_ids,
@@ -71,7 +73,7 @@ class LexicalIndex:
         import bm25s
 
         rows = json.loads((folder / CHUNKS_FILE).read_text())
-        retriever = bm25s.BM25.load(str(folder)) if rows["chunk_ids"] else None
+        retriever = bm25s.BM25.load(str(folder)) if (folder / INDEX_FILE).exists() else None
         return cls(folder, retriever, rows["chunk_ids"], rows["paper_ids"], np.array(rows["date_nums"]))
 
     @staticmethod
