@@ -10,8 +10,9 @@ SOURCE_TAG = re.compile(r'\s*<\s*(/?)\s*sources?\b(?:\s+n\s*=\s*"?(\d+)"?)?[^<>]
 with them (`<source n="2">` for [2])."""
 SOURCE_NAME = re.compile(r"\bsources?\s+(?:number\s+)?\[?(\d+(?:(?:,\s+|\s+and\s+|\s*&\s*)\d+)*)\]?(?![\w.,]\d|\w)", re.I)
 """'Source 2', 'source [2]' or 'sources 2 and 3' written out instead of [2], [2][3]."""
-AFTER_THE_STOP = re.compile(r"(?<=[.!?])((?:\s*\[\d+(?:\s*[,;–-]\s*\d+)*\])+)")
-"""Citations placed after the sentence's full stop ('... text. [1]') belong to that sentence."""
+AFTER_THE_STOP = re.compile(r"([.!?])((?:\s*\[\d+(?:\s*[,;–-]\s*\d+)*\])+)(?=\s*(?:$|[^\w\s]|[A-Z]))")
+"""Citations placed after the sentence's full stop ('... text. [1]') belong to that sentence,
+unless they start the next one ('[1] presents ...')."""
 WORD = re.compile(r"\w+")
 
 
@@ -50,7 +51,7 @@ def clean_citations(text: str, valid: set[int]) -> tuple[str, list[int], list[in
 
     text = SOURCE_TAG.sub(lambda tag: f" [{tag.group(2)}]" if tag.group(2) and not tag.group(1) else "", text)
     text = SOURCE_NAME.sub(lambda name: "".join(f"[{n}]" for n in re.findall(r"\d+", name.group(1))), text)
-    text = re.sub(r"([.!?])" + AFTER_THE_STOP.pattern[len("(?<=[.!?])"):], r" \2\1", text)
+    text = AFTER_THE_STOP.sub(r" \2\1", text)
     cleaned = CITATION.sub(rewrite, text)
     cleaned = re.sub(r"(\[\d+\])(?:\s*\1)+", r"\1", cleaned)
     cleaned = re.sub(r"[ \t]+([.,;:])", r"\1", re.sub(r"[ \t]{2,}", " ", cleaned)).strip()

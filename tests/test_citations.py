@@ -93,6 +93,7 @@ def test_source_tag_used_as_a_citation_becomes_one():
         ("From source [2], we see it.", "From [2], we see it."),
         ("It runs 12x faster. [1]", "It runs 12x faster [1]."),
         ("It runs 12x faster [1]. [1] It is new [2].", "It runs 12x faster [1]. It is new [2]."),
+        ("They are [1] and [2]. [1] presents X. [2] proposes Y.", "They are [1] and [2]. [1] presents X. [2] proposes Y."),
         ("An open source 3D tool runs a source 2,000 times.", "An open source 3D tool runs a source 2,000 times."),
     ],
 )
