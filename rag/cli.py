@@ -246,7 +246,9 @@ def compare(ctx: click.Context, paper_a: str, paper_b: str, as_json: bool) -> No
     """Compare two papers (ids or titles) on the same aspects."""
     from rag.compare import compare as run_compare
 
-    comparison = run_compare(paper_a, paper_b, settings=_settings(ctx))
+    comparison = run_compare(
+        paper_a, paper_b, settings=_settings(ctx), progress=lambda step: click.echo(f"{step}…", err=True)
+    )
     if as_json:
         _print_json(comparison.as_dict())
         return

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -122,7 +123,10 @@ def compare(
     settings: Settings,
     store: Store | None = None,
     model: BaseChatModel | None = None,
+    progress: Callable[[str], None] | None = None,
 ) -> Comparison:
+    """Three model calls, each tens of seconds on a laptop: `progress` is told which one starts."""
+    progress = progress or (lambda step: None)
     store = store or open_store(settings)
     a, b = find_paper(store, name_a), find_paper(store, name_b)
     if a.id == b.id:
@@ -132,11 +136,13 @@ def compare(
     fell_back = False
     described = []
     for paper in (a, b):
+        progress(f"Reading '{paper.title}'")
         messages = aspects_prompt.messages(title=paper.title, abstract=paper.abstract)
         aspects = structured(model, messages, Aspects, settings)
         if aspects is None:
             aspects, fell_back = extractive_aspects(paper, settings), True
         described.append(held_to_abstract(aspects, paper, settings))
+    progress("Relating the two papers")
     relation_prompt = load_prompt("compare_relation", settings.prompts_dir)
     messages = relation_prompt.messages(
         title_a=a.title, aspects_a=_describe(described[0]), title_b=b.title, aspects_b=_describe(described[1])

@@ -137,6 +137,8 @@ def test_compare_json_follows_the_contract_when_the_model_fails_to_give_json(cli
     # the fallback: each cell is a sentence of that paper's own abstract
     for row in data["rows"]:
         assert row["a"] in sentences(TINY["abstract"]) and row["b"] in sentences(LEAF["abstract"])
+    # progress goes to stderr, so stdout stays pure JSON
+    assert f"Reading '{TINY['title']}'…" in cli_runs["compare"].stderr
 
 
 def test_unreachable_model_server_names_the_setting_and_still_shows_the_sources(cli_runs):

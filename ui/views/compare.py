@@ -27,8 +27,12 @@ if a and b and a == b:
 elif a and b and st.button("Compare", type="primary", icon=":material/compare_arrows:"):
     try:
         model = common.load_model()
-        with st.spinner("Comparing the papers: the model reads each abstract, then both…"):
-            st.session_state.comparison = compare(a, b, settings=common.settings(), store=store, model=model)
+        with st.status("Comparing the papers…") as status:
+            st.session_state.comparison = compare(
+                a, b, settings=common.settings(), store=store, model=model,
+                progress=lambda step: status.markdown(common.md(step)),
+            )
+            status.update(label="Compared", state="complete")
     except PapersError as exc:
         common.error(str(exc))
 
