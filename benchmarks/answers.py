@@ -56,7 +56,7 @@ def run_qa(settings, retriever, ids, times, rows, log) -> None:
         precision += [paper in gold for paper in cited]
         facts_found += sum(contains(answer.text, f) for f in row["facts"])
         facts_total += len(row["facts"])
-        log.append({"id": row["id"], "answer": answer.text, "cited_gold": bool(cited & gold),
+        log.append({"id": row["id"], "answer": answer.text, "removed": answer.removed_statements, "cited_gold": bool(cited & gold),
                     "cited": sorted(cited), "gold": sorted(gold)})
         print(f"  {row['id']}: gold cited {bool(cited & gold)}, {len(cited)} cited, "
               f"{times[-1][0]:.1f} s to first token")

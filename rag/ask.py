@@ -11,10 +11,10 @@ from dataclasses import dataclass, field
 
 from langchain_core.language_models import BaseChatModel
 
-from rag.citations import CITATION, best_passage, citing_sentences, clean_citations
+from rag.citations import CITATION, clean_citations
 from rag.errors import PapersError
 from rag.evidence import Source, build_sources, sentences
-from rag.grounding import echoes, ground
+from rag.grounding import citing_sentences, echoes, ground, supporting_passage
 from rag.llm import get_chat_model, llm_errors
 from rag.prompts import load_prompt
 from rag.retrieval import Retriever
@@ -83,8 +83,8 @@ def finish(
     citations = []
     for n in cited:
         source = by_number[n]
-        claim = " ".join(citing_sentences(text, n))
-        citations.append(Citation(n, source.id, source.title, best_passage(claim, [source.excerpt, *source.passages])))
+        passage = supporting_passage(citing_sentences(text, n), source.excerpt)
+        citations.append(Citation(n, source.id, source.title, passage))
     return Answer(question, standalone, text, sources, citations, removed_citations, False, removed)
 
 

@@ -1,4 +1,4 @@
-"""Inline [n] citations: find them, drop the ones that point at no source, match each to its passage."""
+"""Inline [n] citations: find them, normalise how a model wrote them, drop the ones that point at no source."""
 
 from __future__ import annotations
 
@@ -10,10 +10,9 @@ SOURCE_TAG = re.compile(r'\s*<\s*(/?)\s*sources?\b(?:\s+n\s*=\s*"?(\d+)"?)?[^<>]
 with them (`<source n="2">` for [2])."""
 SOURCE_NAME = re.compile(r"\bsources?\s+(?:number\s+)?\[?(\d+(?:(?:,\s+|\s+and\s+|\s*&\s*)\d+)*)\]?(?![\w.,]\d|\w)", re.I)
 """'Source 2', 'source [2]' or 'sources 2 and 3' written out instead of [2], [2][3]."""
-AFTER_THE_STOP = re.compile(r"([.!?])((?:\s*\[\d+(?:\s*[,;–-]\s*\d+)*\])+)(?=\s*(?:$|[^\w\s]|[A-Z]))")
+AFTER_THE_STOP = re.compile(r"([.!?])((?:\s*\[\d+(?:\s*[,;–-]\s*\d+)*\])+)(?=\s*(?:$|[A-Z]))")
 """Citations placed after the sentence's full stop ('... text. [1]') belong to that sentence,
 unless they start the next one ('[1] presents ...')."""
-WORD = re.compile(r"\w+")
 
 
 def cited_numbers(marker: str) -> list[int]:
@@ -56,14 +55,3 @@ def clean_citations(text: str, valid: set[int]) -> tuple[str, list[int], list[in
     cleaned = re.sub(r"(\[\d+\])(?:\s*\1)+", r"\1", cleaned)
     cleaned = re.sub(r"[ \t]+([.,;:])", r"\1", re.sub(r"[ \t]{2,}", " ", cleaned)).strip()
     return cleaned, cited, removed
-
-
-def citing_sentences(text: str, number: int) -> list[str]:
-    sentences = re.split(r"(?<=[.!?])\s+", text)
-    return [s for s in sentences if f"[{number}]" in s]
-
-
-def best_passage(claim: str, passages: list[str]) -> str:
-    """The passage sharing the most words with the sentence that cites it."""
-    claim_words = {w.lower() for w in WORD.findall(claim)}
-    return max(passages, key=lambda p: len(claim_words & {w.lower() for w in WORD.findall(p)}), default="")

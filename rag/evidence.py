@@ -14,7 +14,8 @@ from rag.retrieval import PaperHit
 from rag.settings import Settings
 from rag.store import Store
 
-SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9(\[])")
+SENTENCE_END = re.compile(r"(?<!\bal\.)(?<!\be\.g\.)(?<!\bi\.e\.)(?<=[.!?])\s+(?=[A-Z0-9(\[\"'“])|\s*\n\s*")
+"""A stop followed by a capital, a digit or a citation, but not the stop of 'et al.', 'e.g.' or 'i.e.'; or a line break."""
 GAP = " … "
 
 
@@ -63,14 +64,17 @@ def excerpt(question_vector: np.ndarray, abstract_sentences: list[str], vectors:
         used += cost
         if used >= budget:
             break
-    chosen.sort()
+    return joined(abstract_sentences, chosen)
+
+
+def joined(all_sentences: list[str], chosen: list[int]) -> str:
+    """The chosen sentences in their original order, with a gap mark where sentences were left out."""
+    chosen = sorted(set(chosen))
     parts = []
     for position, index in enumerate(chosen):
-        if position and index != chosen[position - 1] + 1:
-            parts.append(GAP)
-        elif position:
-            parts.append(" ")
-        parts.append(abstract_sentences[index])
+        if position:
+            parts.append(" " if index == chosen[position - 1] + 1 else GAP)
+        parts.append(all_sentences[index])
     return "".join(parts)
 
 

@@ -12,11 +12,17 @@ import re
 from dataclasses import dataclass, field
 
 from rag.citations import CITATION, cited_numbers
+from rag.evidence import GAP, joined, sentences
 
-SENTENCE = re.compile(r"(?<=[.!?])\s+|\n+")
 NUMBER = re.compile(r"(?<![\w.])\d+(?:[.,]\d+)*")
 CITATION_RUN = re.compile(r"(?:,?\s*(?:and\s+)?\[\d+(?:\s*[,;–-]\s*\d+)*\])+")
 WORD = re.compile(r"[a-z][a-z0-9-]{2,}")
+NAME = re.compile(r"\b[A-Z][\w-]+")
+PLAIN_WORDS = frozenset(
+    "the this these those both and but however also yes paper papers source sources abstract "
+    "abstracts study studies title library authors".split()
+)
+"""Words a model capitalises by habit ("In Paper 1, ...") that name nothing."""
 STOPWORDS = frozenset(
     "the and for with that this from are was were which what how does did has have its their "
     "into than then also can such these those our using used use based paper papers study show "
@@ -55,10 +61,12 @@ def ground(answer: str, question: str, sources: dict[int, str]) -> Grounded:
     source_words = {n: words(text) for n, text in sources.items()}
     rarity = _rarity(source_words)
     asked = numbers(question)
+    known = "\n".join([question, *sources.values()]).lower()
     kept: list[str] = []
     removed: list[str] = []
-    for sentence in (s.strip() for s in SENTENCE.split(answer)):
-        if not sentence:
+    for sentence in sentences(answer):
+        if unknown_names(sentence, known):
+            removed.append(_uncited(sentence))
             continue
         claimed = numbers(sentence) - asked
         cited = [n for m in CITATION.findall(sentence) for n in cited_numbers(m)]
@@ -80,6 +88,35 @@ def ground(answer: str, question: str, sources: dict[int, str]) -> Grounded:
             sentence = _drop_weak_citations(sentence, cited, source_words, rarity)
         kept.append(sentence)
     return Grounded(" ".join(kept), removed)
+
+
+def citing_sentences(text: str, number: int) -> list[str]:
+    return [sentence for sentence in sentences(text) if f"[{number}]" in sentence]
+
+
+def supporting_passage(claims: list[str], excerpt: str) -> str:
+    """The passage a citation rests on: for each claim citing the source, the sentence of the
+    source's excerpt (the text the model saw) that shares the most of its words."""
+    candidates: list[str] = []
+    for piece in excerpt.split(GAP):
+        candidates += [*sentences(piece), ""]  # the blank keeps sentences across a gap apart in `joined`
+    vocabularies = [words(candidate) for candidate in candidates]
+    chosen = [
+        max(range(len(candidates)), key=lambda i: (len(words(claim) & vocabularies[i]), bool(candidates[i])))
+        for claim in claims
+    ]
+    return joined(candidates, chosen or [0]) if any(candidates) else excerpt
+
+
+def unknown_names(sentence: str, known: str) -> list[str]:
+    """Capitalised words after a sentence's first, found neither in the sources nor in the question:
+    authors, models or datasets a small model made up. `known` is that text, lower-cased."""
+    text = CITATION.sub(" ", sentence).lstrip(" \"'(")
+    names = [match.group(0) for match in NAME.finditer(text) if match.start() > 0]
+    return [
+        name for name in names
+        if name.lower() not in PLAIN_WORDS and name.lower() not in known and name.lower().rstrip("s") not in known
+    ]
 
 
 def echoes(sentence: str, instructions: str) -> bool:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from rag.citations import CITATION, best_passage, cited_numbers, citing_sentences, clean_citations
+from rag.citations import CITATION, cited_numbers, clean_citations
 
 
 @pytest.mark.parametrize(
@@ -54,28 +54,6 @@ def test_clean_citations_with_no_sources_strips_every_marker():
 def test_repeated_number_in_one_marker_is_kept_once():
     cleaned, cited, _ = clean_citations("Claim [1, 1].", {1})
     assert cleaned == "Claim [1]." and cited == [1]
-
-
-def test_citing_sentences():
-    text = "First claim [1]. Second claim [2]. Third uses both [1][2]."
-    assert citing_sentences(text, 1) == ["First claim [1].", "Third uses both [1][2]."]
-    assert citing_sentences(text, 3) == []
-
-
-def test_best_passage_is_the_one_sharing_most_words_with_the_claim():
-    passages = [
-        "We study tokenizers for English text.",
-        "Galactic simulates a Fetch robot 54x faster than Habitat 2.0.",
-        "Training reaches 85% rearrangement success.",
-    ]
-    assert best_passage("Galactic's simulator of a Fetch robot is 54x faster [1].", passages) == passages[1]
-    assert best_passage("What rearrangement SUCCESS does training reach?", passages) == passages[2]
-
-
-def test_best_passage_falls_back_to_the_first_and_handles_no_passages():
-    passages = ["alpha beta", "gamma delta"]
-    assert best_passage("nothing in common", passages) == "alpha beta"
-    assert best_passage("anything", []) == ""
 
 
 def test_source_tag_used_as_a_citation_becomes_one():

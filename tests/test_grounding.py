@@ -3,7 +3,7 @@ claim, citations follow the facts, and a sentence without a citation gets the so
 
 from __future__ import annotations
 
-from rag.grounding import ground, numbers
+from rag.grounding import citing_sentences, ground, numbers, supporting_passage
 
 SOURCES = {
     1: "Galactic: Scaling End-to-End Reinforcement Learning for Rearrangement\n"
@@ -117,3 +117,49 @@ def test_every_sentence_is_judged_on_its_own():
         "We detect grapes in vineyard images using deep networks [3]."
     )
     assert grounded.removed_statements == ["Grapes were detected in 40 vineyard images."]
+
+
+EXCERPT = (
+    "We study simulators. Galactic simulates a Fetch robot 54x faster than Habitat 2.0."
+    " … Training reaches 85% rearrangement success. The code is public."
+)
+
+
+def test_supporting_passage_is_the_sentence_each_claim_rests_on():
+    claim = "Galactic's simulator of a Fetch robot is 54x faster [1]."
+    assert supporting_passage([claim], EXCERPT) == "Galactic simulates a Fetch robot 54x faster than Habitat 2.0."
+
+
+def test_supporting_passage_of_two_claims_marks_the_gap_between_their_sentences():
+    claims = ["Galactic simulates a Fetch robot quickly [1].", "Training reaches 85% rearrangement success [1]."]
+    assert supporting_passage(claims, EXCERPT) == (
+        "Galactic simulates a Fetch robot 54x faster than Habitat 2.0. … Training reaches 85% rearrangement success."
+    )
+    adjacent = ["Training reaches 85% rearrangement success [1].", "The code is public [1]."]
+    assert supporting_passage(adjacent, EXCERPT) == "Training reaches 85% rearrangement success. The code is public."
+
+
+def test_supporting_passage_falls_back_to_the_first_sentence():
+    assert supporting_passage(["nothing in common"], EXCERPT) == "We study simulators."
+    assert supporting_passage(["anything"], "") == ""
+
+
+def test_sentence_naming_people_or_things_no_source_mentions_is_dropped():
+    answer = (
+        "Galactic trains a Fetch robot for rearrangement [1]. "
+        "FastTok was written by Subhajit Maity et al. at DeepMind [2]."
+    )
+    grounded = ground(answer, "What do Galactic and FastTok do?", SOURCES)
+    assert grounded.text == "Galactic trains a Fetch robot for rearrangement [1]."
+    assert grounded.removed_statements == ["FastTok was written by Subhajit Maity et al. at DeepMind."]
+
+
+def test_citing_sentences_keep_et_al_inside_their_sentence():
+    text = "First claim by Smith et al. [1] holds. Second claim [2]. Third uses both [1][2]."
+    assert citing_sentences(text, 1) == ["First claim by Smith et al. [1] holds.", "Third uses both [1][2]."]
+    assert citing_sentences(text, 3) == []
+
+
+def test_names_from_the_question_or_written_by_habit_are_not_made_up():
+    answer = "In this Paper, FastTok runs faster than BPE, unlike Zorblax [2]."
+    assert ground(answer, "Is FastTok related to Zorblax?", SOURCES).text == answer
