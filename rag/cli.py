@@ -207,12 +207,17 @@ def ask(ctx: click.Context, question: str, as_json: bool) -> None:
     if answer.removed_citations:
         removed = ", ".join(f"[{n}]" for n in answer.removed_citations)
         click.echo(f"(removed citations of sources that were not given: {removed})", err=True)
-    if answer.removed_statements:
-        click.echo("\nRemoved, not supported by the sources:", err=True)
-        for statement in answer.removed_statements:
-            click.echo(f"  - {statement}", err=True)
-        click.secho(f"\nChecked answer: {answer.text}", bold=True)
+    _print_checked(answer.removed_statements, answer.text, "the sources")
     _print_sources(answer.sources, {c.n for c in answer.citations})
+
+
+def _print_checked(removed: list[str], text: str, against: str) -> None:
+    """What the grounding checks took out of streamed text, then the text that stands."""
+    if removed:
+        click.echo(f"\nRemoved, not supported by {against}:", err=True)
+        for statement in removed:
+            click.echo(f"  - {statement}", err=True)
+        click.secho(f"\nChecked: {text}", bold=True)
 
 
 @main.command()
@@ -234,6 +239,7 @@ def digest(ctx: click.Context, paper: str, as_json: bool) -> None:
         _print_json(stream.as_dict())
     else:
         click.echo()
+        _print_checked(stream.removed_statements, stream.text, "the abstract")
 
 
 @main.command()

@@ -12,7 +12,7 @@ from pydantic import BaseModel, Field, ValidationError
 from rag.embeddings import get_embedder
 from rag.errors import PapersError
 from rag.evidence import sentences
-from rag.grounding import numbers
+from rag.grounding import unsupported_sentences
 from rag.ingest import open_store
 from rag.llm import get_chat_model, llm_errors
 from rag.lookup import find_paper
@@ -102,10 +102,9 @@ def extractive_aspects(paper: Paper, settings: Settings) -> Aspects:
 
 
 def held_to_abstract(aspects: Aspects, paper: Paper, settings: Settings) -> Aspects:
-    """A cell with a number its abstract does not hold gives way to the abstract's own sentence."""
-    found = numbers(f"{paper.title}\n{paper.abstract}")
+    """A cell with a number or a name its abstract does not hold gives way to the abstract's own sentence."""
     cells = aspects.model_dump()
-    invented = [name for name, value in cells.items() if not numbers(value) <= found]
+    invented = [name for name, value in cells.items() if unsupported_sentences(value, paper.text)]
     if not invented:
         return aspects
     extracted = extractive_aspects(paper, settings).model_dump()

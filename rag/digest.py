@@ -12,6 +12,8 @@ from pathlib import Path
 
 from langchain_core.language_models import BaseChatModel
 
+from rag.evidence import sentences
+from rag.grounding import unsupported_sentences
 from rag.ingest import open_store
 from rag.llm import describe_backend, get_chat_model, llm_errors
 from rag.lookup import find_paper
@@ -51,6 +53,8 @@ class DigestStream:
         self._cache_file = self._cache_path()
         self.text: str | None = self._read_cache()
         self.cached = self.text is not None
+        self.removed_statements: list[str] = []
+        """Sentences of the model's reply that named or numbered something the abstract does not."""
 
     def _cache_path(self) -> Path:
         key = "\0".join(
@@ -96,9 +100,13 @@ class DigestStream:
                 if chunk.content:
                     parts.append(chunk.content)
                     yield chunk.content
-        self.text = one_paragraph("".join(parts))
+        raw = "".join(parts)
+        self.removed_statements = unsupported_sentences(raw, self.paper.text)
+        self.text = one_paragraph(" ".join(s for s in sentences(raw) if s not in self.removed_statements))
         if self.text:
             self._write_cache()
+        else:  # nothing the model wrote held up: the abstract's opening stands in, and is not cached
+            self.text = one_paragraph(self.paper.abstract)
 
     def as_dict(self) -> dict:
         return {"id": self.paper.id, "title": self.paper.title, "digest": self.text or ""}

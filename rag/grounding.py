@@ -119,6 +119,13 @@ def unknown_names(sentence: str, known: str) -> list[str]:
     ]
 
 
+def unsupported_sentences(text: str, source: str) -> list[str]:
+    """Sentences of a text written from one source (a digest, a compare cell) that name or number
+    something the source does not."""
+    known, found = source.lower(), numbers(source)
+    return [s for s in sentences(text) if unknown_names(s, known) or not numbers(s) <= found]
+
+
 def echoes(sentence: str, instructions: str) -> bool:
     """Prompt leaks and parroted examples are not answers, whatever the question asked for."""
     return bool(_runs(sentence) & _runs(instructions))

@@ -47,6 +47,11 @@ class Paper:
     doi: str = ""
 
     @property
+    def text(self) -> str:
+        """Everything a summary of the paper may draw on: title, authors and abstract."""
+        return "\n".join([self.title, ", ".join(self.authors), self.abstract])
+
+    @property
     def content_hash(self) -> str:
         """Changes when what a reader sees changes; `source` is left out so a moved file keeps it."""
         fields = [self.title, self.abstract, list(self.authors), self.date, list(self.categories), self.doi]

@@ -451,7 +451,9 @@ def test_digest_end_to_end_then_served_from_the_cache(gen_settings, retriever):
     pieces = list(stream)
     assert pieces
     text = stream.text
-    assert text and text == one_paragraph("".join(pieces))
+    kept = [s for s in sentences("".join(pieces)) if s not in stream.removed_statements]
+    assert kept, "SmolLM2 wrote nothing the abstract supports; pick another paper for this test"
+    assert text and text == one_paragraph(" ".join(kept))
     assert "\n" not in text and len(text.split()) <= MAX_WORDS
     assert stream.as_dict() == {"id": BY_TITLE[title].id, "title": title, "digest": text}
     files = [f for f in cache_files(gen_settings) if json.loads(f.read_text())["title"] == title]
@@ -463,6 +465,23 @@ def test_digest_end_to_end_then_served_from_the_cache(gen_settings, retriever):
         again = DigestStream(name, settings=gen_settings, store=retriever.store, model=model)
         assert again.cached and list(again) == [text] and again.text == text
         assert model.calls == []
+
+
+def test_digest_sentence_with_a_name_or_number_the_abstract_lacks_is_removed(gen_settings, retriever):
+    reply = "Galactic trains a Fetch robot for rearrangement. Zorblax Labs released it in 1987."
+    stream = digest(GALACTIC, settings=gen_settings, store=retriever.store, model=ScriptedModel(responses=[reply]))
+    assert stream.text == "Galactic trains a Fetch robot for rearrangement."
+    assert stream.removed_statements == ["Zorblax Labs released it in 1987."]
+    again = DigestStream(GALACTIC, settings=gen_settings, store=retriever.store, model=UncallableModel())
+    assert again.cached and again.text == stream.text
+
+
+def test_digest_with_nothing_supported_shows_the_abstract_opening_and_is_not_cached(gen_settings, retriever):
+    title = "Activation Space Selectable Kolmogorov-Arnold Networks"
+    reply = "Zorblax Labs released it in 1987."
+    stream = digest(title, settings=gen_settings, store=retriever.store, model=ScriptedModel(responses=[reply]))
+    assert stream.text == one_paragraph(BY_TITLE[title].abstract)
+    assert not DigestStream(title, settings=gen_settings, store=retriever.store, model=UncallableModel()).cached
 
 
 def test_digest_cache_key_follows_the_prompt_version(gen_settings, retriever, tmp_path):

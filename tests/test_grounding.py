@@ -3,7 +3,7 @@ claim, citations follow the facts, and a sentence without a citation gets the so
 
 from __future__ import annotations
 
-from rag.grounding import citing_sentences, ground, numbers, supporting_passage
+from rag.grounding import citing_sentences, ground, numbers, supporting_passage, unsupported_sentences
 
 SOURCES = {
     1: "Galactic: Scaling End-to-End Reinforcement Learning for Rearrangement\n"
@@ -163,3 +163,8 @@ def test_citing_sentences_keep_et_al_inside_their_sentence():
 def test_names_from_the_question_or_written_by_habit_are_not_made_up():
     answer = "In this Paper, FastTok runs faster than BPE, unlike Zorblax [2]."
     assert ground(answer, "Is FastTok related to Zorblax?", SOURCES).text == answer
+
+
+def test_unsupported_sentences_of_a_text_written_from_one_source():
+    digest = "FastTok runs 12x faster than BPE. It was trained on 40 GPUs. Zorblax Labs built it."
+    assert unsupported_sentences(digest, SOURCES[2]) == ["It was trained on 40 GPUs.", "Zorblax Labs built it."]

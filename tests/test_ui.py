@@ -213,12 +213,26 @@ def test_digest_streams_beside_the_abstract_then_comes_from_the_cache(open_app, 
     assert abstract.subheader[0].value == common.md(FGCNN)
     assert "Feature Generation" in abstract.markdown[0].value
     written = digest.markdown[0].value
-    assert written.strip() and not digest.caption
+    assert written.strip() and not any(c.value.startswith("Cached") for c in digest.caption)
 
     app.run()
     abstract, digest = app.columns[:2]
     assert digest.caption[0].value.startswith("Cached")
     assert digest.markdown[0].value.split() == written.split()  # the cache keeps it as one paragraph
+
+
+def test_digest_says_what_the_abstract_did_not_support(open_app, common, paper_ids, monkeypatch):
+    from langchain_core.language_models.fake_chat_models import FakeListChatModel
+
+    import rag.digest
+
+    reply = "Ptr-Net points at positions of its input sequence. Zorblax Labs released it in 1987."
+    monkeypatch.setattr(rag.digest, "get_chat_model", lambda settings: FakeListChatModel(responses=[reply]))
+    app = open_app("digest")
+    app.selectbox(key="digest_paper").set_value(paper_ids["Pointer Networks"]).run()
+    digest = app.columns[1]
+    assert digest.markdown[0].value == common.md("Ptr-Net points at positions of its input sequence.")
+    assert digest.caption[0].value == common.md("Removed, not supported by the abstract: Zorblax Labs released it in 1987.")
 
 
 def test_the_first_load_of_the_model_shows_its_stages(open_app, common, paper_ids, monkeypatch):

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import NoReturn
 
 import streamlit as st
+from streamlit.delta_generator import DeltaGenerator
 from langchain_core.language_models import BaseChatModel
 
 from rag.ask import Answer, AnswerStream, Turn
@@ -132,8 +133,9 @@ def load_model() -> BaseChatModel:
         return model
 
 
-def stream_text(chunks: Iterable[str], *, needs_model: bool = True) -> bool:
-    """Write model text as it arrives, escaped; a failure is shown, and False returned.
+def stream_text(chunks: Iterable[str], *, needs_model: bool = True, into: DeltaGenerator | None = None) -> bool:
+    """Write model text as it arrives, escaped, `into` a placeholder the caller may later overwrite;
+    a failure is shown, and False returned.
 
     The stream is closed even when Streamlit stops the script midway, so the model is freed
     for other sessions at once.
@@ -142,7 +144,7 @@ def stream_text(chunks: Iterable[str], *, needs_model: bool = True) -> bool:
         if needs_model:
             load_model()
         with contextlib.closing(iter(chunks)) as parts:
-            st.write_stream(md_stream(parts))
+            (into or st).write_stream(md_stream(parts))
     except PapersError as exc:
         error(str(exc))
         return False
@@ -212,6 +214,13 @@ def source_card(source: Source, passage: str, *, anchor: str, key: str | None = 
                     open_paper("compare", "compare_a", source.id)
 
 
+def removed_caption(statements: Sequence[str], against: str) -> None:
+    """Say what the grounding checks took out, so a sentence seen while streaming does not vanish unexplained."""
+    if statements:
+        listed = " · ".join(statements)
+        st.caption(md(f"Removed, not supported by {against}: {listed}"))
+
+
 def show_answer(answer: Answer, key: str) -> None:
     """The answer with each [n] linking to its card below, then the cards of the cited sources
     with the passage each citation rests on; sources not cited fold away."""
@@ -220,6 +229,7 @@ def show_answer(answer: Answer, key: str) -> None:
     if answer.removed_citations:
         removed = ", ".join(f"[{n}]" for n in answer.removed_citations)
         st.caption(md(f"Removed citations of sources the model was not given: {removed}"))
+    removed_caption(answer.removed_statements, "the sources")
     by_number = {source.n: source for source in answer.sources}
     for citation in answer.citations:
         source_card(by_number[citation.n], citation.passage, anchor=anchors[citation.n], key=f"{key}-{citation.n}")

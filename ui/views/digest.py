@@ -18,7 +18,10 @@ if paper_id:
         st.subheader("Digest", anchor=False)
         if stream.cached:
             st.caption("Cached: written earlier for this paper with this model.")
-        common.stream_text(stream, needs_model=not stream.cached)
+        text = st.empty()
+        if common.stream_text(stream, needs_model=not stream.cached, into=text) and stream.removed_statements:
+            text.markdown(common.md(stream.text))
+        common.removed_caption(stream.removed_statements, "the abstract")
 
 st.divider()
 st.subheader("Topic digest", anchor=False)
