@@ -3,6 +3,10 @@ claim, citations follow the facts, and a sentence without a citation gets the so
 
 from __future__ import annotations
 
+import re
+
+import pytest
+
 from rag.grounding import citing_sentences, ground, numbers, supporting_passage, unsupported_sentences
 
 SOURCES = {
@@ -23,16 +27,18 @@ def test_supported_sentence_is_kept_as_written():
     assert grounded.removed_statements == []
 
 
-def test_invented_number_is_dropped_and_reported():
-    answer = (
-        "FastTok is a tokenizer that runs 12x faster than BPE [2]. "
-        "Galactic simulates a Fetch mobile manipulator 99x faster than Habitat 2.0 [1]."
-    )
-    grounded = ground(answer, "How fast are they?", SOURCES)
-    assert grounded.text == "FastTok is a tokenizer that runs 12x faster than BPE [2]."
-    assert grounded.removed_statements == [
-        "Galactic simulates a Fetch mobile manipulator 99x faster than Habitat 2.0."
-    ]
+@pytest.mark.parametrize(
+    ("made_up", "question"),
+    [
+        ("Galactic simulates a Fetch mobile manipulator 99x faster than Habitat 2.0 [1].", "How fast are they?"),
+        ("FastTok was written by Subhajit Maity et al. at DeepMind [2].", "Who wrote FastTok?"),
+    ],
+)
+def test_sentence_with_an_invented_number_or_name_is_dropped_and_reported(made_up, question):
+    supported = "FastTok is a tokenizer that runs 12x faster than BPE [2]."
+    grounded = ground(f"{supported} {made_up}", question, SOURCES)
+    assert grounded.text == supported
+    assert grounded.removed_statements == [re.sub(r" \[\d\]", "", made_up)]
 
 
 def test_number_found_only_in_an_unrelated_source_is_not_support():
@@ -142,16 +148,6 @@ def test_supporting_passage_of_two_claims_marks_the_gap_between_their_sentences(
 def test_supporting_passage_falls_back_to_the_first_sentence():
     assert supporting_passage(["nothing in common"], EXCERPT) == "We study simulators."
     assert supporting_passage(["anything"], "") == ""
-
-
-def test_sentence_naming_people_or_things_no_source_mentions_is_dropped():
-    answer = (
-        "Galactic trains a Fetch robot for rearrangement [1]. "
-        "FastTok was written by Subhajit Maity et al. at DeepMind [2]."
-    )
-    grounded = ground(answer, "What do Galactic and FastTok do?", SOURCES)
-    assert grounded.text == "Galactic trains a Fetch robot for rearrangement [1]."
-    assert grounded.removed_statements == ["FastTok was written by Subhajit Maity et al. at DeepMind."]
 
 
 def test_citing_sentences_keep_et_al_inside_their_sentence():
