@@ -276,7 +276,6 @@ def compare(ctx: click.Context, paper_a: str, paper_b: str, as_json: bool) -> No
 def ui(ctx: click.Context, port: int, with_sample: bool) -> None:
     """Start the Streamlit app on 127.0.0.1."""
     import os
-    import subprocess
 
     from rag.ingest import ingest as run_ingest, open_store
 
@@ -289,4 +288,6 @@ def ui(ctx: click.Context, port: int, with_sample: bool) -> None:
     command = [sys.executable, "-m", "streamlit", "run", str(app), "--server.address", "127.0.0.1",
                "--server.port", str(port), "--server.headless", "true", "--browser.gatherUsageStats", "false"]
     click.echo(f"Serving on http://127.0.0.1:{port}")
-    sys.exit(subprocess.call(command, env=env))
+    sys.stdout.flush()
+    # Become Streamlit, so that stopping `papers ui` (Ctrl-C, SIGTERM) stops the server, with no orphan.
+    os.execve(sys.executable, command, env)

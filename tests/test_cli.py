@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import json
 import os
+import urllib.request
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
-from conftest import arxiv_record, assert_user_error, cli_env, run_cli, sample_papers, write_jsonl
+from conftest import PAPERS_CLI, arxiv_record, assert_user_error, cli_env, free_port, run_cli, sample_papers, serving, write_jsonl
 from rag.cli import main
 from rag.embeddings import LOCAL_MODEL_ID
 from rag.settings import Settings
@@ -157,3 +158,18 @@ def test_search_on_a_library_of_another_model_is_an_error(sample_library: Settin
     env = cli_env(PAPERS_EMBEDDING_BACKEND="openai", OPENAI_BASE_URL="http://127.0.0.1:9/v1")
     result = run_cli("--data-dir", str(sample_library.data_dir), "search", "kernels", cwd=tmp_path, env=env)
     assert_user_error(result, "Re-index")
+
+
+def test_ui_adds_the_sample_to_an_empty_library_serves_on_loopback_and_stops_with_its_command(tmp_path: Path):
+    sample = write_jsonl(tmp_path / "sample.jsonl", [arxiv_record(p, id=f"s-{i}") for i, p in enumerate(SAMPLE[:2])])
+    env = cli_env(PAPERS_DATA_DIR=str(tmp_path / "lib"), PAPERS_SAMPLE_LIBRARY=str(sample))
+    port = free_port()
+    health = f"http://127.0.0.1:{port}/_stcore/health"
+    command = [str(PAPERS_CLI), "ui", "--port", str(port), "--with-sample"]
+    with serving(command, health, tmp_path / "ui.log", "papers ui", cwd=tmp_path, env=env):
+        pass
+    # `papers ui` became the server: stopping the command stopped it, and nothing still listens.
+    with pytest.raises(OSError):
+        urllib.request.build_opener(urllib.request.ProxyHandler({})).open(health, timeout=2)
+    log = (tmp_path / "ui.log").read_text()
+    assert "2 added" in log and f"Serving on http://127.0.0.1:{port}" in log
