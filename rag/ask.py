@@ -26,6 +26,8 @@ REFUSAL = re.compile(
 )
 WORDS = re.compile(r"[^\W\d_]{2,}")
 """A fragment with no word in it, such as a lone citation, says nothing."""
+ANSWER_LABEL = re.compile(r"^\s*answer:\s*", re.I)
+"""The prompt ends with "Answer:", which a model sometimes repeats."""
 HISTORY_TURNS = 4
 
 Turn = tuple[str, str]
@@ -68,16 +70,19 @@ def finish(
 ) -> Answer:
     """Check the model's text against the sources: bad citation numbers, unsupported statements
     and sentences repeating the instructions are removed and reported, and so is a last sentence
-    the token limit `cut_off`; an answer left with nothing to say is a refusal, which cites nothing."""
+    the token limit `cut_off`. An answer left with nothing to say, or one that had to put a name
+    from the question into a source that does not contain it, is a refusal, which cites nothing."""
     by_number = {source.n: source for source in sources}
+    raw = ANSWER_LABEL.sub("", raw)
     text, _, removed_citations = clean_citations(raw, set(by_number))
-    grounded = ground(text, standalone, {s.n: f"{s.title}\n{s.excerpt}" for s in sources})
+    shown = {s.n: f"{s.title}\n{s.excerpt}" for s in sources}
+    grounded = ground(text, standalone, shown, "\n".join(s.abstract for s in sources))
     said = [s for s in sentences(grounded.text) if not REFUSAL.search(s) and WORDS.search(CITATION.sub("", s))]
     removed = grounded.removed_statements + [s for s in said if echoes(s, instructions)]
     if cut_off and said and said[-1] not in removed:
         removed.append(said[-1])
     said = [s for s in said if s not in removed]
-    if not said:
+    if not said or grounded.missing_asked_names:
         return Answer(question, standalone, NO_ANSWER, sources, [], removed_citations, True, removed)
     text, cited, _ = clean_citations(" ".join(said), set(by_number))
     citations = []

@@ -28,6 +28,8 @@ class Source:
     passages: list[str]
     score: float
     similarity: float
+    abstract: str = ""
+    """The whole abstract, of which the model saw `excerpt`: a name it holds is not made up."""
 
     def as_dict(self) -> dict:
         return {"n": self.n, "id": self.id, "title": self.title}
@@ -95,5 +97,6 @@ def build_sources(question: str, hits: list[PaperHit], store: Store, settings: S
         budget = settings.context_tokens * share // sum(shares)
         text = excerpt(question_vector, group, sentence_vectors[offset : offset + len(group)], budget)
         offset += len(group)
-        sources.append(Source(n, hit.id, hit.title, text, hit.passages, hit.score, hit.similarity))
+        abstract = papers[hit.id].abstract if hit.id in papers else " ".join(hit.passages)
+        sources.append(Source(n, hit.id, hit.title, text, hit.passages, hit.score, hit.similarity, abstract))
     return sources

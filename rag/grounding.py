@@ -18,6 +18,7 @@ NUMBER = re.compile(r"(?<![\w.])\d+(?:[.,]\d+)*")
 CITATION_RUN = re.compile(r"(?:,?\s*(?:and\s+)?\[\d+(?:\s*[,;–-]\s*\d+)*\])+")
 WORD = re.compile(r"[a-z][a-z0-9-]{2,}")
 NAME = re.compile(r"\b[A-Z][\w-]+")
+LETTERS = re.compile(r"[^\W\d_]{2,}")
 PLAIN_WORDS = frozenset(
     "the this these those both and but however also yes paper papers source sources abstract "
     "abstracts study studies title library authors".split()
@@ -45,6 +46,9 @@ distinctive words is dropped: small models tend to cite every source they were g
 class Grounded:
     text: str
     removed_statements: list[str] = field(default_factory=list)
+    missing_asked_names: list[str] = field(default_factory=list)
+    """Names the question asks about that no source contains, though the answer used them:
+    the library does not cover what was asked."""
 
 
 def numbers(text: str) -> set[str]:
@@ -55,18 +59,23 @@ def words(text: str) -> set[str]:
     return {w for w in WORD.findall(text.lower()) if w not in STOPWORDS}
 
 
-def ground(answer: str, question: str, sources: dict[int, str]) -> Grounded:
-    """`sources` maps each source number to the text the model was shown."""
+def ground(answer: str, question: str, sources: dict[int, str], papers_text: str = "") -> Grounded:
+    """`sources` maps each source number to the text the model was shown; `papers_text` is the rest
+    of what those papers say (their whole abstracts), where a name counts as found too."""
     source_numbers = {n: numbers(text) for n, text in sources.items()}
     source_words = {n: words(text) for n, text in sources.items()}
     rarity = _rarity(source_words)
     asked = numbers(question)
-    known = "\n".join([question, *sources.values()]).lower()
+    known = "\n".join([*sources.values(), papers_text]).lower()
     kept: list[str] = []
     removed: list[str] = []
+    missing_asked: list[str] = []
     for sentence in sentences(answer):
-        if unknown_names(sentence, known):
+        if not LETTERS.search(sentence):  # a list's "1." split off by itself
+            continue
+        if unknown := unknown_names(sentence, known):
             removed.append(_uncited(sentence))
+            missing_asked += [name for name in unknown if name in question and name not in missing_asked]
             continue
         claimed = numbers(sentence) - asked
         cited = [n for m in CITATION.findall(sentence) for n in cited_numbers(m)]
@@ -87,7 +96,7 @@ def ground(answer: str, question: str, sources: dict[int, str]) -> Grounded:
         elif len(set(cited)) > 1 and not SEVERAL.search(sentence):
             sentence = _drop_weak_citations(sentence, cited, source_words, rarity)
         kept.append(sentence)
-    return Grounded(" ".join(kept), removed)
+    return Grounded(" ".join(kept), removed, missing_asked)
 
 
 def citing_sentences(text: str, number: int) -> list[str]:
@@ -109,14 +118,29 @@ def supporting_passage(claims: list[str], excerpt: str) -> str:
 
 
 def unknown_names(sentence: str, known: str) -> list[str]:
-    """Capitalised words after a sentence's first, found neither in the sources nor in the question:
-    authors, models or datasets a small model made up. `known` is that text, lower-cased."""
+    """Names the sources do not contain: authors, models or datasets a small model made up, or a
+    name from the question that the model claims a source covers when none mentions it.
+
+    A name is a capitalised word after the sentence's first, or any word with a capital inside
+    ("AlphaFold", "GPT-4"); an acronym counts as found where its words are ("TSP": "travelling
+    salesman problem"). `known` is the sources' text, lower-cased.
+    """
     text = CITATION.sub(" ", sentence).lstrip(" \"'(")
-    names = [match.group(0) for match in NAME.finditer(text) if match.start() > 0]
-    return [
-        name for name in names
-        if name.lower() not in PLAIN_WORDS and name.lower() not in known and name.lower().rstrip("s") not in known
-    ]
+    names = [m.group(0) for m in NAME.finditer(text) if m.start() > 0 or re.search(r"\w[A-Z0-9]", m.group(0))]
+    return [name for name in names if name.lower() not in PLAIN_WORDS and not _found(name, known)]
+
+
+def _found(name: str, known: str) -> bool:
+    """Spelled with other separators counts ("F1" in "F 1 -score"), and so does a plural."""
+    characters = [c for c in name.lower() if c.isalnum()]
+    loose = r"[\W_]*".join(map(re.escape, characters))
+    if re.search(rf"(?<![^\W_]){loose}s?(?![^\W_])", known):
+        return True
+    letters = name.rstrip("s")
+    if not (2 <= len(letters) <= 6 and letters.isalpha() and letters.isupper()):
+        return False
+    spelled = r"[\s-]+".join(rf"{letter}[\w']*" for letter in letters.lower())
+    return re.search(rf"\b{spelled}", known) is not None
 
 
 def unsupported_sentences(text: str, source: str) -> list[str]:

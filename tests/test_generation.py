@@ -255,6 +255,22 @@ def test_refusal_sentence_next_to_an_answer_is_dropped(gen_settings, retriever):
     assert_answer_invariants(answer)
 
 
+def test_answer_that_pins_an_asked_name_on_a_source_without_it_is_a_refusal(gen_settings, retriever):
+    reply = "Galactic trains a Fetch mobile manipulator for rearrangement [1]. Galactic is trained with AlphaFold [1]."
+    question = "Does Galactic use AlphaFold?"
+    answer = ask(question, settings=gen_settings, retriever=retriever, model=ScriptedModel(responses=[reply]))
+    assert answer.refused and answer.text == NO_ANSWER and answer.citations == []
+    assert answer.removed_statements == ["Galactic is trained with AlphaFold."]
+    assert_answer_invariants(answer)
+
+
+def test_a_repeated_answer_label_and_list_numbers_are_not_part_of_the_answer(gen_settings, retriever):
+    reply = "Answer:\n1. Galactic trains a Fetch mobile manipulator for rearrangement [1]."
+    answer = ask(GALACTIC_Q, settings=gen_settings, retriever=retriever, model=ScriptedModel(responses=[reply]))
+    assert answer.text == "Galactic trains a Fetch mobile manipulator for rearrangement [1]."
+    assert answer.removed_statements == []
+
+
 def test_unsupported_number_is_removed_from_the_answer_and_reported(gen_settings, retriever):
     reply = "Galactic trains a Fetch mobile manipulator for rearrangement [1]. Galactic simulates 7777x faster than Habitat [1]."
     answer = ask(GALACTIC_Q, settings=gen_settings, retriever=retriever, model=ScriptedModel(responses=[reply]))

@@ -156,11 +156,25 @@ def test_citing_sentences_keep_et_al_inside_their_sentence():
     assert citing_sentences(text, 3) == []
 
 
-def test_names_from_the_question_or_written_by_habit_are_not_made_up():
-    answer = "In this Paper, FastTok runs faster than BPE, unlike Zorblax [2]."
-    assert ground(answer, "Is FastTok related to Zorblax?", SOURCES).text == answer
+def test_names_written_by_habit_or_as_acronyms_of_source_words_are_not_made_up():
+    answer = "In this Paper, FastTok runs faster than BPE on English text, like an ET tokenizer [2]."
+    assert ground(answer, "Is FastTok fast?", SOURCES).text == answer
+
+
+def test_a_name_from_the_question_that_no_source_mentions_is_not_support():
+    answer = "FastTok uses AlphaFold to tokenize English text [2]."
+    grounded = ground(answer, "Which papers use AlphaFold?", SOURCES)
+    assert grounded.text == "" and grounded.removed_statements == ["FastTok uses AlphaFold to tokenize English text."]
+    assert grounded.missing_asked_names == ["AlphaFold"]
 
 
 def test_unsupported_sentences_of_a_text_written_from_one_source():
     digest = "FastTok runs 12x faster than BPE. It was trained on 40 GPUs. Zorblax Labs built it."
     assert unsupported_sentences(digest, SOURCES[2]) == ["It was trained on 40 GPUs.", "Zorblax Labs built it."]
+
+
+def test_a_name_from_the_rest_of_a_cited_abstract_is_found():
+    answer = "FastTok is a tokenizer trained on the Pile [2]."
+    assert ground(answer, "What is FastTok?", SOURCES).removed_statements == [answer.replace(" [2]", "")]
+    grounded = ground(answer, "What is FastTok?", SOURCES, "FastTok: Rethinking Tokenization\nWe train on the Pile.")
+    assert grounded.text == answer
