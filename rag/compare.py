@@ -1,4 +1,6 @@
-"""Two papers side by side: the same aspects for each, each from its own abstract, then what links them."""
+"""Two papers side by side: the same aspects for each, each from its own abstract, then what links them.
+
+A comparison is cached on disk per both papers' content, model and prompt versions, like a digest."""
 
 from __future__ import annotations
 
@@ -9,12 +11,13 @@ import numpy as np
 from langchain_core.language_models import BaseChatModel
 from pydantic import BaseModel, Field, ValidationError
 
+from rag.cache import DiskCache
 from rag.embeddings import get_embedder
 from rag.errors import PapersError
 from rag.evidence import sentences
 from rag.grounding import unsupported_sentences
 from rag.ingest import open_store
-from rag.llm import get_chat_model, llm_errors
+from rag.llm import describe_backend, get_chat_model, llm_errors
 from rag.lookup import find_paper
 from rag.prompts import load_prompt
 from rag.settings import Settings
@@ -58,6 +61,22 @@ class Comparison:
             {"aspect": label, "a": getattr(self.aspects_a, field), "b": getattr(self.aspects_b, field)}
             for field, label in ASPECT_LABELS.items()
         ]
+
+    def cache_record(self) -> dict:
+        return {
+            "aspects_a": self.aspects_a.model_dump(),
+            "aspects_b": self.aspects_b.model_dump(),
+            "relation": self.relation.model_dump(),
+        }
+
+    @classmethod
+    def from_cache_record(cls, a: Paper, b: Paper, record: dict) -> "Comparison | None":
+        """None for a record this version cannot read: the comparison is then made again."""
+        try:
+            aspects = [Aspects.model_validate(record[side]) for side in ("aspects_a", "aspects_b")]
+            return cls(a, b, *aspects, Relation.model_validate(record["relation"]))
+        except (KeyError, TypeError, ValidationError):
+            return None
 
     def as_dict(self) -> dict:
         return {
@@ -130,8 +149,15 @@ def compare(
     a, b = find_paper(store, name_a), find_paper(store, name_b)
     if a.id == b.id:
         raise PapersError(f"Both names point at the same paper ('{a.title}'); name two different papers.")
-    model = model or get_chat_model(settings)
     aspects_prompt = load_prompt("compare_aspects", settings.prompts_dir)
+    relation_prompt = load_prompt("compare_relation", settings.prompts_dir)
+    cache = DiskCache(
+        settings.comparison_cache_dir, a.content_hash, b.content_hash, describe_backend(settings),
+        aspects_prompt.version, relation_prompt.version,
+    )
+    if (cached := cache.read()) and (comparison := Comparison.from_cache_record(a, b, cached)):
+        return comparison
+    model = model or get_chat_model(settings)
     fell_back = False
     described = []
     for paper in (a, b):
@@ -142,7 +168,6 @@ def compare(
             aspects, fell_back = extractive_aspects(paper, settings), True
         described.append(held_to_abstract(aspects, paper, settings))
     progress("Relating the two papers")
-    relation_prompt = load_prompt("compare_relation", settings.prompts_dir)
     messages = relation_prompt.messages(
         title_a=a.title, aspects_a=_describe(described[0]), title_b=b.title, aspects_b=_describe(described[1])
     )
@@ -153,4 +178,7 @@ def compare(
             in_common="The model gave no valid answer; compare the rows above.",
             difference=f"A: {described[0].approach} B: {described[1].approach}",
         )
-    return Comparison(a, b, described[0], described[1], relation, fell_back)
+    comparison = Comparison(a, b, described[0], described[1], relation, fell_back)
+    if not fell_back:  # a fallback is worth another try next time
+        cache.write(comparison.cache_record())
+    return comparison

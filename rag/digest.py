@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
-import os
 import re
-import tempfile
 from collections.abc import Iterator
-from pathlib import Path
 
 from langchain_core.language_models import BaseChatModel
 
+from rag.cache import DiskCache
 from rag.evidence import sentences
 from rag.grounding import unsupported_sentences
 from rag.ingest import open_store
@@ -50,43 +46,13 @@ class DigestStream:
         self.paper = find_paper(store or open_store(settings), name)
         self._model = model
         self._prompt = load_prompt("digest", settings.prompts_dir)
-        self._cache_file = self._cache_path()
-        self.text: str | None = self._read_cache()
+        self._cache = DiskCache(
+            settings.digest_cache_dir, self.paper.content_hash, describe_backend(settings), self._prompt.version
+        )
+        self.text: str | None = (self._cache.read() or {}).get("digest")
         self.cached = self.text is not None
         self.removed_statements: list[str] = []
         """Sentences of the model's reply that named or numbered something the abstract does not."""
-
-    def _cache_path(self) -> Path:
-        key = "\0".join(
-            [self.paper.content_hash, describe_backend(self.settings), self._prompt.version]
-        )
-        digest_id = hashlib.sha256(key.encode()).hexdigest()[:24]
-        return self.settings.digest_cache_dir / f"{digest_id}.json"
-
-    def _read_cache(self) -> str | None:
-        try:
-            return json.loads(self._cache_file.read_text())["digest"]
-        except (OSError, ValueError, KeyError):
-            return None
-
-    def _write_cache(self) -> None:
-        """Written whole, then renamed, so a crash never leaves half a digest to be served.
-
-        The cache is a convenience: a failed write (disk full, read-only folder) leaves no file
-        behind and the digest is still returned; it is generated again next time."""
-        folder = self._cache_file.parent
-        record = {"id": self.paper.id, "title": self.paper.title, "digest": self.text}
-        handle = None
-        try:
-            folder.mkdir(parents=True, exist_ok=True)
-            with tempfile.NamedTemporaryFile("w", dir=folder, delete=False, suffix=".tmp") as handle:
-                json.dump(record, handle, ensure_ascii=False)
-            os.replace(handle.name, self._cache_file)
-        except BaseException as exc:
-            if handle is not None:
-                Path(handle.name).unlink(missing_ok=True)
-            if not isinstance(exc, OSError):
-                raise
 
     def __iter__(self) -> Iterator[str]:
         if self.text is not None:
@@ -104,7 +70,7 @@ class DigestStream:
         self.removed_statements = unsupported_sentences(raw, self.paper.text)
         self.text = one_paragraph(" ".join(s for s in sentences(raw) if s not in self.removed_statements))
         if self.text:
-            self._write_cache()
+            self._cache.write(self.as_dict())
         else:  # nothing the model wrote held up: the abstract's opening stands in, and is not cached
             self.text = one_paragraph(self.paper.abstract)
 

@@ -140,6 +140,10 @@ class Settings(BaseSettings):
     def digest_cache_dir(self) -> Path:
         return self.data_dir / "digests"
 
+    @property
+    def comparison_cache_dir(self) -> Path:
+        return self.data_dir / "comparisons"
+
 
 @lru_cache
 def get_settings() -> Settings:

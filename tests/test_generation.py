@@ -578,7 +578,7 @@ def test_interrupted_digest_leaves_no_cache_file(gen_settings, retriever):
 
 
 def test_failed_cache_write_leaves_no_partial_file(gen_settings, retriever, monkeypatch):
-    import rag.digest
+    import rag.cache
 
     title = "Scalable Neural Network Kernels"
     before = cache_files(gen_settings)
@@ -587,7 +587,7 @@ def test_failed_cache_write_leaves_no_partial_file(gen_settings, retriever, monk
         handle.write('{"id": "half')
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(rag.digest.json, "dump", dump_half)
+    monkeypatch.setattr(rag.cache.json, "dump", dump_half)
     stream = DigestStream(title, settings=gen_settings, store=retriever.store, model=ScriptedModel(responses=["Digest."]))
     assert "".join(stream) == "Digest." and stream.text == "Digest."  # the cache is a convenience
     monkeypatch.undo()
@@ -597,7 +597,7 @@ def test_failed_cache_write_leaves_no_partial_file(gen_settings, retriever, monk
         handle.write('{"id": "half')
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(rag.digest.json, "dump", interrupted)
+    monkeypatch.setattr(rag.cache.json, "dump", interrupted)
     stream = DigestStream(title, settings=gen_settings, store=retriever.store, model=ScriptedModel(responses=["Digest."]))
     with pytest.raises(KeyboardInterrupt):
         list(stream)
@@ -637,9 +637,15 @@ def assert_comparison_contract(comparison, a: dict, b: dict) -> dict:
     return data
 
 
-def test_compare_with_valid_json_gives_rows_in_order(gen_settings, retriever):
+@pytest.fixture
+def compare_settings(gen_settings: Settings, tmp_path: Path) -> Settings:
+    """Comparisons are cached in the library folder: each test gets its own, over the same store."""
+    return gen_settings.model_copy(update={"data_dir": tmp_path / "library"})
+
+
+def test_compare_with_valid_json_gives_rows_in_order(compare_settings, retriever):
     model = ScriptedModel(responses=[aspects_json("A"), aspects_json("B"), RELATION])
-    comparison = compare(STITCH, "SortedNet", settings=gen_settings, store=retriever.store, model=model)
+    comparison = compare(STITCH, "SortedNet", settings=compare_settings, store=retriever.store, model=model)
     assert not comparison.fell_back and len(model.seen) == 3
     data = assert_comparison_contract(comparison, ref(STITCH), ref(SORTED))
     assert data["rows"] == [
@@ -653,25 +659,25 @@ def test_compare_with_valid_json_gives_rows_in_order(gen_settings, retriever):
     assert "Approach: A approach." in relation_prompt and "Approach: B approach." in relation_prompt
 
 
-def test_compare_retries_an_invalid_reply_once(gen_settings, retriever):
+def test_compare_retries_an_invalid_reply_once(compare_settings, retriever):
     model = ScriptedModel(responses=["{not json", aspects_json("A"), '{"problem": "only one field"}', aspects_json("B"), RELATION])
-    comparison = compare(STITCH, SORTED, settings=gen_settings, store=retriever.store, model=model)
+    comparison = compare(STITCH, SORTED, settings=compare_settings, store=retriever.store, model=model)
     assert not comparison.fell_back and len(model.seen) == 5
     assert comparison.rows()[0] == {"aspect": "Problem", "a": "A problem.", "b": "B problem."}
 
 
-def test_compare_cell_with_a_number_not_in_its_abstract_gives_way_to_an_abstract_sentence(gen_settings, retriever):
+def test_compare_cell_with_a_number_not_in_its_abstract_gives_way_to_an_abstract_sentence(compare_settings, retriever):
     invented = json.dumps({**json.loads(aspects_json("A")), "results": "SN-Net is 9999x faster."})
     model = ScriptedModel(responses=[invented, aspects_json("B"), RELATION])
-    comparison = compare(STITCH, SORTED, settings=gen_settings, store=retriever.store, model=model)
+    comparison = compare(STITCH, SORTED, settings=compare_settings, store=retriever.store, model=model)
     rows = {row["aspect"]: row for row in comparison.rows()}
     assert rows["Results"]["a"] in sentences(BY_TITLE[STITCH].abstract)
     assert rows["Problem"]["a"] == "A problem." and rows["Results"]["b"] == "B results."
 
 
-def test_compare_falls_back_to_sentences_of_each_papers_own_abstract(gen_settings, retriever):
+def test_compare_falls_back_to_sentences_of_each_papers_own_abstract(compare_settings, retriever):
     model = ScriptedModel(responses=["Sure! Here is the JSON you asked for."])
-    comparison = compare(STITCH, SORTED, settings=gen_settings, store=retriever.store, model=model)
+    comparison = compare(STITCH, SORTED, settings=compare_settings, store=retriever.store, model=model)
     assert comparison.fell_back
     assert len(model.seen) == 6  # two tries for each paper and for the relation
     data = assert_comparison_contract(comparison, ref(STITCH), ref(SORTED))
@@ -680,6 +686,27 @@ def test_compare_falls_back_to_sentences_of_each_papers_own_abstract(gen_setting
         assert row["a"] in own_a, row
         assert row["b"] in own_b, row
     assert data["in_common"] and data["difference"]
+
+
+def test_comparison_is_cached_per_papers_model_and_prompts(compare_settings, retriever, tmp_path):
+    model = ScriptedModel(responses=[aspects_json("A"), aspects_json("B"), RELATION])
+    first = compare(STITCH, SORTED, settings=compare_settings, store=retriever.store, model=model)
+    again = compare(STITCH, SORTED.upper(), settings=compare_settings, store=retriever.store, model=UncallableModel())
+    assert again.as_dict() == first.as_dict() and not again.fell_back
+
+    prompts = tmp_path / "prompts"
+    shutil.copytree(compare_settings.prompts_dir, prompts)
+    (prompts / "compare_relation.system.txt").write_text("Compare A and B as JSON.")
+    reworded = compare_settings.model_copy(update={"prompts_dir": prompts})
+    model = ScriptedModel(responses=[aspects_json("A"), aspects_json("B"), RELATION])
+    compare(STITCH, SORTED, settings=reworded, store=retriever.store, model=model)
+    assert len(model.seen) == 3  # a reworded prompt is not served the old comparison
+
+    for cache_file in compare_settings.comparison_cache_dir.glob("*.json"):
+        cache_file.write_text('{"aspects_a": {"problem": "only"}}')
+    model = ScriptedModel(responses=[aspects_json("A"), aspects_json("B"), RELATION])
+    assert compare(STITCH, SORTED, settings=compare_settings, store=retriever.store, model=model).as_dict() == first.as_dict()
+    assert len(model.seen) == 3  # an unreadable record is made again
 
 
 def test_compare_of_one_paper_with_itself_is_a_user_error(gen_settings, retriever):
