@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 from langchain_core.language_models import BaseChatModel
 
-from rag.citations import CITATION, clean_citations
+from rag.citations import clean_citations
 from rag.errors import PapersError
 from rag.evidence import Source, build_sources, sentences
 from rag.grounding import citing_sentences, echoes, ground, supporting_passage
@@ -24,8 +24,6 @@ NO_ANSWER = "The library does not answer this question."
 REFUSAL = re.compile(
     r"\b(library|sources?|abstracts?|papers?)\b[^.]*\b(does|do) not (answer|contain|provide|mention|state|say)", re.I
 )
-WORDS = re.compile(r"[^\W\d_]{2,}")
-"""A fragment with no word in it, such as a lone citation, says nothing."""
 ANSWER_LABEL = re.compile(r"^\s*answer:\s*", re.I)
 """The prompt ends with "Answer:", which a model sometimes repeats."""
 HISTORY_TURNS = 4
@@ -77,8 +75,8 @@ def finish(
     text, _, removed_citations = clean_citations(raw, set(by_number))
     shown = {s.n: f"{s.title}\n{s.excerpt}" for s in sources}
     grounded = ground(text, standalone, shown, "\n".join(s.abstract for s in sources))
-    said = [s for s in sentences(grounded.text) if not REFUSAL.search(s) and WORDS.search(CITATION.sub("", s))]
-    removed = grounded.removed_statements + [s for s in said if echoes(s, instructions)]
+    said = [s for s in sentences(grounded.text) if not REFUSAL.search(s)]
+    removed = grounded.removed_statements + echoes(said, instructions)
     if cut_off and said and said[-1] not in removed:
         removed.append(said[-1])
     said = [s for s in said if s not in removed]

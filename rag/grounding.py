@@ -110,10 +110,9 @@ def supporting_passage(claims: list[str], excerpt: str) -> str:
     for piece in excerpt.split(GAP):
         candidates += [*sentences(piece), ""]  # the blank keeps sentences across a gap apart in `joined`
     vocabularies = [words(candidate) for candidate in candidates]
-    chosen = [
-        max(range(len(candidates)), key=lambda i: (len(words(claim) & vocabularies[i]), bool(candidates[i])))
-        for claim in claims
-    ]
+    chosen = []
+    for claim in map(words, claims):
+        chosen.append(max(range(len(candidates)), key=lambda i: (len(claim & vocabularies[i]), bool(candidates[i]))))
     return joined(candidates, chosen or [0]) if any(candidates) else excerpt
 
 
@@ -150,9 +149,11 @@ def unsupported_sentences(text: str, source: str) -> list[str]:
     return [s for s in sentences(text) if unknown_names(s, known) or not numbers(s) <= found]
 
 
-def echoes(sentence: str, instructions: str) -> bool:
-    """Prompt leaks and parroted examples are not answers, whatever the question asked for."""
-    return bool(_runs(sentence) & _runs(instructions))
+def echoes(said: list[str], instructions: str) -> list[str]:
+    """The sentences that repeat the instructions: prompt leaks and parroted examples are not
+    answers, whatever the question asked for."""
+    prompt_runs = _runs(instructions)
+    return [sentence for sentence in said if _runs(sentence) & prompt_runs]
 
 
 def _runs(text: str) -> set[tuple[str, ...]]:
