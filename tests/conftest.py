@@ -50,18 +50,21 @@ def small_model_path() -> Path:
     return path
 
 
+def small_model(path: Path, **overrides) -> dict:
+    """Settings that answer with SmolLM2, greedy, in a short context, on one thread: llama.cpp
+    slows down badly when its threads outnumber the idle cores."""
+    return {"llm_backend": "local", "local_model_path": path, "local_threads": 1, "local_n_ctx": 2048,
+            "temperature": 0.0, **overrides}
+
+
+def as_env(values: dict) -> dict[str, str]:
+    """Settings as the PAPERS_* variables that a `papers` or Streamlit process reads."""
+    return {f"PAPERS_{name.upper()}": str(value) for name, value in values.items()}
+
+
 @pytest.fixture(scope="session")
 def local_settings(small_model_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Settings:
-    """One thread: llama.cpp slows down badly when its threads outnumber the idle cores."""
-    return make_settings(
-        llm_backend="local",
-        local_model_path=small_model_path,
-        local_n_ctx=2048,
-        local_threads=1,
-        temperature=0.0,
-        max_answer_tokens=32,
-        cache_dir=tmp_path_factory.mktemp("cache"),
-    )
+    return make_settings(**small_model(small_model_path, max_answer_tokens=32, cache_dir=tmp_path_factory.mktemp("cache")))
 
 
 @pytest.fixture(scope="session")
@@ -198,15 +201,9 @@ def ui_library(sample_library: Settings, tmp_path_factory: pytest.TempPathFactor
 def ui_env(ui_library: Path, small_model_path: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     """PAPERS_* variables that run the app on the copy of the sample library with SmolLM2:
     one thread, greedy, short answers."""
-    return {
-        "PAPERS_DATA_DIR": str(ui_library),
-        "PAPERS_CACHE_DIR": str(tmp_path_factory.mktemp("ui_cache")),
-        "PAPERS_LOCAL_MODEL_PATH": str(small_model_path),
-        "PAPERS_LOCAL_THREADS": "1",
-        "PAPERS_LOCAL_N_CTX": "2048",
-        "PAPERS_TEMPERATURE": "0",
-        "PAPERS_MAX_ANSWER_TOKENS": "32",
-    }
+    return as_env(small_model(
+        small_model_path, data_dir=ui_library, cache_dir=tmp_path_factory.mktemp("ui_cache"), max_answer_tokens=32
+    ))
 
 
 # --- answers, digests, comparisons: two short papers keep the small real model's prompts short ------

@@ -16,12 +16,14 @@ import pytest
 
 from conftest import (
     SHORT_PAPERS,
+    as_env,
     assert_user_error,
     cli_env,
     copy_library,
     free_port,
     run_cli,
     sample_papers,
+    small_model,
     write_jsonl,
 )
 from rag.ask import NO_ANSWER
@@ -47,16 +49,9 @@ def cli_runs(sample_library, small_model_path: Path, tmp_path_factory) -> dict[s
     report = ingest([write_jsonl(folder / "short.jsonl", SHORT_PAPERS)], library)
     assert len(report.added) == 2, report.summary()
 
-    local = cli_env(
-        PAPERS_DATA_DIR=str(library.data_dir),
-        PAPERS_CACHE_DIR=str(folder / "cache"),
-        PAPERS_LOCAL_MODEL_PATH=str(small_model_path),
-        PAPERS_LOCAL_THREADS="1",
-        PAPERS_LOCAL_N_CTX="2048",
-        PAPERS_TEMPERATURE="0",
-        PAPERS_MAX_ANSWER_TOKENS="40",
-        PAPERS_CONTEXT_TOKENS="200",
-    )
+    local = cli_env(**as_env(small_model(
+        small_model_path, data_dir=library.data_dir, cache_dir=folder / "cache", max_answer_tokens=40, context_tokens=200
+    )))
     unreachable = {
         **local,
         "PAPERS_LLM_BACKEND": "openai",

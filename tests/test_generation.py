@@ -20,7 +20,7 @@ from langchain_core.messages import AIMessageChunk
 from langchain_core.outputs import ChatGenerationChunk, ChatResult
 from pydantic import Field
 
-from conftest import SHORT_PAPERS, arxiv_record, copy_library, library_settings, sample_papers, write_jsonl
+from conftest import SHORT_PAPERS, arxiv_record, copy_library, library_settings, sample_papers, small_model, write_jsonl
 from rag.ask import NO_ANSWER, AnswerStream, ask
 from rag.citations import CITATION, cited_numbers
 from rag.compare import ASPECT_LABELS, compare
@@ -89,14 +89,10 @@ def gen_settings(sample_library: Settings, small_model_path: Path, tmp_path_fact
     return copy_library(
         sample_library,
         tmp_path_factory.mktemp("generation") / "library",
-        llm_backend="local",
-        local_model_path=small_model_path,
-        local_threads=1,
-        local_n_ctx=2048,
-        temperature=0.0,
-        max_answer_tokens=40,
-        context_tokens=200,
-        cache_dir=tmp_path_factory.mktemp("generation_cache"),
+        **small_model(
+            small_model_path, max_answer_tokens=40, context_tokens=200,
+            cache_dir=tmp_path_factory.mktemp("generation_cache"),
+        ),
     )
 
 
@@ -136,14 +132,10 @@ def garden_settings(small_model_path: Path, tmp_path_factory) -> Settings:
     source = write_jsonl(folder / "garden.jsonl", [GARDEN, BREAKOUT, *SHORT_PAPERS, *others])
     settings = library_settings(
         folder / "library",
-        llm_backend="local",
-        local_model_path=small_model_path,
-        local_threads=1,
-        local_n_ctx=2048,
-        temperature=0.0,
-        max_answer_tokens=128,
-        context_tokens=400,
-        cache_dir=tmp_path_factory.mktemp("garden_cache"),
+        **small_model(
+            small_model_path, max_answer_tokens=128, context_tokens=400,
+            cache_dir=tmp_path_factory.mktemp("garden_cache"),
+        ),
     )
     report = ingest([source], settings)
     assert len(report.added) == 7, report.summary()
