@@ -19,10 +19,12 @@ class DiskCache:
         self.path = folder / f"{name}.json"
 
     def read(self) -> dict | None:
+        """None when there is no record, or none this code can read (then it is made again)."""
         try:
-            return json.loads(self.path.read_text())
+            record = json.loads(self.path.read_text())
         except (OSError, ValueError):
             return None
+        return record if isinstance(record, dict) else None
 
     def write(self, record: dict) -> None:
         """Written whole, then renamed, so a crash never leaves half a record to be served.

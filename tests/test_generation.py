@@ -569,6 +569,17 @@ def test_interrupted_digest_leaves_no_cache_file(gen_settings, retriever):
     assert not DigestStream(title, settings=gen_settings, store=retriever.store, model=UncallableModel()).cached
 
 
+def test_unreadable_cached_digest_is_written_again(gen_settings, retriever):
+    title = "Relative representations enable zero-shot latent space communication"
+    first = digest(title, settings=gen_settings, store=retriever.store, model=ScriptedModel(responses=["Digest one."]))
+    cache_file = next(f for f in cache_files(gen_settings) if json.loads(f.read_text())["title"] == title)
+    for unreadable in ('["a", "list"]', '{"id": "no digest"}', "{not json"):
+        cache_file.write_text(unreadable)
+        again = DigestStream(title, settings=gen_settings, store=retriever.store, model=ScriptedModel(responses=["Digest two."]))
+        assert not again.cached and "".join(again) == "Digest two." and first.text == "Digest one."
+        cache_file.unlink()
+
+
 def test_failed_cache_write_leaves_no_partial_file(gen_settings, retriever, monkeypatch):
     import rag.cache
 
