@@ -12,12 +12,11 @@ from dataclasses import dataclass, field
 from langchain_core.language_models import BaseChatModel
 
 from rag.citations import clean_citations
-from rag.errors import PapersError
 from rag.evidence import Source, build_sources, sentences
 from rag.grounding import citing_sentences, echoes, ground, supporting_passage
 from rag.llm import get_chat_model, llm_errors
 from rag.prompts import load_prompt
-from rag.retrieval import Retriever
+from rag.retrieval import Retriever, checked_query
 from rag.settings import Settings
 
 NO_ANSWER = "The library does not answer this question."
@@ -107,10 +106,8 @@ class AnswerStream:
         model: BaseChatModel | None = None,
         prompt_name: str = "ask",
     ) -> None:
-        if not question.strip():
-            raise PapersError("The question is empty; type a question about the papers.")
         self.settings = settings
-        self.question = question.strip()
+        self.question = checked_query(question, settings)
         self.retriever = retriever or Retriever(settings)
         self._model = model
         self.prompt_name = prompt_name

@@ -9,6 +9,7 @@ from typing import Literal
 import numpy as np
 
 from rag.embeddings import get_embedder
+from rag.errors import PapersError
 from rag.ingest import open_store, refresh_lexical_index
 from rag.lexical import LexicalIndex
 from rag.settings import Settings
@@ -65,6 +66,20 @@ class Filters:
         return max(date_number(self.date_from), 1), high
 
 
+def checked_query(text: str, settings: Settings) -> str:
+    """The query stripped, or a PapersError for one that is empty or too long: an empty query would
+    list arbitrary papers, and an over-long one could never fit the model's prompt."""
+    query = text.strip()
+    if not query:
+        raise PapersError("The question is empty; type a question or a few words about the papers.")
+    if len(query) > settings.max_question_chars:
+        raise PapersError(
+            f"The question is too long: {len(query):,} characters, over the limit of "
+            f"{settings.max_question_chars:,} (PAPERS_MAX_QUESTION_CHARS). Ask a shorter question."
+        )
+    return query
+
+
 class Retriever:
     """Holds the open store and BM25 index so repeated questions pay for neither again."""
 
@@ -87,6 +102,7 @@ class Retriever:
     def search(
         self, query: str, k: int | None = None, filters: Filters = Filters(), mode: Mode = "hybrid"
     ) -> list[PaperHit]:
+        query = checked_query(query, self.settings)
         k = k or self.settings.top_k
         n = self.settings.candidates
         rankings: list[list[tuple[str, str, str]]] = []

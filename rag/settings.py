@@ -119,6 +119,11 @@ class Settings(BaseSettings):
     )
     temperature: float = Field(default=0.1, description="Sampling temperature for answers.")
     max_answer_tokens: int = Field(default=384, description="Longest answer the model may write.")
+    max_question_chars: int = Field(
+        default=4000,
+        description="Longest question or search query accepted, in characters; a longer one is refused "
+        "with a message saying so, before any retrieval or model call.",
+    )
 
     sample_library: Path = Field(
         default=PROJECT_DIR / "data" / "sample" / "hf_papers.txt",

@@ -100,6 +100,16 @@ def test_search_json_on_the_sample_library(runner: CliRunner, sample_library: Se
     assert text.startswith(f"1. {Q02_GOLD}\n")
 
 
+@pytest.mark.parametrize("command", ["search", "ask"])
+@pytest.mark.parametrize(("query", "fragment"), [("", "is empty"), ("  \t ", "is empty"),
+                                                 ("why " * 1001, "too long: 4,003 characters")])
+def test_empty_and_overlong_queries_are_refused_alike(sample_library: Settings, tmp_path: Path, command, query, fragment):
+    """Before any retrieval or model call: an empty search once listed five arbitrary papers, and a
+    20,000-character question failed with advice about PAPERS_TOP_K."""
+    result = run_cli("--data-dir", str(sample_library.data_dir), command, query, cwd=tmp_path)
+    assert_user_error(result, fragment)
+
+
 def test_an_empty_library_lists_and_searches_nothing(runner: CliRunner, tmp_path: Path):
     empty = ["--data-dir", str(tmp_path / "empty")]
     assert json.loads(runner.invoke(main, [*empty, "search", "anything", "--json"]).stdout) == []
