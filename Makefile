@@ -3,6 +3,9 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 PIP := $(BIN)/pip --disable-pip-version-check -q
+# llama.cpp built for AVX2, not -march=native: its AMX kernels crash (SIGSEGV in
+# ggml_backend_amx_mul_mat) on CPUs that advertise AMX, such as this project's VMs.
+LLAMA_CMAKE_ARGS ?= -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON
 
 .PHONY: run test install install-test chromium benchmark
 
@@ -20,7 +23,7 @@ $(VENV)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(PIP) install --upgrade pip
 	# llama-cpp-python compiles from source (about 11 minutes on 2 cores); pip caches the wheel.
-	$(BIN)/pip install -e .
+	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(BIN)/pip install -e .
 	touch $@
 
 $(VENV)/.installed-test: $(VENV)/.installed
