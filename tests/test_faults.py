@@ -1,0 +1,191 @@
+"""Fault trials: servers that hang or crawl, garbage files, Streamlit's own settings, libraries that
+are read-only, damaged or unreachable. Trials that other modules already run are listed in the
+README's Reliability section with the test that holds them."""
+
+from __future__ import annotations
+
+import json
+import re
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from conftest import assert_user_error, cli_env, free_port, make_settings, run_cli, sample_papers
+from rag import llm
+from rag.embeddings import OpenAIEmbedder
+from rag.errors import PapersError
+from rag.settings import Settings
+
+# --- model servers that never answer, or answer slowly ---------------------------------------------
+
+
+@contextmanager
+def silent_server() -> Iterator[str]:
+    """Accepts every connection and never sends a byte; yields an OpenAI-style base URL."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    held: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        listener.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                held.append(listener.accept()[0])
+            except OSError:
+                continue
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}/v1"
+    finally:
+        stop.set()
+        thread.join()
+        for connection in held:
+            connection.close()
+        listener.close()
+
+
+TOKENS = ["Slow ", "but ", "steady ", "tokens ", "arrive ", "one ", "by ", "one."]
+
+
+@contextmanager
+def trickling_server(gap: float) -> Iterator[str]:
+    """Streams TOKENS as OpenAI chat chunks, one every `gap` seconds, to every request."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            self.send_response(200)
+            self.send_header("Content-Type", "text/event-stream")
+            self.end_headers()
+            for n, token in enumerate(TOKENS):
+                time.sleep(gap)
+                last = n == len(TOKENS) - 1
+                chunk = {
+                    "id": "c1", "object": "chat.completion.chunk", "created": 0, "model": "m",
+                    "choices": [{"index": 0, "delta": {"role": "assistant", "content": token},
+                                 "finish_reason": "stop" if last else None}],
+                }
+                self.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
+                self.wfile.flush()
+            self.wfile.write(b"data: [DONE]\n\n")
+
+        def log_message(self, *args) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/v1"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def remote(base_url: str, **overrides) -> Settings:
+    return make_settings(**{
+        "llm_backend": "openai", "openai_base_url": base_url, "openai_api_key": "k", "openai_model": "m",
+        **overrides,
+    })
+
+
+def waited(message: str) -> float:
+    """The seconds a message says were waited."""
+    found = re.search(r"(?:after|in) (\d+\.\d) s", message)
+    assert found, message
+    return float(found.group(1))
+
+
+def test_a_silent_model_server_fails_papers_ask_within_30_s_with_the_real_wait(sample_library: Settings, tmp_path):
+    """The defaults: no retry of a silence, one error within the first-token limit."""
+    with silent_server() as base_url:
+        env = cli_env(PAPERS_DATA_DIR=str(sample_library.data_dir), PAPERS_LLM_BACKEND="openai",
+                      OPENAI_BASE_URL=base_url, OPENAI_API_KEY="k")
+        started = time.monotonic()
+        result = run_cli("ask", "Which papers study Kolmogorov-Arnold networks?", cwd=tmp_path, env=env, timeout=120)
+        elapsed = time.monotonic() - started
+    assert elapsed < 30 + 10, elapsed  # the bound, plus the CLI's start-up on a busy machine
+    assert_user_error(result, "sent nothing for 20 s", "PAPERS_OPENAI_FIRST_TOKEN_TIMEOUT")
+    assert 20 <= waited(result.stderr) < 30
+
+
+@pytest.mark.parametrize("call", ["invoke", "stream"])
+def test_a_silent_model_server_is_given_up_on_once(call):
+    """Retries are for refusals and 5xx: a silence is not waited out again."""
+    with silent_server() as base_url:
+        settings = remote(base_url, openai_first_token_timeout=1.5, openai_max_retries=3)
+        model = llm.get_chat_model(settings)
+        started = time.monotonic()
+        with pytest.raises(PapersError) as caught, llm.llm_errors(settings):
+            model.invoke("hello") if call == "invoke" else list(model.stream("hello"))
+    elapsed = time.monotonic() - started
+    assert elapsed < 4, elapsed
+    assert "sent nothing for 1.5 s" in str(caught.value)
+    assert 1.5 <= waited(str(caught.value)) <= elapsed
+
+
+def test_digest_and_compare_fail_alike_on_a_silent_server(sample_library: Settings):
+    from rag.compare import compare
+    from rag.digest import DigestStream
+
+    with silent_server() as base_url:
+        settings = remote(base_url, data_dir=sample_library.data_dir, openai_first_token_timeout=1.0)
+        papers = [p.id for p in sample_papers()[:2]]
+        for run in (lambda: list(DigestStream(papers[0], settings=settings)),
+                    lambda: compare(papers[0], papers[1], settings=settings)):
+            started = time.monotonic()
+            with pytest.raises(PapersError, match="sent nothing for 1 s"):
+                run()
+            assert time.monotonic() - started < 4
+
+
+@pytest.mark.parametrize("call", ["invoke", "stream"])
+def test_a_slow_but_steady_server_is_never_cut_off(call):
+    """Tokens 0.6 s apart for about 5 s, against a 1.5 s first-token limit: the whole answer arrives."""
+    with trickling_server(gap=0.6) as base_url:
+        settings = remote(base_url, openai_first_token_timeout=1.5)
+        model = llm.get_chat_model(settings)
+        started = time.monotonic()
+        with llm.llm_errors(settings):
+            if call == "invoke":
+                text = model.invoke("hello").content
+            else:
+                text = "".join(chunk.content for chunk in model.stream("hello"))
+    assert time.monotonic() - started > 1.5 * 2
+    assert text == "".join(TOKENS)
+
+
+def test_an_answer_over_its_whole_limit_stops_and_says_how_long_it_ran():
+    with trickling_server(gap=0.5) as base_url:
+        settings = remote(base_url, openai_first_token_timeout=2.0, openai_answer_timeout=1.6)
+        with pytest.raises(PapersError) as caught, llm.llm_errors(settings):
+            list(llm.get_chat_model(settings).stream("hello"))
+    message = str(caught.value)
+    assert "PAPERS_OPENAI_ANSWER_TIMEOUT" in message and "still answering" in message
+    assert 1.6 <= waited(message) < 3
+
+
+def test_a_refused_connection_is_retried_with_backoff_and_the_tries_are_counted():
+    settings = remote(f"http://127.0.0.1:{free_port()}/v1", openai_max_retries=2)
+    started = time.monotonic()
+    with pytest.raises(PapersError) as caught, llm.llm_errors(settings):
+        llm.get_chat_model(settings).invoke("hello")
+    elapsed = time.monotonic() - started
+    assert "3 tries" in str(caught.value) and "OPENAI_BASE_URL" in str(caught.value)
+    assert elapsed >= 1.5  # 0.5 s, then 1 s of backoff
+
+
+def test_a_silent_embeddings_server_fails_within_its_limit():
+    with silent_server() as base_url:
+        settings = remote(base_url, embedding_backend="openai", openai_first_token_timeout=1.0)
+        started = time.monotonic()
+        with pytest.raises(PapersError, match=r"\(embeddings\) accepted the connection but sent nothing for 1 s"):
+            OpenAIEmbedder(settings).embed(["a passage"])
+    assert time.monotonic() - started < 3
