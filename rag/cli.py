@@ -57,9 +57,10 @@ def main(ctx: click.Context, data_dir: Path | None) -> None:
 @main.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--format", "format_", help="Force the file format instead of detecting it.")
+@click.option("--keep-partial", is_flag=True, help="Add the good records of a file whose records are mostly rejected.")
 @click.pass_context
 @friendly_errors
-def ingest(ctx: click.Context, paths: tuple[Path, ...], format_: str | None) -> None:
+def ingest(ctx: click.Context, paths: tuple[Path, ...], format_: str | None, keep_partial: bool) -> None:
     """Add papers from files (listing page, arXiv JSON/JSONL, BEIR corpus.jsonl[.gz], CSV)."""
     from rag.ingest import ingest as run_ingest
 
@@ -75,7 +76,7 @@ def ingest(ctx: click.Context, paths: tuple[Path, ...], format_: str | None) -> 
             if bar is not None:
                 bar.update(done - bar.pos)
 
-        report = run_ingest(list(paths), _settings(ctx), format_, progress)
+        report = run_ingest(list(paths), _settings(ctx), format_, progress, keep_partial)
     for rejection in report.rejected:
         where = f"{rejection.file}:{rejection.line}" if rejection.line else rejection.file
         click.echo(f"rejected {where}: {rejection.reason}", err=True)

@@ -48,12 +48,16 @@ def ingest(
     settings: Settings,
     format: str | None = None,
     progress: Progress | None = None,
+    keep_partial: bool = False,
 ) -> IngestReport:
-    """Every file is read before anything is written: a bad file leaves the library as it was."""
+    """Every file is read before anything is written: a bad file leaves the library as it was.
+
+    A file whose records are mostly rejected counts as bad, unless `keep_partial`.
+    """
     report = IngestReport()
     papers: dict[str, Paper] = {}
     for path in paths:
-        result = read_papers(Path(path), format)
+        result = read_papers(Path(path), format, keep_partial)
         report.rejected += result.rejected
         for paper in result.papers:
             if paper.id in papers:

@@ -322,15 +322,24 @@ def test_uploads_report_what_was_added_and_rejected_and_keep_the_library(open_ap
     assert app.success[0].value == "2 added, 0 unchanged, 0 updated, 0 rejected"
     assert sorted(app.dataframe[0].value["Title"]) == ["Uploaded paper 1", "Uploaded paper 2"]
 
-    upload("mixed", jsonl(tmp_path / "mixed.jsonl", [record(1), "{not json", {"title": "No abstract"}]))
-    assert app.success[0].value == "0 added, 1 unchanged, 0 updated, 2 rejected"
+    upload("mixed", jsonl(tmp_path / "mixed.jsonl", [record(1), "{not json", {"title": "No abstract"}, record(3), record(4)]))
+    assert app.success[0].value == "2 added, 1 unchanged, 0 updated, 2 rejected"
     rejected = app.dataframe[1].value
     assert list(rejected["File"]) == ["mixed.jsonl", "mixed.jsonl"] and list(rejected["Line"]) == [2, 3]
     assert "invalid JSON" in rejected["Reason"][0] and "abstract" in rejected["Reason"][1]
 
     upload("malformed", jsonl(tmp_path / "malformed.jsonl", ["{broken", {"title": "No abstract"}]))
     assert app.error[0].value.startswith(common.md("Nothing was added. malformed.jsonl: none of its 2 records"))
-    assert len(app.dataframe[0].value) == 2 and app.metric[0].value == "2"
+    assert len(app.dataframe[0].value) == 4 and app.metric[0].value == "4"
+
+    mostly_bad = jsonl(tmp_path / "mostly_bad.jsonl", [record(5), "{not json", {"title": "No abstract"}])
+    upload("mostly bad", mostly_bad)
+    assert app.error[0].value.startswith(common.md("Nothing was added. mostly_bad.jsonl: 2 of its 3 records (67%)"))
+    assert app.metric[0].value == "4"
+    app.checkbox[0].check().run()
+    upload("mostly bad, kept", mostly_bad)
+    assert app.success[0].value == "1 added, 0 unchanged, 0 updated, 2 rejected"
+    assert app.metric[0].value == "5"
 
 
 # --- failures ------------------------------------------------------------------------------------------
