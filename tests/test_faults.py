@@ -17,7 +17,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from conftest import assert_user_error, cli_env, free_port, make_settings, run_cli, sample_papers
+from conftest import PAPERS_CLI, assert_user_error, cli_env, free_port, make_settings, run_cli, sample_papers, serving
 from rag import llm
 from rag.embeddings import OpenAIEmbedder
 from rag.errors import PapersError
@@ -229,3 +229,27 @@ def test_random_bytes_with_carriage_returns_are_refused_without_a_traceback(tmp_
     path.write_bytes(bytes(rng.choice(range(1, 256)) for _ in range(20_000)).decode("latin-1").encode())
     with pytest.raises(PapersError, match="cannot tell what kind of papers file"):
         read_papers(path)
+
+
+# --- `papers ui` and Streamlit's own settings ------------------------------------------------------
+
+
+@pytest.mark.parametrize("where", ["variable", "config.toml", "flag over both"])
+def test_papers_ui_honours_streamlits_own_server_settings(tmp_path, where):
+    streamlit_port, flag_port = free_port(), free_port()
+    env = cli_env(PAPERS_DATA_DIR=str(tmp_path / "lib"))
+    command = [str(PAPERS_CLI), "ui"]
+    if where == "config.toml":
+        (tmp_path / ".streamlit").mkdir()
+        (tmp_path / ".streamlit" / "config.toml").write_text(f'[server]\nport = {streamlit_port}\naddress = "127.0.0.1"\n')
+    else:
+        env |= {"STREAMLIT_SERVER_PORT": str(streamlit_port), "STREAMLIT_SERVER_ADDRESS": "127.0.0.1"}
+    if where == "flag over both":
+        (tmp_path / ".streamlit").mkdir()
+        (tmp_path / ".streamlit" / "config.toml").write_text(f"[server]\nport = {free_port()}\n")
+        command += ["--port", str(flag_port), "--host", "localhost"]
+    served = flag_port if where == "flag over both" else streamlit_port
+    host = "localhost" if where == "flag over both" else "127.0.0.1"
+    with serving(command, f"http://127.0.0.1:{served}/_stcore/health", tmp_path / "ui.log", "papers ui", cwd=tmp_path, env=env):
+        pass
+    assert f"Serving on http://{host}:{served}" in (tmp_path / "ui.log").read_text()
