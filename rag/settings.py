@@ -47,6 +47,10 @@ class Settings(BaseSettings):
         validation_alias=AliasChoices("CHROMA_PORT", "PAPERS_CHROMA_PORT"),
         description="Chroma server port (with CHROMA_HOST).",
     )
+    chroma_timeout: float = Field(
+        default=30.0,
+        description="Seconds to wait for a Chroma server's reply (with CHROMA_HOST) before giving up.",
+    )
 
     embedding_backend: Literal["local", "openai"] = Field(
         default="local",

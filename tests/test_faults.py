@@ -7,8 +7,10 @@ from __future__ import annotations
 import json
 import random
 import re
+import shutil
 import socket
 import string
+import subprocess
 import threading
 import time
 from collections.abc import Iterator
@@ -17,7 +19,19 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from conftest import PAPERS_CLI, assert_user_error, cli_env, free_port, make_settings, run_cli, sample_papers, serving
+from conftest import (
+    PAPERS_CLI,
+    SHORT_PAPERS,
+    assert_user_error,
+    cli_env,
+    free_port,
+    library_settings,
+    make_settings,
+    run_cli,
+    sample_papers,
+    serving,
+    write_jsonl,
+)
 from rag import llm
 from rag.embeddings import OpenAIEmbedder
 from rag.errors import PapersError
@@ -253,3 +267,67 @@ def test_papers_ui_honours_streamlits_own_server_settings(tmp_path, where):
     with serving(command, f"http://127.0.0.1:{served}/_stcore/health", tmp_path / "ui.log", "papers ui", cwd=tmp_path, env=env):
         pass
     assert f"Serving on http://{host}:{served}" in (tmp_path / "ui.log").read_text()
+
+
+# --- libraries: read-only, damaged, on a Chroma server that never answers ----------------------------
+
+WITHOUT_ROOTS_OVERRIDE = ["setpriv", "--bounding-set=-dac_override,-dac_read_search,-fowner"]
+"""Tests run as root, whom file modes do not stop; without these capabilities they do."""
+
+
+@pytest.fixture
+def two_paper_library(tmp_path) -> Settings:
+    from rag.ingest import ingest
+
+    settings = library_settings(tmp_path / "library")
+    report = ingest([write_jsonl(tmp_path / "short.jsonl", SHORT_PAPERS)], settings)
+    assert len(report.added) == 2
+    return settings
+
+
+def test_a_read_only_library_can_be_searched_listed_and_counted_but_not_written(two_paper_library, tmp_path):
+    if shutil.which("setpriv") is None:
+        pytest.skip("setpriv (util-linux) is needed to take away root's right to write anywhere")
+    library = two_paper_library.data_dir
+    shutil.rmtree(library / "bm25")  # searching must also rebuild BM25 without writing
+    before = sorted((p.relative_to(library), p.stat().st_size) for p in library.rglob("*"))
+    subprocess.run(["chmod", "-R", "a-w", str(library)], check=True)
+    try:
+        probe = subprocess.run([*WITHOUT_ROOTS_OVERRIDE, "touch", str(library / "probe")], capture_output=True)
+        assert probe.returncode != 0, "the folder is still writable"
+
+        def papers(*args):
+            return subprocess.run([*WITHOUT_ROOTS_OVERRIDE, str(PAPERS_CLI), "--data-dir", str(library), *args],
+                                  cwd=tmp_path, env=cli_env(), capture_output=True, text=True, timeout=120)
+
+        tiny, leaf = SHORT_PAPERS
+        search = papers("search", "keyword spotting on microcontrollers", "--json")
+        assert search.returncode == 0, search.stderr
+        assert json.loads(search.stdout)[0]["id"] == tiny["id"]
+        assert {line.split("\t")[0] for line in papers("list").stdout.splitlines()} == {tiny["id"], leaf["id"]}
+        assert "papers:     2" in papers("stats").stdout
+        for args in (["ingest", str(tmp_path / "short.jsonl")], ["remove", tiny["id"]], ["reindex"]):
+            assert_user_error(papers(*args), f"The library folder {library} is read-only")
+    finally:
+        subprocess.run(["chmod", "-R", "u+w", str(library)], check=True)
+    assert sorted((p.relative_to(library), p.stat().st_size) for p in library.rglob("*")) == before
+
+
+def test_a_damaged_library_says_how_to_rebuild_it(two_paper_library, tmp_path):
+    database = two_paper_library.chroma_dir / "chroma.sqlite3"
+    with open(database, "r+b") as handle:
+        handle.truncate(database.stat().st_size // 2)
+    for args in (["stats"], ["search", "leaves"]):
+        result = run_cli("--data-dir", str(two_paper_library.data_dir), *args, cwd=tmp_path, env=cli_env())
+        assert_user_error(result, "malformed", "Its Chroma database is damaged", "ingest the original papers files")
+
+
+def test_a_chroma_server_that_never_answers_does_not_hang_papers_stats(tmp_path):
+    with silent_server() as base_url:
+        port = base_url.split(":")[-1].split("/")[0]
+        env = cli_env(CHROMA_HOST="127.0.0.1", CHROMA_PORT=port, PAPERS_CHROMA_TIMEOUT="2")
+        started = time.monotonic()
+        result = run_cli("stats", cwd=tmp_path, env=env, timeout=60)
+    assert time.monotonic() - started < 20
+    assert_user_error(result, f"127.0.0.1:{port} (CHROMA_HOST/CHROMA_PORT)", "did not answer within 2 s",
+                      "PAPERS_CHROMA_TIMEOUT")
