@@ -67,19 +67,19 @@ def explain_wait(exc: BaseException, server: str, settings: Settings, waited: fl
     if isinstance(exc, openai.APITimeoutError):
         if _is_connect_timeout(exc):
             return (
-                f"The server at {server} did not accept a connection within "
+                f"The model server at {server} did not accept a connection within "
                 f"{settings.openai_connect_timeout:g} s (gave up after {waited:.1f} s); check "
                 "OPENAI_BASE_URL, or raise PAPERS_OPENAI_CONNECT_TIMEOUT for a slow network."
             )
         return (
-            f"The server at {server} accepted the connection but sent nothing for "
+            f"The model server at {server} accepted the connection but sent nothing for "
             f"{settings.openai_first_token_timeout:g} s (gave up after {waited:.1f} s); check that it "
             "is working and not overloaded, or raise PAPERS_OPENAI_FIRST_TOKEN_TIMEOUT."
         )
     if isinstance(exc, openai.APIConnectionError):
         tries = settings.openai_max_retries + 1
         return (
-            f"Could not reach the server at {server} ({tries} tries in {waited:.1f} s); check "
+            f"Could not reach the model server at {server} ({tries} tries in {waited:.1f} s); check "
             "OPENAI_BASE_URL and that the server is running."
         )
     return None

@@ -4,6 +4,7 @@ README's Reliability section with the test that holds them."""
 
 from __future__ import annotations
 
+import gzip
 import json
 import random
 import re
@@ -14,6 +15,7 @@ import subprocess
 import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -22,6 +24,7 @@ import pytest
 from conftest import (
     PAPERS_CLI,
     SHORT_PAPERS,
+    arxiv_record,
     assert_user_error,
     cli_env,
     free_port,
@@ -30,6 +33,7 @@ from conftest import (
     run_cli,
     sample_papers,
     serving,
+    silent_server,
     write_jsonl,
 )
 from rag import llm
@@ -39,33 +43,6 @@ from rag.settings import Settings
 from rag.sources import read_papers
 
 # --- model servers that never answer, or answer slowly ---------------------------------------------
-
-
-@contextmanager
-def silent_server() -> Iterator[str]:
-    """Accepts every connection and never sends a byte; yields an OpenAI-style base URL."""
-    listener = socket.create_server(("127.0.0.1", 0))
-    held: list[socket.socket] = []
-    stop = threading.Event()
-
-    def accept() -> None:
-        listener.settimeout(0.2)
-        while not stop.is_set():
-            try:
-                held.append(listener.accept()[0])
-            except OSError:
-                continue
-
-    thread = threading.Thread(target=accept, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{listener.getsockname()[1]}/v1"
-    finally:
-        stop.set()
-        thread.join()
-        for connection in held:
-            connection.close()
-        listener.close()
 
 
 TOKENS = ["Slow ", "but ", "steady ", "tokens ", "arrive ", "one ", "by ", "one."]
@@ -331,3 +308,48 @@ def test_a_chroma_server_that_never_answers_does_not_hang_papers_stats(tmp_path)
     assert time.monotonic() - started < 20
     assert_user_error(result, f"127.0.0.1:{port} (CHROMA_HOST/CHROMA_PORT)", "did not answer within 2 s",
                       "PAPERS_CHROMA_TIMEOUT")
+
+
+# --- trials that already held in issue 10 and that no other module runs --------------------------------
+
+
+def truncated_gzip() -> bytes:
+    whole = gzip.compress(b"".join(json.dumps(p).encode() + b"\n" for p in SHORT_PAPERS))
+    return whole[: len(whole) // 2]
+
+
+@pytest.mark.parametrize(
+    "name, content, fragments",
+    [
+        ("utf16.jsonl", json.dumps(SHORT_PAPERS[0]).encode("utf-16"), ["binary file", "re-save it as UTF-8"]),
+        ("corpus.jsonl.gz", truncated_gzip(), ["looks gzip-compressed but is damaged"]),
+        ("titles.csv", b"title,year\nA title,2020\n", ["the CSV needs an abstract column", "title, year"]),
+        ("bare.csv", b"name,year\nA title,2020\n", ["the CSV needs a title and an abstract column"]),
+    ],
+)
+def test_a_bad_file_is_one_line_error_and_writes_nothing(tmp_path, name, content, fragments):
+    path = tmp_path / name
+    path.write_bytes(content)
+    library = tmp_path / "library"
+    result = run_cli("--data-dir", str(library), "ingest", str(path), cwd=tmp_path)
+    assert_user_error(result, name, *fragments)
+    assert not library.exists()
+
+
+def test_two_ingests_at_once_and_a_search_meanwhile_all_succeed(tmp_path):
+    papers = sample_papers()
+    files = [write_jsonl(tmp_path / f"part{n}.jsonl", [arxiv_record(p) for p in papers[n * 10:(n + 1) * 10]])
+             for n in range(2)]
+    env = cli_env(PAPERS_DATA_DIR=str(tmp_path / "library"))
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        ingests = [pool.submit(run_cli, "ingest", str(path), cwd=tmp_path, env=env) for path in files]
+        time.sleep(1)
+        search = pool.submit(run_cli, "search", papers[0].title, "--json", cwd=tmp_path, env=env)
+        results = [future.result() for future in ingests]
+        searched = search.result()
+    for result in results:
+        assert result.returncode == 0 and "10 added" in result.stdout, result.stderr
+    assert searched.returncode == 0, searched.stderr
+    assert "papers:     20" in run_cli("stats", cwd=tmp_path, env=env).stdout
+    hits = json.loads(run_cli("search", papers[15].title, "-k", "1", "--json", cwd=tmp_path, env=env).stdout)
+    assert hits[0]["title"] == papers[15].title

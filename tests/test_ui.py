@@ -3,6 +3,7 @@ library, and no network. SmolLM2 rarely cites, so citations are checked on an An
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import json
 import os
@@ -14,7 +15,7 @@ import streamlit as st
 from markdown_it import MarkdownIt
 from streamlit.testing.v1 import AppTest
 
-from conftest import UI_APP, free_port, sample_papers
+from conftest import UI_APP, free_port, sample_papers, silent_server
 from rag.ask import Answer, AnswerStream, Citation
 from rag.evidence import Source
 
@@ -345,15 +346,20 @@ def test_uploads_report_what_was_added_and_rejected_and_keep_the_library(open_ap
 # --- failures ------------------------------------------------------------------------------------------
 
 
-def test_an_unreachable_model_server_is_an_error_and_the_sources_stay(open_app, common):
-    base_url = f"http://127.0.0.1:{free_port()}/v1"
-    app = open_app(
-        PAPERS_LLM_BACKEND="openai", OPENAI_BASE_URL=base_url, OPENAI_API_KEY="x", PAPERS_OPENAI_MAX_RETRIES="0"
-    )
-    assert common.md(f"openai: gpt-4o-mini @ {base_url}") in app.sidebar.markdown[0].value
-
-    ask(app, f"What is PORTAL in '{PORTAL}'?")
-    assert "Could not reach the model server" in app.error[0].value
+@pytest.mark.parametrize(
+    "server, message",
+    [("unreachable", "Could not reach the model server"), ("silent", "accepted the connection but sent nothing for 1 s")],
+)
+def test_an_unreachable_model_server_is_an_error_and_the_sources_stay(open_app, common, server, message):
+    with contextlib.ExitStack() as stack:
+        base_url = stack.enter_context(silent_server()) if server == "silent" else f"http://127.0.0.1:{free_port()}/v1"
+        app = open_app(
+            PAPERS_LLM_BACKEND="openai", OPENAI_BASE_URL=base_url, OPENAI_API_KEY="x", PAPERS_OPENAI_MAX_RETRIES="0",
+            PAPERS_OPENAI_FIRST_TOKEN_TIMEOUT="1",
+        )
+        assert common.md(f"openai: gpt-4o-mini @ {base_url}") in app.sidebar.markdown[0].value
+        ask(app, f"What is PORTAL in '{PORTAL}'?")
+    assert message in app.error[0].value
     assistant = app.chat_message[1]
     assert cards(app, assistant) and all(h.anchor.startswith("live-source-") for h in cards(app, assistant))
     assert app.session_state["chat"] == []
