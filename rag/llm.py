@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import threading
 import time
+import warnings
 from collections.abc import Iterator
 import functools
 import itertools
@@ -226,6 +227,10 @@ def _bounded_chat_openai() -> type[BaseChatModel]:
     """ChatOpenAI with the waits of `rag.remote`; built on first use, so the local backend never
     imports langchain_openai."""
     from langchain_openai import ChatOpenAI
+
+    # A streamed structured reply carries a parsed object where the SDK's chunk model declares None;
+    # pydantic warns about it on every comparison, to no use for the user.
+    warnings.filterwarnings("ignore", message="Pydantic serializer warnings", category=UserWarning)
 
     class BoundedChatOpenAI(ChatOpenAI):
         """Every call streams (`streaming=True`), so a silent server is caught before its first

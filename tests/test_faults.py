@@ -48,22 +48,31 @@ from rag.sources import read_papers
 TOKENS = ["Slow ", "but ", "steady ", "tokens ", "arrive ", "one ", "by ", "one."]
 
 
+def schema_reply(request: dict) -> str:
+    """A JSON object for the schema a structured-output request names: each field says its name."""
+    schema = (request.get("response_format") or {}).get("json_schema", {}).get("schema", {})
+    return json.dumps({name: f"{name} from the server" for name in schema.get("properties", {})})
+
+
 @contextmanager
 def trickling_server(gap: float) -> Iterator[str]:
-    """Streams TOKENS as OpenAI chat chunks, one every `gap` seconds, to every request."""
+    """Streams OpenAI chat chunks, one every `gap` seconds: TOKENS, or for a structured-output
+    request a JSON reply in 40-character pieces."""
 
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self) -> None:
-            self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            request = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))))
+            reply = schema_reply(request)
+            pieces = [reply[i:i + 40] for i in range(0, len(reply), 40)] if reply != "{}" else TOKENS
             self.send_response(200)
             self.send_header("Content-Type", "text/event-stream")
             self.end_headers()
-            for n, token in enumerate(TOKENS):
+            for n, piece in enumerate(pieces):
                 time.sleep(gap)
-                last = n == len(TOKENS) - 1
+                last = n == len(pieces) - 1
                 chunk = {
                     "id": "c1", "object": "chat.completion.chunk", "created": 0, "model": "m",
-                    "choices": [{"index": 0, "delta": {"role": "assistant", "content": token},
+                    "choices": [{"index": 0, "delta": {"role": "assistant", "content": piece},
                                  "finish_reason": "stop" if last else None}],
                 }
                 self.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
@@ -85,7 +94,7 @@ def trickling_server(gap: float) -> Iterator[str]:
 
 def remote(base_url: str, **overrides) -> Settings:
     return make_settings(**{
-        "llm_backend": "openai", "openai_base_url": base_url, "openai_api_key": "k", "openai_model": "m",
+        "llm_backend": "openai", "openai_base_url": base_url, "openai_api_key": "test-key", "openai_model": "m",
         **overrides,
     })
 
@@ -154,6 +163,19 @@ def test_a_slow_but_steady_server_is_never_cut_off(call):
                 text = "".join(chunk.content for chunk in model.stream("hello"))
     assert time.monotonic() - started > 1.5 * 2
     assert text == "".join(TOKENS)
+
+
+def test_compare_gets_its_structured_replies_from_a_streaming_server(two_paper_library):
+    """Comparisons call `invoke` with a JSON schema: it streams too, and is parsed whole."""
+    from rag.compare import compare
+
+    with trickling_server(gap=0.05) as base_url:
+        settings = two_paper_library.model_copy(update=remote(base_url).model_dump(include={
+            "llm_backend", "openai_base_url", "openai_api_key", "openai_model"}))
+        comparison = compare(SHORT_PAPERS[0]["id"], SHORT_PAPERS[1]["id"], settings=settings)
+    assert not comparison.fell_back
+    assert comparison.rows()[0]["a"] == "problem from the server"
+    assert comparison.relation.difference == "difference from the server"
 
 
 def test_an_answer_over_its_whole_limit_stops_and_says_how_long_it_ran():
