@@ -7,13 +7,13 @@ to fix.
 
 from __future__ import annotations
 
+import functools
+import itertools
 import os
 import threading
 import time
 import warnings
 from collections.abc import Iterator
-import functools
-import itertools
 from contextlib import closing, contextmanager
 from pathlib import Path
 from typing import Any

@@ -46,14 +46,15 @@ def retryable(exc: BaseException) -> bool:
 
 def retrying(call: Callable[[], T], settings: Settings) -> T:
     """`call()`, tried again after a failure `retryable` accepts, up to PAPERS_OPENAI_MAX_RETRIES times."""
-    for attempt in range(settings.openai_max_retries + 1):
+    attempt = 0
+    while True:
         try:
             return call()
         except Exception as exc:
             if attempt == settings.openai_max_retries or not retryable(exc):
                 raise
-            time.sleep(min(FIRST_RETRY_DELAY * 2**attempt, MAX_RETRY_DELAY))
-    raise AssertionError("unreachable")
+        time.sleep(min(FIRST_RETRY_DELAY * 2**attempt, MAX_RETRY_DELAY))
+        attempt += 1
 
 
 def explain_wait(exc: BaseException, server: str, settings: Settings, waited: float) -> str | None:
@@ -77,10 +78,9 @@ def explain_wait(exc: BaseException, server: str, settings: Settings, waited: fl
             "is working and not overloaded, or raise PAPERS_OPENAI_FIRST_TOKEN_TIMEOUT."
         )
     if isinstance(exc, openai.APIConnectionError):
-        tries = settings.openai_max_retries + 1
         return (
-            f"Could not reach the model server at {server} ({tries} tries in {waited:.1f} s); check "
-            "OPENAI_BASE_URL and that the server is running."
+            f"Could not reach the model server at {server} (gave up after {waited:.1f} s, retried up to "
+            f"{settings.openai_max_retries} times); check OPENAI_BASE_URL and that the server is running."
         )
     return None
 

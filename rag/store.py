@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable
@@ -67,6 +68,10 @@ def paper_from_metadata(metadata: dict[str, Any]) -> Paper:
         doi=metadata.get("doi", ""),
     )
 
+
+INDEX_WAITS = (0.5, 1.0, 2.0)
+"""Pauses between tries of a query that finds no vector index on disk."""
+_INDEX_NOT_ON_DISK = "Nothing found on disk"
 
 _DAMAGED = ("malformed", "not a database", "file is encrypted", "disk i/o error")
 """SQLite's words for a Chroma file that is truncated or overwritten."""
@@ -267,11 +272,8 @@ class Store:
         total = self.count()
         if not total:
             return []
-        result = self._collection.query(
-            query_embeddings=[embedding],
-            n_results=min(n, total),
-            where=where,
-            include=["metadatas", "distances"],
+        result = self._query_index(
+            query_embeddings=[embedding], n_results=min(n, total), where=where, include=["metadatas", "distances"]
         )
         return [
             ChunkHit(chunk_id, m["paper_id"], m["title"], m["passage"], distance)
@@ -279,3 +281,19 @@ class Store:
                 result["ids"][0], result["metadatas"][0], result["distances"][0]
             )
         ]
+
+    def _query_index(self, **query) -> dict[str, Any]:
+        """While another process writes a new library's first papers, Chroma's vector index may be
+        missing from disk for a moment: wait a little, then say so rather than fail obscurely."""
+        for pause in INDEX_WAITS:
+            try:
+                return self._collection.query(**query)
+            except Exception as exc:
+                if _INDEX_NOT_ON_DISK not in str(exc):
+                    raise
+                failure = exc
+            time.sleep(pause)
+        raise PapersError(
+            f"The library's vector index is not on disk yet ({failure}); another process is probably adding "
+            "the first papers to this library. Search again when that ingest has finished."
+        ) from failure
