@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -57,9 +58,10 @@ def main(ctx: click.Context, data_dir: Path | None) -> None:
 @main.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--format", "format_", help="Force the file format instead of detecting it.")
+@click.option("--keep-partial", is_flag=True, help="Add the good records of a file whose records are mostly rejected.")
 @click.pass_context
 @friendly_errors
-def ingest(ctx: click.Context, paths: tuple[Path, ...], format_: str | None) -> None:
+def ingest(ctx: click.Context, paths: tuple[Path, ...], format_: str | None, keep_partial: bool) -> None:
     """Add papers from files (listing page, arXiv JSON/JSONL, BEIR corpus.jsonl[.gz], CSV)."""
     from rag.ingest import ingest as run_ingest
 
@@ -75,7 +77,7 @@ def ingest(ctx: click.Context, paths: tuple[Path, ...], format_: str | None) -> 
             if bar is not None:
                 bar.update(done - bar.pos)
 
-        report = run_ingest(list(paths), _settings(ctx), format_, progress)
+        report = run_ingest(list(paths), _settings(ctx), format_, progress, keep_partial)
     for rejection in report.rejected:
         where = f"{rejection.file}:{rejection.line}" if rejection.line else rejection.file
         click.echo(f"rejected {where}: {rejection.reason}", err=True)
@@ -269,25 +271,52 @@ def compare(ctx: click.Context, paper_a: str, paper_b: str, as_json: bool) -> No
 
 
 @main.command()
-@click.option("--port", type=int, default=8501, show_default=True, help="Port to serve on.")
+@click.option("--port", type=int, default=None, help="Port to serve on [default: Streamlit's server.port, else 8501].")
+@click.option("--host", default=None, help="Address to bind [default: Streamlit's server.address, else 127.0.0.1].")
 @click.option("--with-sample", is_flag=True, help="Ingest the bundled sample library first if the library is empty.")
 @click.pass_context
 @friendly_errors
-def ui(ctx: click.Context, port: int, with_sample: bool) -> None:
-    """Start the Streamlit app on 127.0.0.1."""
-    import os
+def ui(ctx: click.Context, port: int | None, host: str | None, with_sample: bool) -> None:
+    """Start the Streamlit app (on 127.0.0.1:8501 unless told otherwise).
 
+    Streamlit's own settings, STREAMLIT_SERVER_PORT / STREAMLIT_SERVER_ADDRESS and
+    .streamlit/config.toml, are honoured; --port and --host win over them.
+    """
     from rag.ingest import ingest as run_ingest, open_store
 
     settings = _settings(ctx)
+    address = _streamlit_option("server.address", host) or "127.0.0.1"
+    port = _streamlit_option("server.port", port) or 8501
     if with_sample and not open_store(settings).count():
         click.echo(f"The library is empty; adding the sample library ({settings.sample_library.name})…")
         click.echo(run_ingest([settings.sample_library], settings).summary())
     app = Path(__file__).resolve().parent.parent / "ui" / "app.py"
     env = {**os.environ, "PAPERS_DATA_DIR": str(settings.data_dir)}
-    command = [sys.executable, "-m", "streamlit", "run", str(app), "--server.address", "127.0.0.1",
+    command = [sys.executable, "-m", "streamlit", "run", str(app), "--server.address", address,
                "--server.port", str(port), "--server.headless", "true", "--browser.gatherUsageStats", "false"]
-    click.echo(f"Serving on http://127.0.0.1:{port}")
+    click.echo(f"Serving on http://{address}:{port}")
     sys.stdout.flush()
     # Become Streamlit, so that stopping `papers ui` (Ctrl-C, SIGTERM) stops the server, with no orphan.
     os.execve(sys.executable, command, env)
+
+
+def _streamlit_option(key: str, given):
+    """`given` (a flag) wins; then Streamlit's own STREAMLIT_* variable, then its config.toml files;
+    None when none sets it. Resolved here so that the URL printed is the one served."""
+    from streamlit import config
+
+    if given is not None:
+        return given
+    variable = "STREAMLIT_" + key.replace(".", "_").upper()
+    if os.environ.get(variable):
+        value = os.environ[variable]
+    elif config.is_manually_set(key):
+        value = config.get_option(key)
+    else:
+        return None
+    if key == "server.port":
+        try:
+            return int(value)
+        except ValueError:
+            raise PapersError(f"Streamlit's port setting ({variable} or server.port) is {value!r}, not a number.") from None
+    return value

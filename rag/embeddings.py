@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import threading
+import time
 from functools import lru_cache
 from pathlib import Path
 from typing import Protocol
@@ -11,6 +12,7 @@ from typing import Protocol
 import numpy as np
 
 from rag.errors import PapersError
+from rag.remote import client_timeout, explain_wait, retrying, server_name
 from rag.settings import Settings
 
 LOCAL_MODEL_ID = "all-MiniLM-L6-v2-onnx-int8"
@@ -76,7 +78,7 @@ class LocalMiniLM:
 
 
 class OpenAIEmbedder:
-    """Any OpenAI-compatible /embeddings endpoint."""
+    """Any OpenAI-compatible /embeddings endpoint, with the bounded waits of `rag.remote`."""
 
     def __init__(self, settings: Settings) -> None:
         from openai import OpenAI
@@ -84,11 +86,9 @@ class OpenAIEmbedder:
         key = settings.openai_api_key.get_secret_value() if settings.openai_api_key else "not-needed"
         self.model_id = embedding_model_id(settings)
         self._model = settings.embedding_model
+        self._settings = settings
         self._client = OpenAI(
-            api_key=key,
-            base_url=settings.openai_base_url,
-            timeout=settings.openai_timeout,
-            max_retries=settings.openai_max_retries,
+            api_key=key, base_url=settings.openai_base_url, timeout=client_timeout(settings), max_retries=0
         )
 
     def embed(self, texts: list[str]) -> list[list[float]]:
@@ -96,11 +96,14 @@ class OpenAIEmbedder:
 
         if not texts:
             return []
+        started = time.monotonic()
         try:
-            response = self._client.embeddings.create(model=self._model, input=texts)
+            response = retrying(lambda: self._client.embeddings.create(model=self._model, input=texts), self._settings)
         except openai.OpenAIError as exc:
+            server = f"{server_name(self._settings)} (embeddings)"
+            waited = explain_wait(exc, server, self._settings, time.monotonic() - started)
             raise PapersError(
-                f"The embeddings server failed ({type(exc).__name__}); check OPENAI_BASE_URL, "
+                waited or f"The embeddings server failed ({type(exc).__name__}); check OPENAI_BASE_URL, "
                 f"OPENAI_API_KEY and PAPERS_EMBEDDING_MODEL."
             ) from exc
         return [item.embedding for item in response.data]

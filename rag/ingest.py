@@ -37,7 +37,10 @@ def open_store(settings: Settings) -> Store:
 
 
 def refresh_lexical_index(store: Store, settings: Settings) -> LexicalIndex:
-    """Rebuild BM25 from what Chroma holds, so the two never disagree for long."""
+    """Rebuild BM25 from what Chroma holds, so the two never disagree for long; a read-only
+    library keeps the rebuilt index in its private copy."""
+    if store.scratch_dir:
+        return LexicalIndex.build(store.scratch_dir / "bm25", *store.all_chunks())
     index = LexicalIndex.build(settings.bm25_dir, *store.all_chunks())
     clear_stale(settings.data_dir)
     return index
@@ -48,12 +51,16 @@ def ingest(
     settings: Settings,
     format: str | None = None,
     progress: Progress | None = None,
+    keep_partial: bool = False,
 ) -> IngestReport:
-    """Every file is read before anything is written: a bad file leaves the library as it was."""
+    """Every file is read before anything is written: a bad file leaves the library as it was.
+
+    A file whose records are mostly rejected counts as bad, unless `keep_partial`.
+    """
     report = IngestReport()
     papers: dict[str, Paper] = {}
     for path in paths:
-        result = read_papers(Path(path), format)
+        result = read_papers(Path(path), format, keep_partial)
         report.rejected += result.rejected
         for paper in result.papers:
             if paper.id in papers:
@@ -65,6 +72,7 @@ def ingest(
                 papers[paper.id] = paper
 
     store = open_store(settings)
+    store.check_writable()
     store.check_embedding_model()
     stored = store.content_hashes()
     todo: list[Paper] = []
@@ -114,6 +122,7 @@ def _embed(embedder, texts: list[str], batch_size: int) -> list[list[float]]:
 
 def remove(paper_id: str, settings: Settings) -> bool:
     store = open_store(settings)
+    store.check_writable()
     mark_stale(settings.data_dir)
     removed = store.remove(paper_id)
     refresh_lexical_index(store, settings)
@@ -127,6 +136,7 @@ def reindex(settings: Settings, progress: Progress | None = None) -> int:
     after an interruption, running it again finishes the job.
     """
     library = open_store(settings)
+    library.check_writable()
     staging = open_store(settings.model_copy(update={"collection": f"{settings.collection}-reindex"}))
     papers = library.papers()
     if papers:

@@ -7,8 +7,12 @@ to fix.
 
 from __future__ import annotations
 
+import functools
+import itertools
 import os
 import threading
+import time
+import warnings
 from collections.abc import Iterator
 from contextlib import closing, contextmanager
 from pathlib import Path
@@ -25,6 +29,7 @@ from pydantic import ConfigDict, Field, SecretStr
 from rag import local_model
 from rag.errors import PapersError
 from rag.local_model import Progress
+from rag.remote import AnswerTimeout, client_timeout, explain_wait, retrying, server_name
 from rag.settings import Settings
 
 KEYLESS_PLACEHOLDER = "not-needed"
@@ -151,7 +156,9 @@ def _cache_key(settings: Settings) -> tuple:
         settings.openai_model,
         settings.openai_base_url,
         settings.openai_api_key,
-        settings.openai_timeout,
+        settings.openai_connect_timeout,
+        settings.openai_first_token_timeout,
+        settings.openai_answer_timeout,
         settings.openai_max_retries,
     )
 
@@ -188,8 +195,6 @@ def _load_llama(path: Path, n_ctx: int, n_threads: int, progress: Progress | Non
 
 
 def _openai_chat(settings: Settings) -> BaseChatModel:
-    from langchain_openai import ChatOpenAI
-
     key = settings.openai_api_key
     if key is None or not key.get_secret_value():
         if not settings.openai_base_url:
@@ -204,15 +209,51 @@ def _openai_chat(settings: Settings) -> BaseChatModel:
         limit: dict[str, Any] = {"extra_body": {"max_tokens": settings.max_answer_tokens}}
     else:
         limit = {"max_tokens": settings.max_answer_tokens}
-    return ChatOpenAI(
+    return _bounded_chat_openai()(
         model=settings.openai_model,
         api_key=key,
         base_url=settings.openai_base_url,
-        timeout=settings.openai_timeout,
-        max_retries=settings.openai_max_retries,
+        timeout=client_timeout(settings),
+        max_retries=0,
+        streaming=True,
+        settings=settings,
         temperature=settings.temperature,
         **limit,
     )
+
+
+@functools.cache
+def _bounded_chat_openai() -> type[BaseChatModel]:
+    """ChatOpenAI with the waits of `rag.remote`; built on first use, so the local backend never
+    imports langchain_openai."""
+    from langchain_openai import ChatOpenAI
+
+    # A streamed structured reply carries a parsed object where the SDK's chunk model declares None;
+    # pydantic warns about it on every comparison, to no use for the user.
+    warnings.filterwarnings("ignore", message="Pydantic serializer warnings", category=UserWarning)
+
+    class BoundedChatOpenAI(ChatOpenAI):
+        """Every call streams (`streaming=True`), so a silent server is caught before its first
+        token even for `invoke`, while an answer whose tokens keep coming is only bounded by
+        PAPERS_OPENAI_ANSWER_TIMEOUT. A retry can only happen before the first token."""
+
+        settings: Settings = Field(exclude=True, repr=False)
+
+        def _stream(self, messages, stop=None, run_manager=None, **kwargs) -> Iterator[ChatGenerationChunk]:
+            started = time.monotonic()
+
+            def start() -> tuple[Iterator[ChatGenerationChunk], list[ChatGenerationChunk]]:
+                chunks = super(BoundedChatOpenAI, self)._stream(messages, stop, run_manager, **kwargs)
+                return chunks, [chunk for chunk in itertools.islice(chunks, 1)]
+
+            chunks, first = retrying(start, self.settings)
+            with closing(chunks):
+                for chunk in itertools.chain(first, chunks):
+                    if time.monotonic() - started > self.settings.openai_answer_timeout:
+                        raise AnswerTimeout()
+                    yield chunk
+
+    return BoundedChatOpenAI
 
 
 def describe_backend(settings: Settings) -> str:
@@ -220,27 +261,28 @@ def describe_backend(settings: Settings) -> str:
     if settings.llm_backend == "local":
         path = settings.local_model_path or local_model.bundled_model_file(settings)
         return f"local: {path.name}"
-    return f"openai: {settings.openai_model} @ {_server(settings)}"
-
-
-def _server(settings: Settings) -> str:
-    return settings.openai_base_url or "api.openai.com"
+    return f"openai: {settings.openai_model} @ {server_name(settings)}"
 
 
 @contextmanager
 def llm_errors(settings: Settings) -> Iterator[None]:
     """Wrap model calls (invoke, or a whole stream loop) so failures surface as PapersError."""
+    started = time.monotonic()
     try:
         yield
     except PapersError:
         raise
     except Exception as exc:
-        raise explain(exc, settings) from exc
+        raise explain(exc, settings, time.monotonic() - started) from exc
 
 
-def explain(exc: BaseException, settings: Settings) -> PapersError:
-    """A backend failure as a message that names the setting to fix, with the API key scrubbed."""
-    message = _explain_local(exc, settings) if settings.llm_backend == "local" else _explain_openai(exc, settings)
+def explain(exc: BaseException, settings: Settings, waited: float) -> PapersError:
+    """A backend failure as a message that names the setting to fix, with the API key scrubbed;
+    `waited` is how long the failed call took, in seconds."""
+    if settings.llm_backend == "local":
+        message = _explain_local(exc, settings)
+    else:
+        message = explain_wait(exc, server_name(settings), settings, waited) or _explain_openai(exc, settings)
     key = settings.openai_api_key.get_secret_value() if settings.openai_api_key else ""
     return PapersError(message.replace(key, "***") if key else message)
 
@@ -265,14 +307,7 @@ def _explain_local(exc: BaseException, settings: Settings) -> str:
 
 
 def _explain_openai(exc: BaseException, settings: Settings) -> str:
-    server = _server(settings)
-    if isinstance(exc, openai.APITimeoutError):
-        return (
-            f"The model server at {server} did not answer within {settings.openai_timeout:g} s; "
-            "raise PAPERS_OPENAI_TIMEOUT, or check that the server is not overloaded."
-        )
-    if isinstance(exc, openai.APIConnectionError):
-        return f"Could not reach the model server at {server}; check OPENAI_BASE_URL and that the server is running."
+    server = server_name(settings)
     if isinstance(exc, openai.AuthenticationError):
         return f"The model server at {server} rejected the API key (401); set OPENAI_API_KEY to a valid key."
     if isinstance(exc, openai.PermissionDeniedError):

@@ -47,6 +47,10 @@ class Settings(BaseSettings):
         validation_alias=AliasChoices("CHROMA_PORT", "PAPERS_CHROMA_PORT"),
         description="Chroma server port (with CHROMA_HOST).",
     )
+    chroma_timeout: float = Field(
+        default=30.0,
+        description="Seconds to wait for a Chroma server's reply (with CHROMA_HOST) before giving up.",
+    )
 
     embedding_backend: Literal["local", "openai"] = Field(
         default="local",
@@ -113,9 +117,23 @@ class Settings(BaseSettings):
         "unset means api.openai.com.",
     )
     openai_model: str = Field(default="gpt-4o-mini", description="Chat model name for the 'openai' backend.")
-    openai_timeout: float = Field(default=120.0, description="Seconds before an OpenAI request times out.")
+    openai_connect_timeout: float = Field(
+        default=5.0,
+        description="Seconds a model or embeddings server (the 'openai' backends) may take to accept a connection.",
+    )
+    openai_first_token_timeout: float = Field(
+        default=20.0,
+        description="Seconds a server that accepted the request may stay silent: before the first token of "
+        "an answer, between tokens, and for an embeddings reply. A silent server is not retried.",
+    )
+    openai_answer_timeout: float = Field(
+        default=300.0,
+        description="Seconds a whole answer may take while its tokens keep arriving.",
+    )
     openai_max_retries: int = Field(
-        default=3, description="Retries, with backoff, of transient OpenAI failures (429, 5xx, connection)."
+        default=3,
+        description="Retries, with backoff from 0.5 s, of failures a retry can help: connection refused or "
+        "reset, 429 rate limit, 5xx.",
     )
     temperature: float = Field(default=0.1, description="Sampling temperature for answers.")
     max_answer_tokens: int = Field(default=384, description="Longest answer the model may write.")

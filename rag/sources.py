@@ -80,8 +80,18 @@ Item = tuple[int, Paper | str]
 # --- public entry points ---------------------------------------------------------------------
 
 
-def read_papers(path: Path, format: str | None = None) -> ReadResult:
-    """Read every paper in `path`; `format` (a `--format` name) skips detection."""
+MAX_REJECTED_SHARE = 0.5
+"""A file with more of its records rejected than this is refused whole (unless `keep_partial`):
+the shared real data sets reject at most 1% of their records, random text 74-99%
+(benchmarks/rejections.py)."""
+
+
+def read_papers(path: Path, format: str | None = None, keep_partial: bool = False) -> ReadResult:
+    """Read every paper in `path`; `format` (a `--format` name) skips detection.
+
+    A file whose records are mostly rejected is almost never what the user meant, so it is
+    refused unless `keep_partial` asks for its good records anyway.
+    """
     path = Path(path)
     fmt = _format_name(format, path) if format else None
     text = _load_text(path)
@@ -89,6 +99,8 @@ def read_papers(path: Path, format: str | None = None) -> ReadResult:
     papers, rejected = _collect(_READERS[fmt](text, path), path.name)
     if not papers:
         raise _no_papers_error(path, fmt, rejected)
+    if not keep_partial and len(rejected) > MAX_REJECTED_SHARE * (len(papers) + len(rejected)):
+        raise _mostly_rejected_error(path, fmt, text, papers, rejected)
     return ReadResult(papers, rejected, fmt)
 
 
@@ -196,6 +208,18 @@ def _no_papers_error(path: Path, fmt: str, rejected: list[Rejection]) -> PapersE
     return PapersError(
         f"{path}: none of its {len(rejected)} records is a valid paper (read as {fmt}). "
         f"First problems: {reasons}. Fix the file, or use --format NAME if it is another format."
+    )
+
+
+def _mostly_rejected_error(path: Path, fmt: str, text: str, papers: list[Paper], rejected: list[Rejection]) -> PapersError:
+    total = len(papers) + len(rejected)
+    reasons = "; ".join(f"line {r.line}: {r.reason}" for r in rejected[:3])
+    return PapersError(
+        f"{path}: {len(rejected):,} of its {total:,} records ({len(rejected) / total:.0%}) were rejected when "
+        f"read as {fmt}, so it is probably not a papers file; nothing was added. It holds {len(text):,} "
+        f"characters in {text.count(chr(10)) + 1:,} lines and starts {_short(_first_line(text).strip())}. "
+        f"First problems: {reasons}. Check the file or its --format, or add its {len(papers):,} good records "
+        "anyway with --keep-partial (in the app: 'Keep the good records')."
     )
 
 
@@ -544,8 +568,16 @@ def _csv_delimiter(header_line: str) -> str:
 def _csv_header(text: str) -> bool:
     """True when the first line names a title column and an abstract-like column."""
     first = _first_line(text)
-    keys = {_header_key(cell) for cell in next(csv.reader([first], delimiter=_csv_delimiter(first)), [])}
+    try:
+        cells = next(csv.reader([first], delimiter=_csv_delimiter(first)), [])
+    except csv.Error:  # e.g. a stray carriage return in a file of random bytes
+        return False
+    keys = {_header_key(cell) for cell in cells}
     return bool(keys & set(_CSV_COLUMNS["title"])) and bool(keys & set(_CSV_COLUMNS["abstract"]))
+
+
+def _article(word: str) -> str:
+    return "an" if word[0] in "aeiou" else "a"
 
 
 def _csv_column_map(header: list[str], path: Path) -> dict[str, int]:
@@ -558,9 +590,10 @@ def _csv_column_map(header: list[str], path: Path) -> dict[str, int]:
             columns[field] = index
     missing = [field for field in ("title", "abstract") if field not in columns]
     if missing:
+        needed = " and ".join(f"{_article(field)} {field}" for field in missing)
         raise PapersError(
-            f"{path}: the CSV needs a {' and an '.join(missing)} column; the columns found are: "
-            f"{', '.join(header) or '(none)'}. Rename them (accepted: title; abstract, summary or text)."
+            f"{path}: the CSV needs {needed} column; the columns found are: {', '.join(header) or '(none)'}. "
+            "Rename them (accepted: title; abstract, summary or text)."
         )
     return columns
 

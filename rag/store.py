@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+import tempfile
+import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Iterable
 
 from rag.chunking import Chunk
@@ -64,35 +69,93 @@ def paper_from_metadata(metadata: dict[str, Any]) -> Paper:
     )
 
 
+INDEX_WAITS = (0.5, 1.0, 2.0)
+"""Pauses between tries of a query that finds no vector index on disk."""
+_INDEX_NOT_ON_DISK = "Nothing found on disk"
+
+_DAMAGED = ("malformed", "not a database", "file is encrypted", "disk i/o error")
+"""SQLite's words for a Chroma file that is truncated or overwritten."""
+
+
+def _exists_read_only(folder: Path) -> bool:
+    """An existing Chroma folder whose files this process may not change."""
+    database = folder / "chroma.sqlite3"
+    writable = os.access(folder, os.W_OK) and (not database.exists() or os.access(database, os.W_OK))
+    return folder.is_dir() and not writable
+
+
+def _open_failure(exc: Exception, settings: Settings) -> str:
+    """Where the library is, what went wrong, and what to do next."""
+    if settings.chroma_host:
+        where = f"the Chroma server at {settings.chroma_host}:{settings.chroma_port} (CHROMA_HOST/CHROMA_PORT)"
+        if "timed out" in str(exc).lower() or "timeout" in type(exc).__name__.lower():
+            return (
+                f"Could not open {where}: it accepted the connection but did not answer within "
+                f"{settings.chroma_timeout:g} s (PAPERS_CHROMA_TIMEOUT). Check that the server is a working Chroma server."
+            )
+        return f"Could not open {where}: {exc}"
+    message = f"Could not open the library folder {settings.data_dir} (PAPERS_DATA_DIR): {exc}"
+    if any(word in str(exc).lower() for word in _DAMAGED):
+        message += (
+            ". Its Chroma database is damaged. Move the folder aside and ingest the original papers files "
+            "into a new library folder (`papers --data-dir NEW ingest FILE...`) to rebuild it."
+        )
+    return message
+
+
 class Store:
-    """The Chroma collection of one library, embedded in the library folder or on a Chroma server."""
+    """The Chroma collection of one library, embedded in the library folder or on a Chroma server.
+
+    A library folder this process cannot write (a shared, mounted folder) is read from a private
+    copy of its Chroma files, as Chroma writes to its database even to read it; writes are refused.
+    """
 
     def __init__(self, settings: Settings, embedding_model: str) -> None:
         import chromadb
 
-        chroma_settings = chromadb.Settings(anonymized_telemetry=False)
+        self.data_dir = settings.data_dir
+        self.read_only = not settings.chroma_host and _exists_read_only(settings.chroma_dir)
+        self._snapshot: tempfile.TemporaryDirectory | None = None
         try:
             if settings.chroma_host:
-                self._client = chromadb.HttpClient(
-                    host=settings.chroma_host, port=settings.chroma_port, settings=chroma_settings
-                )
+                from rag import chroma_http
+
+                self._client = chroma_http.client(settings.chroma_host, settings.chroma_port, settings.chroma_timeout)
             else:
-                settings.chroma_dir.mkdir(parents=True, exist_ok=True)
                 self._client = chromadb.PersistentClient(
-                    path=str(settings.chroma_dir), settings=chroma_settings
+                    path=str(self._local_path(settings)), settings=chromadb.Settings(anonymized_telemetry=False)
                 )
             self._collection = self._open_collection(settings.collection, embedding_model)
         except PapersError:
             raise
         except Exception as exc:
-            where = (
-                f"the Chroma server at {settings.chroma_host}:{settings.chroma_port} (CHROMA_HOST/CHROMA_PORT)"
-                if settings.chroma_host
-                else f"the library folder {settings.data_dir} (PAPERS_DATA_DIR)"
-            )
-            raise PapersError(f"Could not open {where}: {exc}") from exc
+            raise PapersError(_open_failure(exc, settings)) from exc
         self.embedding_model = embedding_model
         self.built_with = (self._collection.metadata or {}).get("embedding_model", embedding_model)
+
+    def _local_path(self, settings: Settings) -> Path:
+        if not self.read_only:
+            settings.chroma_dir.mkdir(parents=True, exist_ok=True)
+            return settings.chroma_dir
+        self._snapshot = tempfile.TemporaryDirectory(prefix="papers-read-only-")
+        copy = Path(self._snapshot.name) / "chroma"
+        shutil.copytree(settings.chroma_dir, copy, copy_function=shutil.copyfile)  # files: writable
+        for folder, _, _ in os.walk(copy):
+            os.chmod(folder, 0o700)  # copytree gives folders the originals' read-only modes
+        return copy
+
+    @property
+    def scratch_dir(self) -> Path | None:
+        """Where a read-only library may keep what it builds for itself (its BM25 index)."""
+        return Path(self._snapshot.name) if self._snapshot else None
+
+    def check_writable(self) -> None:
+        if self.read_only:
+            raise PapersError(
+                f"The library folder {self.data_dir} is read-only, so papers cannot be added, removed or "
+                "re-indexed (searching, listing and asking still work). Use a folder you can write "
+                "(PAPERS_DATA_DIR or --data-dir), e.g. a copy of this one."
+            )
 
     def _open_collection(self, name: str, embedding_model: str):
         return self._client.get_or_create_collection(
@@ -209,11 +272,8 @@ class Store:
         total = self.count()
         if not total:
             return []
-        result = self._collection.query(
-            query_embeddings=[embedding],
-            n_results=min(n, total),
-            where=where,
-            include=["metadatas", "distances"],
+        result = self._query_index(
+            query_embeddings=[embedding], n_results=min(n, total), where=where, include=["metadatas", "distances"]
         )
         return [
             ChunkHit(chunk_id, m["paper_id"], m["title"], m["passage"], distance)
@@ -221,3 +281,19 @@ class Store:
                 result["ids"][0], result["metadatas"][0], result["distances"][0]
             )
         ]
+
+    def _query_index(self, **query) -> dict[str, Any]:
+        """While another process writes a new library's first papers, Chroma's vector index may be
+        missing from disk for a moment: wait a little, then say so rather than fail obscurely."""
+        for pause in INDEX_WAITS:
+            try:
+                return self._collection.query(**query)
+            except Exception as exc:
+                if _INDEX_NOT_ON_DISK not in str(exc):
+                    raise
+                failure = exc
+            time.sleep(pause)
+        raise PapersError(
+            f"The library's vector index is not on disk yet ({failure}); another process is probably adding "
+            "the first papers to this library. Search again when that ingest has finished."
+        ) from failure

@@ -9,6 +9,7 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -35,6 +36,33 @@ def locate_small_model() -> Path:
 def make_settings(**overrides) -> Settings:
     """Settings from the arguments alone, so a developer's .env cannot change a test."""
     return Settings(_env_file=None, **overrides)
+
+
+@contextmanager
+def silent_server() -> Iterator[str]:
+    """Accepts every connection and never sends a byte; yields an OpenAI-style base URL."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    held: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        listener.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                held.append(listener.accept()[0])
+            except OSError:
+                continue
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}/v1"
+    finally:
+        stop.set()
+        thread.join()
+        for connection in held:
+            connection.close()
+        listener.close()
 
 
 def free_port() -> int:

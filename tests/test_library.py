@@ -584,7 +584,7 @@ def test_another_embedding_backend_is_refused_before_it_is_called(sample_library
     """The OpenAI backend on a library built locally: refused at once, no request to the server."""
     openai_settings = sample_library.model_copy(
         update={"embedding_backend": "openai", "openai_base_url": f"http://127.0.0.1:{free_port()}/v1",
-                "openai_max_retries": 0, "openai_timeout": 5.0}
+                "openai_max_retries": 0, "openai_first_token_timeout": 5.0}
     )
     with pytest.raises(PapersError, match="(?i)re-index"):
         Retriever(openai_settings).search("neural tangent kernel")

@@ -173,7 +173,7 @@ def served_settings(base_url: str, **overrides) -> Settings:
         llm_backend="openai",
         openai_base_url=base_url,
         openai_model=SERVER_MODEL,
-        openai_timeout=60.0,
+        openai_first_token_timeout=60.0,
         openai_max_retries=0,
         temperature=0.0,
         max_answer_tokens=24,
@@ -291,8 +291,8 @@ def test_unreachable_server_names_base_url():
 
 def test_slow_server_names_timeout_setting():
     with serve(FakeServer(200, delay=10.0)) as base_url:
-        settings = served_settings(base_url, openai_api_key=API_KEY, openai_timeout=0.5)
-        assert "PAPERS_OPENAI_TIMEOUT" in fails_with(settings)
+        settings = served_settings(base_url, openai_api_key=API_KEY, openai_first_token_timeout=0.5)
+        assert "PAPERS_OPENAI_FIRST_TOKEN_TIMEOUT" in fails_with(settings)
 
 
 # --- the bundled model's file ----------------------------------------------------------------

@@ -113,7 +113,10 @@ def test_jsonl_bad_line_and_missing_abstract_are_rejected(tmp_path):
         "",
         record(id="5", authors="Ann Lee, Bo Chen and Cy Diaz", categories="cs.CL cs.AI"),
     ]
-    result = read_papers(write(tmp_path, "papers.jsonl", "\n".join(lines)))
+    path = write(tmp_path, "papers.jsonl", "\n".join(lines))
+    with pytest.raises(PapersError, match=r"3 of its 5 records \(60%\) were rejected when read as arxiv_jsonl"):
+        read_papers(path)
+    result = read_papers(path, keep_partial=True)
     assert [p.id for p in result.papers] == ["1", "5"]
     assert result.papers[1].authors == ("Ann Lee", "Bo Chen", "Cy Diaz")
     assert result.papers[1].categories == ("cs.CL", "cs.AI")

@@ -3,6 +3,7 @@ library, and no network. SmolLM2 rarely cites, so citations are checked on an An
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import json
 import os
@@ -14,7 +15,7 @@ import streamlit as st
 from markdown_it import MarkdownIt
 from streamlit.testing.v1 import AppTest
 
-from conftest import UI_APP, free_port, sample_papers
+from conftest import UI_APP, free_port, sample_papers, silent_server
 from rag.ask import Answer, AnswerStream, Citation
 from rag.evidence import Source
 
@@ -322,29 +323,43 @@ def test_uploads_report_what_was_added_and_rejected_and_keep_the_library(open_ap
     assert app.success[0].value == "2 added, 0 unchanged, 0 updated, 0 rejected"
     assert sorted(app.dataframe[0].value["Title"]) == ["Uploaded paper 1", "Uploaded paper 2"]
 
-    upload("mixed", jsonl(tmp_path / "mixed.jsonl", [record(1), "{not json", {"title": "No abstract"}]))
-    assert app.success[0].value == "0 added, 1 unchanged, 0 updated, 2 rejected"
+    upload("mixed", jsonl(tmp_path / "mixed.jsonl", [record(1), "{not json", {"title": "No abstract"}, record(3), record(4)]))
+    assert app.success[0].value == "2 added, 1 unchanged, 0 updated, 2 rejected"
     rejected = app.dataframe[1].value
     assert list(rejected["File"]) == ["mixed.jsonl", "mixed.jsonl"] and list(rejected["Line"]) == [2, 3]
     assert "invalid JSON" in rejected["Reason"][0] and "abstract" in rejected["Reason"][1]
 
     upload("malformed", jsonl(tmp_path / "malformed.jsonl", ["{broken", {"title": "No abstract"}]))
     assert app.error[0].value.startswith(common.md("Nothing was added. malformed.jsonl: none of its 2 records"))
-    assert len(app.dataframe[0].value) == 2 and app.metric[0].value == "2"
+    assert len(app.dataframe[0].value) == 4 and app.metric[0].value == "4"
+
+    mostly_bad = jsonl(tmp_path / "mostly_bad.jsonl", [record(5), "{not json", {"title": "No abstract"}])
+    upload("mostly bad", mostly_bad)
+    assert app.error[0].value.startswith(common.md("Nothing was added. mostly_bad.jsonl: 2 of its 3 records (67%)"))
+    assert app.metric[0].value == "4"
+    app.checkbox[0].check().run()
+    upload("mostly bad, kept", mostly_bad)
+    assert app.success[0].value == "1 added, 0 unchanged, 0 updated, 2 rejected"
+    assert app.metric[0].value == "5"
 
 
 # --- failures ------------------------------------------------------------------------------------------
 
 
-def test_an_unreachable_model_server_is_an_error_and_the_sources_stay(open_app, common):
-    base_url = f"http://127.0.0.1:{free_port()}/v1"
-    app = open_app(
-        PAPERS_LLM_BACKEND="openai", OPENAI_BASE_URL=base_url, OPENAI_API_KEY="x", PAPERS_OPENAI_MAX_RETRIES="0"
-    )
-    assert common.md(f"openai: gpt-4o-mini @ {base_url}") in app.sidebar.markdown[0].value
-
-    ask(app, f"What is PORTAL in '{PORTAL}'?")
-    assert "Could not reach the model server" in app.error[0].value
+@pytest.mark.parametrize(
+    "server, message",
+    [("unreachable", "Could not reach the model server"), ("silent", "accepted the connection but sent nothing for 1 s")],
+)
+def test_an_unreachable_model_server_is_an_error_and_the_sources_stay(open_app, common, server, message):
+    with contextlib.ExitStack() as stack:
+        base_url = stack.enter_context(silent_server()) if server == "silent" else f"http://127.0.0.1:{free_port()}/v1"
+        app = open_app(
+            PAPERS_LLM_BACKEND="openai", OPENAI_BASE_URL=base_url, OPENAI_API_KEY="x", PAPERS_OPENAI_MAX_RETRIES="0",
+            PAPERS_OPENAI_FIRST_TOKEN_TIMEOUT="1",
+        )
+        assert common.md(f"openai: gpt-4o-mini @ {base_url}") in app.sidebar.markdown[0].value
+        ask(app, f"What is PORTAL in '{PORTAL}'?")
+    assert message in app.error[0].value
     assistant = app.chat_message[1]
     assert cards(app, assistant) and all(h.anchor.startswith("live-source-") for h in cards(app, assistant))
     assert app.session_state["chat"] == []

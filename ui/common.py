@@ -151,8 +151,9 @@ def stream_text(chunks: Iterable[str], *, needs_model: bool = True, into: DeltaG
     return True
 
 
-def ingest_files(paths: Sequence[Path]) -> IngestReport:
-    """Ingest with a progress bar; searches wait meanwhile, as the BM25 index is rebuilt under them."""
+def ingest_files(paths: Sequence[Path], keep_partial: bool = False) -> IngestReport:
+    """Ingest with a progress bar; searches wait meanwhile, as the BM25 index is rebuilt under them.
+    A file whose records are mostly rejected is refused unless `keep_partial`."""
     with st.status("Adding papers…", expanded=True) as status:
         bar = st.progress(0.0, text="Reading the file")
 
@@ -160,7 +161,7 @@ def ingest_files(paths: Sequence[Path]) -> IngestReport:
             bar.progress(done / total if total else 1.0, text=f"Embedding papers: {done} of {total}")
 
         with retriever().lock:
-            report = ingest(list(paths), settings(), progress=progress)
+            report = ingest(list(paths), settings(), progress=progress, keep_partial=keep_partial)
         status.update(label=f"Done: {report.summary()}", expanded=False)
     return report
 

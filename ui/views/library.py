@@ -43,12 +43,15 @@ st.subheader("Add papers", anchor=False)
 upload = st.file_uploader(
     "A papers file: a copied Hugging Face Papers page, arXiv JSON or JSONL, a BEIR corpus.jsonl(.gz), or CSV"
 )
+keep_partial = st.checkbox(
+    "Keep the good records", help="Add the valid records of a file even when most of its records are rejected."
+)
 if upload and st.button("Add to the library", type="primary", icon=":material/upload:"):
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / Path(upload.name).name  # the reader may go by the file's suffix
         path.write_bytes(upload.getvalue())
         try:
-            st.session_state.last_ingest = common.ingest_files([path])
+            st.session_state.last_ingest = common.ingest_files([path], keep_partial)
         except PapersError as exc:
             st.session_state.last_ingest = str(exc).replace(f"{folder}/", "")
     st.rerun()  # the counts, here and in the sidebar, include the new papers
