@@ -130,9 +130,10 @@ def report_search(label: str, times: list[float]) -> None:
           f"p95 {percentile(times, 95) * 1000:7.1f} ms")
 
 
-def report_load(outcomes: list[Outcome], errors: list[str], elapsed: float, users: int) -> bool:
-    print(f"\nmixed load: {users} users for {elapsed:.0f} s: {len(outcomes)} requests, "
-          f"{len(outcomes) / elapsed:.2f} requests/s")
+def report_load(outcomes: list[Outcome], errors: list[str], elapsed: float, args: argparse.Namespace) -> bool:
+    """Rates are over the whole run, including the wait for requests still open when time was up."""
+    print(f"\nmixed load: {args.users} users, {args.ask_share:.0%} asks, new requests for {args.duration:.0f} s, "
+          f"the last one done after {elapsed:.0f} s: {len(outcomes)} requests, {len(outcomes) / elapsed:.2f} requests/s")
     by_route: dict[str, list[Outcome]] = defaultdict(list)
     for outcome in outcomes:
         by_route[outcome.route].append(outcome)
@@ -172,7 +173,8 @@ async def measure(url: str, settings: Settings, args: argparse.Namespace) -> boo
     ) as client:
         warm, _ = await ask(client, queries[0])  # loads the model; not counted
         print(f"warm-up ask: {warm.status}, {warm.seconds:.1f} s, answer event: {warm.answered}")
-        await search_latency(client, queries, 1)
+        for query in queries[:3]:
+            await search(client, query)
 
         retriever = Retriever(settings)
         in_process = []
@@ -185,7 +187,7 @@ async def measure(url: str, settings: Settings, args: argparse.Namespace) -> boo
         report_search("search over HTTP, concurrency 1", await search_latency(client, queries, 1))
         report_search("search over HTTP, concurrency 16", await search_latency(client, queries, 16))
 
-        return report_load(*await mixed_load(client, queries, args.users, args.duration, args.ask_share), args.users)
+        return report_load(*await mixed_load(client, queries, args.users, args.duration, args.ask_share), args)
 
 
 def main() -> None:
