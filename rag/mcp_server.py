@@ -7,8 +7,8 @@ the message, which the calling model can read and act on.
 
 from __future__ import annotations
 
+import functools
 import json
-import threading
 from collections.abc import Callable
 from typing import Annotated, Any
 
@@ -43,17 +43,11 @@ def reply(compute: Callable[[], Any]) -> CallToolResult:
 
 
 def build_server(settings: Settings) -> MCPServer:
-    """The five tools over one library. The retriever is opened on first use and shared, so repeated
-    searches pay for the store and BM25 index once; the SDK runs each tool on a worker thread."""
+    """The five tools over one library. The retriever is opened on first use, so a client's start is
+    quick, and then shared, so calls pay for the store and BM25 index once; the SDK runs each tool on
+    a worker thread."""
     server = MCPServer("papers", instructions=INSTRUCTIONS, log_level="WARNING")
-    opened: list[Retriever] = []
-    opening = threading.Lock()
-
-    def retriever() -> Retriever:
-        with opening:
-            if not opened:
-                opened.append(Retriever(settings))
-            return opened[0]
+    retriever = functools.cache(lambda: Retriever(settings))
 
     @server.tool()
     def search_papers(
