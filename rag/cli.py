@@ -117,12 +117,7 @@ def list_papers(ctx: click.Context, as_json: bool) -> None:
 
     papers = open_store(_settings(ctx)).papers()
     if as_json:
-        _print_json(
-            [
-                {"id": p.id, "title": p.title, "date": p.date, "authors": list(p.authors), "source": p.source}
-                for p in papers
-            ]
-        )
+        _print_json([paper.as_dict() for paper in papers])
         return
     for paper in papers:
         click.echo(f"{paper.id}\t{paper.title}")
@@ -268,6 +263,16 @@ def compare(ctx: click.Context, paper_a: str, paper_b: str, as_json: bool) -> No
     click.echo(f"Key difference: {comparison.relation.difference}")
     if comparison.fell_back:
         click.echo("(the model's reply was not valid; some cells are the abstract's closest sentences)", err=True)
+
+
+@main.command()
+@click.pass_context
+@friendly_errors
+def mcp(ctx: click.Context) -> None:
+    """Serve the library's tools to an MCP client (an assistant, an editor) over stdin/stdout."""
+    from rag.mcp_server import build_server
+
+    build_server(_settings(ctx)).run("stdio")
 
 
 @main.command()

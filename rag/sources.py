@@ -57,6 +57,12 @@ class Paper:
         fields = [self.title, self.abstract, list(self.authors), self.date, list(self.categories), self.doi]
         return hashlib.sha256(json.dumps(fields, ensure_ascii=False).encode("utf-8")).hexdigest()
 
+    def as_dict(self) -> dict:
+        """The paper as a library listing shows it (`papers list --json`): no abstract, so a long list stays small."""
+        return {
+            "id": self.id, "title": self.title, "date": self.date, "authors": list(self.authors), "source": self.source
+        }
+
 
 @dataclass(frozen=True)
 class Rejection:

@@ -1,0 +1,156 @@
+"""MCP with the SDK's own clients: over stdio, spawning `papers mcp` on the sample library, and over
+streamable HTTP, served by uvicorn the way `papers serve` mounts it. Tools reply with the CLI's
+`--json` objects; a user's mistake is a tool error carrying the message, never a traceback."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import asynccontextmanager, contextmanager
+from pathlib import Path
+
+import pytest
+import uvicorn
+from mcp import ClientSession
+from mcp.client.stdio import StdioServerParameters, stdio_client
+from mcp.client.streamable_http import streamable_http_client
+from starlette.applications import Starlette
+
+from conftest import PAPERS_CLI, SHORT_PAPERS, as_env, cli_env, copy_library, free_port, small_model, write_jsonl
+from rag.ingest import ingest, open_store
+from rag.mcp_server import HTTP_PATH, http_app
+from rag.retrieval import Retriever
+from rag.settings import Settings
+
+TOOLS = {"search_papers", "ask", "digest", "compare", "list_papers"}
+QUERY = "Kolmogorov-Arnold networks with learnable activation functions"
+QUESTION = "How much faster than Habitat 2.0 does Galactic simulate a Fetch robot?"
+TINY, LEAF = SHORT_PAPERS
+
+
+async def call(session: ClientSession, tool: str, **arguments):
+    """The tool's JSON reply, or its error text for a call that failed."""
+    result = await session.call_tool(tool, arguments)
+    assert len(result.content) == 1, result.content
+    text = result.content[0].text
+    return ("error", text) if result.is_error else json.loads(text)
+
+
+def assert_tool_error(reply, *fragments: str) -> None:
+    assert reply[0] == "error", reply
+    assert "Traceback" not in reply[1]
+    for fragment in fragments:
+        assert fragment in reply[1], reply[1]
+
+
+def test_stdio_client_lists_tools_searches_lists_and_asks(sample_library: Settings, small_model_path: Path, tmp_path: Path):
+    settings = small_model(small_model_path, cache_dir=tmp_path / "cache", max_answer_tokens=32)
+    server = StdioServerParameters(
+        command=str(PAPERS_CLI), args=["--data-dir", str(sample_library.data_dir), "mcp"],
+        env=cli_env(**as_env(settings)), cwd=tmp_path,
+    )
+
+    async def session_run() -> dict:
+        async with stdio_client(server) as (read, write), ClientSession(read, write) as session:
+            await session.initialize()
+            tools = (await session.list_tools()).tools
+            return {
+                "tools": {tool.name: tool for tool in tools},
+                "search": await call(session, "search_papers", query=QUERY, k=3),
+                "list": await call(session, "list_papers"),
+                "empty": await call(session, "search_papers", query="   "),
+                "k0": await call(session, "search_papers", query=QUERY, k=0),
+                "near_miss": await call(session, "digest", paper="Stichable Neural Network"),
+                "ask": await call(session, "ask", question=QUESTION),
+            }
+
+    replies = asyncio.run(session_run())
+
+    assert set(replies["tools"]) == TOOLS
+    assert replies["tools"]["compare"].input_schema["required"] == ["a", "b"]
+    assert all(tool.description for tool in replies["tools"].values())
+
+    # the very objects `papers search --json` and `papers list --json` print
+    assert replies["search"] == [hit.as_dict() for hit in Retriever(sample_library).search(QUERY, 3)]
+    assert "Kolmogorov-Arnold" in replies["search"][0]["title"]
+    assert replies["list"] == [paper.as_dict() for paper in open_store(sample_library).papers()]
+    assert len(replies["list"]) == 87 and set(replies["list"][0]) == {"id", "title", "date", "authors", "source"}
+
+    assert_tool_error(replies["empty"], "The question is empty")
+    assert_tool_error(replies["k0"], "greater than or equal to 1")
+    assert_tool_error(replies["near_miss"], "Did you mean", "Stitchable Neural Networks")
+
+    answer = replies["ask"]
+    assert set(answer) == {"answer", "citations", "sources", "removed_statements"}
+    assert answer["answer"].strip()
+    assert any(source["title"].startswith("Galactic:") for source in answer["sources"])
+    numbers = {source["n"] for source in answer["sources"]}
+    assert all(citation["n"] in numbers for citation in answer["citations"])
+
+
+@contextmanager
+def uvicorn_server(app, port: int) -> Iterator[None]:
+    """`app` served by uvicorn on a loopback port in a thread, with its lifespan, until the block ends."""
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 60
+    while not server.started:
+        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
+        time.sleep(0.1)
+    try:
+        yield
+    finally:
+        server.should_exit = True
+        thread.join(15)
+
+
+def service_with_mcp(settings: Settings) -> Starlette:
+    """How `papers serve` offers MCP (FastAPI is a Starlette): the route at /mcp, and the MCP app's
+    lifespan inside the service's own."""
+    mcp_app = http_app(settings)
+
+    @asynccontextmanager
+    async def lifespan(app):
+        async with mcp_app.router.lifespan_context(mcp_app):
+            yield
+
+    service = Starlette(lifespan=lifespan)
+    service.add_route(HTTP_PATH, mcp_app)
+    return service
+
+
+def test_streamable_http_client_calls_the_tools_mounted_at_mcp(
+    sample_library: Settings, small_model_path: Path, tmp_path: Path
+):
+    library = copy_library(sample_library, tmp_path / "library", **small_model(small_model_path, max_answer_tokens=32))
+    assert len(ingest([write_jsonl(tmp_path / "short.jsonl", SHORT_PAPERS)], library).added) == 2
+    port = free_port()
+
+    async def session_run() -> dict:
+        async with streamable_http_client(f"http://127.0.0.1:{port}{HTTP_PATH}") as (read, write):
+            async with ClientSession(read, write) as session:
+                await session.initialize()
+                return {
+                    "tools": {tool.name for tool in (await session.list_tools()).tools},
+                    "search": await call(session, "search_papers", query="microcontrollers keyword spotting", k=2),
+                    "digest": await call(session, "digest", paper=TINY["title"]),
+                    "compare": await call(session, "compare", a=TINY["id"], b=LEAF["title"]),
+                    "same": await call(session, "compare", a=TINY["id"], b=TINY["title"]),
+                }
+
+    with uvicorn_server(service_with_mcp(library), port):
+        replies = asyncio.run(session_run())
+
+    assert replies["tools"] == TOOLS
+    assert replies["search"][0]["id"] == TINY["id"] and len(replies["search"]) == 2
+    assert replies["digest"]["id"] == TINY["id"] and replies["digest"]["digest"].strip()
+    assert set(replies["digest"]) == {"id", "title", "digest"}
+    comparison = replies["compare"]
+    assert set(comparison) == {"a", "b", "rows", "in_common", "difference"}
+    assert (comparison["a"]["id"], comparison["b"]["id"]) == (TINY["id"], LEAF["id"])
+    assert len(comparison["rows"]) == 5 and all(row["a"] and row["b"] for row in comparison["rows"])
+    assert_tool_error(replies["same"], "Both names point at the same paper")
