@@ -266,6 +266,19 @@ def compare(ctx: click.Context, paper_a: str, paper_b: str, as_json: bool) -> No
 
 
 @main.command()
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to bind; any other than loopback needs PAPERS_API_KEYS.")
+@click.option("--port", type=int, default=8000, show_default=True, help="Port to serve on.")
+@click.pass_context
+@friendly_errors
+def serve(ctx: click.Context, host: str, port: int) -> None:
+    """Serve the library over HTTP: REST and streaming under /v1, OpenAI-compatible chat, MCP at /mcp."""
+    from rag.service import serve as run_serve
+
+    run_serve(_settings(ctx), host, port)
+
+
+@main.command()
 @click.pass_context
 @friendly_errors
 def mcp(ctx: click.Context) -> None:

@@ -1,5 +1,15 @@
-"""The one exception type a user's mistake raises: its message says what to fix."""
+"""The exception types a user's mistake raises: their message says what to fix.
+
+The subclasses say what kind of mistake it is, so the HTTP service can answer with the right status."""
 
 
 class PapersError(Exception):
     """An error the CLI and UI show as a plain message, without a traceback."""
+
+
+class NotFound(PapersError):
+    """A paper named by id or title that the library does not hold."""
+
+
+class TooLarge(PapersError):
+    """A question, query or upload over its configured limit."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import difflib
 
-from rag.errors import PapersError
+from rag.errors import NotFound, PapersError
 from rag.sources import Paper
 from rag.store import Store
 
@@ -28,7 +28,7 @@ def find_paper(store: Store, name: str) -> Paper:
     close = difflib.get_close_matches(wanted, by_title, n=5, cutoff=0.5)
     suggestions = [p.title for p in containing[:5]] or [by_title[c] for c in close]
     if not suggestions:
-        raise PapersError(f"No paper with the id or title '{name}'; `papers list` shows the library.")
+        raise NotFound(f"No paper with the id or title '{name}'; `papers list` shows the library.")
     listed = "\n".join(f"  - {title}" for title in suggestions)
     what = "Several papers match" if containing else "No paper has exactly that title"
-    raise PapersError(f"{what} '{name}'. Did you mean:\n{listed}")
+    raise NotFound(f"{what} '{name}'. Did you mean:\n{listed}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Literal
@@ -9,7 +10,7 @@ from typing import Literal
 import numpy as np
 
 from rag.embeddings import get_embedder
-from rag.errors import PapersError
+from rag.errors import PapersError, TooLarge
 from rag.ingest import open_store, refresh_lexical_index
 from rag.lexical import LexicalIndex
 from rag.settings import Settings
@@ -73,7 +74,7 @@ def checked_query(text: str, settings: Settings) -> str:
     if not query:
         raise PapersError("The question is empty; type a question or a few words about the papers.")
     if len(query) > settings.max_question_chars:
-        raise PapersError(
+        raise TooLarge(
             f"The question is too long: {len(query):,} characters, over the limit of "
             f"{settings.max_question_chars:,} (PAPERS_MAX_QUESTION_CHARS). Ask a shorter question."
         )
@@ -87,17 +88,20 @@ class Retriever:
         self.settings = settings
         self.store: Store = open_store(settings)
         self._lexical: LexicalIndex | None = None
+        self._lexical_lock = threading.Lock()
+        """The service searches from several threads: one of them rebuilds a stale index, the others wait."""
 
     def lexical(self) -> LexicalIndex:
-        count = self.store.count()
-        if self._lexical is None or len(self._lexical.chunk_ids) != count:
-            folder = self.settings.bm25_dir
-            self._lexical = (
-                LexicalIndex.load(folder)
-                if LexicalIndex.is_usable(folder, count)
-                else refresh_lexical_index(self.store, self.settings)
-            )
-        return self._lexical
+        with self._lexical_lock:
+            count = self.store.count()
+            if self._lexical is None or len(self._lexical.chunk_ids) != count:
+                folder = self.settings.bm25_dir
+                self._lexical = (
+                    LexicalIndex.load(folder)
+                    if LexicalIndex.is_usable(folder, count)
+                    else refresh_lexical_index(self.store, self.settings)
+                )
+            return self._lexical
 
     def search(
         self, query: str, k: int | None = None, filters: Filters = Filters(), mode: Mode = "hybrid"

@@ -143,6 +143,20 @@ class Settings(BaseSettings):
         "with a message saying so, before any retrieval or model call.",
     )
 
+    api_keys: SecretStr | None = Field(
+        default=None,
+        description="Comma-separated keys for `papers serve`: when set, every /v1 and /mcp request needs "
+        "'Authorization: Bearer KEY'. Without keys the service only binds a loopback address.",
+    )
+    max_upload_mb: float = Field(
+        default=50.0, description="Largest request body `papers serve` accepts (an upload of paper files), in MB."
+    )
+    max_waiting: int = Field(
+        default=8,
+        description="Requests `papers serve` lets wait for the model (asks, digests, comparisons) beyond the "
+        "one it is answering; more get 429 with Retry-After. Searches never wait behind them.",
+    )
+
     sample_library: Path = Field(
         default=PROJECT_DIR / "data" / "sample" / "hf_papers.txt",
         description="The bundled sample library (87 abstracts) that `make run` ingests into an empty library.",
@@ -150,6 +164,11 @@ class Settings(BaseSettings):
     prompts_dir: Path = Field(
         default=PROJECT_DIR / "prompts", description="Folder of prompt templates."
     )
+
+    @property
+    def api_key_list(self) -> list[str]:
+        keys = self.api_keys.get_secret_value() if self.api_keys else ""
+        return [key.strip() for key in keys.split(",") if key.strip()]
 
     @property
     def chroma_dir(self) -> Path:

@@ -210,6 +210,21 @@ def assert_user_error(result: subprocess.CompletedProcess, *fragments: str) -> N
         assert fragment in lines[0], lines[0]
 
 
+CHROMA_CLI = Path(sys.executable).with_name("chroma")
+
+
+@pytest.fixture(scope="session")
+def chroma_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, int, Path]]:
+    """`chroma run` on a free port; yields (host, port, its data path) once the heartbeat answers.
+    Tests sharing it keep apart by collection name."""
+    folder = tmp_path_factory.mktemp("chroma_server")
+    host, port = "127.0.0.1", free_port()
+    command = [str(CHROMA_CLI), "run", "--path", str(folder / "data"), "--host", host, "--port", str(port)]
+    heartbeat = f"http://{host}:{port}/api/v2/heartbeat"
+    with serving(command, heartbeat, folder / "server.log", "chroma run", timeout=60, env=cli_env()):
+        yield host, port, folder / "data"
+
+
 # --- the Streamlit app: a library of its own, and the environment that runs it on SmolLM2 -----------
 
 UI_APP = PROJECT_DIR / "ui" / "app.py"

@@ -3,8 +3,6 @@
 
 from __future__ import annotations
 
-import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -26,19 +24,7 @@ from rag.ingest import ingest, remove
 from rag.retrieval import Retriever
 from rag.store import Store
 
-CHROMA_CLI = Path(sys.executable).with_name("chroma")
 SAMPLE = sample_papers()
-
-
-@pytest.fixture(scope="module")
-def chroma_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, int, Path]]:
-    """`chroma run` on a free port; yields (host, port, its data path) once the heartbeat answers."""
-    folder = tmp_path_factory.mktemp("chroma_server")
-    host, port = "127.0.0.1", free_port()
-    command = [str(CHROMA_CLI), "run", "--path", str(folder / "data"), "--host", host, "--port", str(port)]
-    heartbeat = f"http://{host}:{port}/api/v2/heartbeat"
-    with serving(command, heartbeat, folder / "server.log", "chroma run", timeout=60, env=cli_env()):
-        yield host, port, folder / "data"
 
 
 def test_ingest_search_list_and_remove_through_a_server(chroma_server, tmp_path: Path, monkeypatch):

@@ -1,5 +1,5 @@
 """MCP with the SDK's own clients: over stdio, spawning `papers mcp` on the sample library, and over
-streamable HTTP, served by uvicorn the way `papers serve` mounts it. Tools reply with the CLI's
+streamable HTTP, through the `papers serve` app under uvicorn. Tools reply with the CLI's
 `--json` objects; a user's mistake is a tool error carrying the message, never a traceback."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import json
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import asynccontextmanager, contextmanager
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -17,11 +17,11 @@ import uvicorn
 from mcp import ClientSession
 from mcp.client.stdio import StdioServerParameters, stdio_client
 from mcp.client.streamable_http import streamable_http_client
-from starlette.applications import Starlette
 
 from conftest import PAPERS_CLI, SHORT_PAPERS, as_env, cli_env, copy_library, free_port, small_model, write_jsonl
 from rag.ingest import ingest, open_store
-from rag.mcp_server import HTTP_PATH, http_app
+from rag.mcp_server import HTTP_PATH
+from rag.service import create_app
 from rag.retrieval import Retriever
 from rag.settings import Settings
 
@@ -108,21 +108,6 @@ def uvicorn_server(app, port: int) -> Iterator[None]:
         thread.join(15)
 
 
-def service_with_mcp(settings: Settings) -> Starlette:
-    """How `papers serve` offers MCP (FastAPI is a Starlette): the route at /mcp, and the MCP app's
-    lifespan inside the service's own."""
-    mcp_app = http_app(settings)
-
-    @asynccontextmanager
-    async def lifespan(app):
-        async with mcp_app.router.lifespan_context(mcp_app):
-            yield
-
-    service = Starlette(lifespan=lifespan)
-    service.add_route(HTTP_PATH, mcp_app)
-    return service
-
-
 def test_streamable_http_client_calls_the_tools_mounted_at_mcp(
     sample_library: Settings, small_model_path: Path, tmp_path: Path
 ):
@@ -142,7 +127,7 @@ def test_streamable_http_client_calls_the_tools_mounted_at_mcp(
                     "same": await call(session, "compare", a=TINY["id"], b=TINY["title"]),
                 }
 
-    with uvicorn_server(service_with_mcp(library), port):
+    with uvicorn_server(create_app(library), port):
         replies = asyncio.run(session_run())
 
     assert replies["tools"] == TOOLS
