@@ -79,17 +79,17 @@ class Turn(BaseModel):
 
 
 class SearchRequest(BaseModel):
-    query: str = Field(description="A question or a few words.")
+    query: str = Field(min_length=1, description="A question or a few words.")
     k: int | None = Field(default=None, ge=1, le=100, description="Papers to return (default PAPERS_TOP_K).")
 
 
 class AskRequest(BaseModel):
-    question: str
+    question: str = Field(min_length=1)
     history: list[Turn] = Field(default_factory=list, description="Earlier turns, oldest first, for follow-ups.")
 
 
 class DigestRequest(BaseModel):
-    paper: str = Field(description="The paper's id or title.")
+    paper: str = Field(min_length=1, description="The paper's id or title.")
 
 
 class CompareRequest(BaseModel):
@@ -98,7 +98,7 @@ class CompareRequest(BaseModel):
 
 
 class TopicRequest(BaseModel):
-    topic: str
+    topic: str = Field(min_length=1)
 
 
 class ChatMessage(BaseModel):
@@ -405,7 +405,7 @@ def create_app(settings: Settings, host: str = "127.0.0.1") -> FastAPI:
         return Response(status_code=204)
 
     @app.post("/v1/papers", tags=["library"], status_code=202)
-    async def upload(files: list[UploadFile] = File(description="Listing pages, arXiv JSON/JSONL, BEIR corpus, CSV."),
+    async def upload(files: list[UploadFile] = File(min_length=1, description="Listing pages, arXiv JSON/JSONL, BEIR corpus, CSV."),
                      format: str | None = Form(None, description="Force one format instead of detecting it."),
                      keep_partial: bool = Form(False, description="Keep a file's good records though most are rejected.")
                      ) -> dict[str, str]:

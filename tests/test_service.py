@@ -10,8 +10,10 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
+import hypothesis
 import openai
 import pytest
+import schemathesis
 
 from conftest import (
     PAPERS_CLI, SHORT_PAPERS, as_env, cli_env, copy_library, free_port, run_cli, serving, small_model, write_jsonl,
@@ -285,3 +287,31 @@ def test_two_serve_processes_share_one_chroma_server(chroma_server, small_model_
             time.sleep(0.5)
         assert hits[0]["id"] == "short-tinyformer"
         assert two.get("/v1/papers").json()["total"] == 2
+
+
+@pytest.fixture(scope="module")
+def api_schema(library: Settings, tmp_path_factory: pytest.TempPathFactory):
+    """The service's own OpenAPI schema, read from a server with a library of its own: the generated
+    requests upload and delete papers."""
+    folder = tmp_path_factory.mktemp("schemathesis")
+    own = copy_library(library, folder / "library", local_model_path=library.local_model_path)
+    with papers_serve(own, folder) as url:
+        yield schemathesis.openapi.from_url(f"{url}/openapi.json")
+
+
+def test_every_route_keeps_to_its_schema_and_never_fails_with_5xx(api_schema):
+    """Schemathesis generates requests for each operation; every reply must match the schema, none a 5xx.
+
+    A request the schema allows may still be refused for what it says (a query of spaces, a paper not
+    in the library, two names of one paper): the 400 or 404 it gets is checked like any reply."""
+    operations = [result.ok() for result in api_schema.get_all_operations()]
+    assert len(operations) >= 14
+
+    for operation in operations:
+        @hypothesis.given(case=operation.as_strategy())
+        @hypothesis.settings(max_examples=8, deadline=None, database=None,
+                             suppress_health_check=list(hypothesis.HealthCheck))
+        def conforms(case):
+            case.call_and_validate(timeout=120, excluded_checks=[schemathesis.checks.positive_data_acceptance])
+
+        conforms()
