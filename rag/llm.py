@@ -216,6 +216,7 @@ def _openai_chat(settings: Settings) -> BaseChatModel:
         timeout=client_timeout(settings),
         max_retries=0,
         streaming=True,
+        stream_usage=True,  # token counts arrive in the stream's last chunk, as a plain reply has them
         settings=settings,
         temperature=settings.temperature,
         **limit,

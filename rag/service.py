@@ -461,18 +461,20 @@ def create_app(settings: Settings, host: str = "127.0.0.1") -> FastAPI:
         return AnswerStream(question, history, settings=settings, retriever=retriever(), prompt_name=prompt_name)
 
     async def answered(question: str, history: list[tuple[str, str]], prompt_name: str = "ask") -> Answer:
-        async with gate.admitted():
-            stream = await run_in_threadpool(answer_stream, question, history, prompt_name)
+        stream = await started(question, history, prompt_name)
+        try:
             async for _ in pieces(lambda: iter(stream), metrics.tokens):
                 pass
+        finally:
+            gate.leave()
         return stream.answer
 
-    async def started(question: str, history: list[tuple[str, str]]) -> AnswerStream:
+    async def started(question: str, history: list[tuple[str, str]], prompt_name: str = "ask") -> AnswerStream:
         """Admitted to the model with its sources retrieved, before the response starts, so that a
         refusal (429, 413, ...) is still an HTTP status. The stream's reader must call `gate.leave()`."""
         gate.enter()
         try:
-            return await run_in_threadpool(answer_stream, question, history)
+            return await run_in_threadpool(answer_stream, question, history, prompt_name)
         except BaseException:
             gate.leave()
             raise

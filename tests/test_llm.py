@@ -186,7 +186,9 @@ def test_openai_backend_invoke(openai_server):
     with llm.llm_errors(settings):
         answer = llm.get_chat_model(settings).invoke("What is the capital of France?")
     assert answer.content.strip()
-    assert 0 < answer.usage_metadata["output_tokens"] <= 24
+    # Calls stream (a silent server is caught before its first token); llama-cpp-python's server sends no
+    # usage in a stream, so the 24-token limit shows as a reply of at most 24 words.
+    assert len(answer.content.split()) <= 24
 
 
 def test_openai_backend_stream(openai_server):
