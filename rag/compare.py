@@ -1,6 +1,7 @@
 """Two papers side by side: the same aspects for each, each from its own abstract, then what links them.
 
-A comparison is cached on disk per both papers' content, model and prompt versions, like a digest."""
+Each paper's aspects are cached on disk on their own (its content, model, prompt version), so comparing
+it with a second paper writes only the new column and the relation; the relation is cached per pair."""
 
 from __future__ import annotations
 
@@ -151,8 +152,9 @@ def compare(
         raise PapersError(f"Both names point at the same paper ('{a.title}'); name two different papers.")
     aspects_prompt = load_prompt("compare_aspects", settings.prompts_dir)
     relation_prompt = load_prompt("compare_relation", settings.prompts_dir)
+    backend = describe_backend(settings)
     cache = DiskCache(
-        settings.comparison_cache_dir, a.content_hash, b.content_hash, describe_backend(settings),
+        settings.comparison_cache_dir, a.content_hash, b.content_hash, backend,
         aspects_prompt.version, relation_prompt.version,
     )
     if (cached := cache.read()) and (comparison := Comparison.from_cache_record(a, b, cached)):
@@ -161,12 +163,21 @@ def compare(
     fell_back = False
     described = []
     for paper in (a, b):
+        aspects_cache = DiskCache(settings.comparison_cache_dir, "aspects", paper.content_hash, backend, aspects_prompt.version)
+        try:
+            described.append(Aspects.model_validate(aspects_cache.read()))
+            continue
+        except ValidationError:
+            pass
         progress(f"Reading '{paper.title}'")
         messages = aspects_prompt.messages(title=paper.title, abstract=paper.abstract)
         aspects = structured(model, messages, Aspects, settings)
         if aspects is None:
             aspects, fell_back = extractive_aspects(paper, settings), True
-        described.append(held_to_abstract(aspects, paper, settings))
+        else:  # a fallback is worth another try next time
+            aspects = held_to_abstract(aspects, paper, settings)
+            aspects_cache.write(aspects.model_dump())
+        described.append(aspects)
     progress("Relating the two papers")
     messages = relation_prompt.messages(
         title_a=a.title, aspects_a=_describe(described[0]), title_b=b.title, aspects_b=_describe(described[1])

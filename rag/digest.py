@@ -17,7 +17,7 @@ from rag.prompts import load_prompt
 from rag.settings import Settings
 from rag.store import Store
 
-MAX_WORDS = 120
+MAX_WORDS = 150
 
 
 def one_paragraph(text: str) -> str:

@@ -447,7 +447,7 @@ def test_one_paragraph_folds_whitespace_and_clips_at_a_sentence_end():
     sentence = "This sentence has exactly eight words in it. "
     text = one_paragraph(sentence * 40)
     assert len(text.split()) <= MAX_WORDS and text.endswith("in it.")
-    assert len(text.split()) == 15 * 8
+    assert len(text.split()) == MAX_WORDS // 8 * 8
     long_run = one_paragraph("word " * 300)
     assert len(long_run.split()) == MAX_WORDS
 
@@ -701,15 +701,28 @@ def test_comparison_is_cached_per_papers_model_and_prompts(compare_settings, ret
     shutil.copytree(compare_settings.prompts_dir, prompts)
     (prompts / "compare_relation.system.txt").write_text("Compare A and B as JSON.")
     reworded = compare_settings.model_copy(update={"prompts_dir": prompts})
-    model = ScriptedModel(responses=[aspects_json("A"), aspects_json("B"), RELATION])
+    model = ScriptedModel(responses=[RELATION])
     compare(STITCH, SORTED, settings=reworded, store=retriever.store, model=model)
-    assert len(model.seen) == 3  # a reworded prompt is not served the old comparison
+    # a reworded relation prompt is not served the old relation; the aspects' prompt is unchanged
+    assert len(model.seen) == 1 and contents(model.seen[0])[0][1] == "Compare A and B as JSON."
 
     for cache_file in compare_settings.comparison_cache_dir.glob("*.json"):
         cache_file.write_text('{"aspects_a": {"problem": "only"}}')
     model = ScriptedModel(responses=[aspects_json("A"), aspects_json("B"), RELATION])
     assert compare(STITCH, SORTED, settings=compare_settings, store=retriever.store, model=model).as_dict() == first.as_dict()
     assert len(model.seen) == 3  # an unreadable record is made again
+
+
+def test_a_papers_aspects_are_cached_on_their_own(compare_settings, retriever):
+    compare(STITCH, SORTED, settings=compare_settings, store=retriever.store,
+            model=ScriptedModel(responses=[aspects_json("A"), aspects_json("B"), RELATION]))
+    model = ScriptedModel(responses=[aspects_json("C"), RELATION])
+    steps: list[str] = []
+    comparison = compare(GALACTIC, STITCH, settings=compare_settings, store=retriever.store, model=model, progress=steps.append)
+    assert len(model.seen) == 2  # only the new paper's column and the relation are written
+    assert BY_TITLE[GALACTIC].abstract in contents(model.seen[0])[1][1]
+    assert comparison.rows()[0] == {"aspect": "Problem", "a": "C problem.", "b": "A problem."}
+    assert steps == [f"Reading '{GALACTIC}'", "Relating the two papers"]
 
 
 def test_compare_of_one_paper_with_itself_is_a_user_error(gen_settings, retriever):
