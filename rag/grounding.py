@@ -19,6 +19,8 @@ CITATION_RUN = re.compile(r"(?:,?\s*(?:and\s+)?\[\d+(?:\s*[,;–-]\s*\d+)*\])+")
 WORD = re.compile(r"[a-z][a-z0-9-]{2,}")
 NAME = re.compile(r"\b[A-Z][\w-]+")
 LETTERS = re.compile(r"[^\W\d_]{2,}")
+DESCRIPTIVE_SUFFIX = re.compile(r"-(?:style|based|like|inspired|type|driven|guided|aware)$", re.I)
+"""A compound such as "GPT-style" or "ViT-based" describes by its head: it is found where the head is."""
 PLAIN_WORDS = frozenset(
     "the this these those both and but however also yes paper papers source sources abstract "
     "abstracts study studies title library authors".split()
@@ -126,7 +128,10 @@ def unknown_names(sentence: str, known: str) -> list[str]:
     """
     text = CITATION.sub(" ", sentence).lstrip(" \"'(")
     names = [m.group(0) for m in NAME.finditer(text) if m.start() > 0 or re.search(r"\w[A-Z0-9]", m.group(0))]
-    return [name for name in names if name.lower() not in PLAIN_WORDS and not _found(name, known)]
+    return [
+        name for name in names
+        if name.lower() not in PLAIN_WORDS and not _found(DESCRIPTIVE_SUFFIX.sub("", name), known)
+    ]
 
 
 def _found(name: str, known: str) -> bool:

@@ -178,3 +178,13 @@ def test_a_name_from_the_rest_of_a_cited_abstract_is_found():
     assert ground(answer, "What is FastTok?", SOURCES).removed_statements == [answer.replace(" [2]", "")]
     grounded = ground(answer, "What is FastTok?", SOURCES, "FastTok: Rethinking Tokenization\nWe train on the Pile.")
     assert grounded.text == answer
+
+
+@pytest.mark.parametrize(
+    ("compound", "kept"),
+    [("a Habitat-style simulator", True), ("a GPT-based planner", False)],
+)
+def test_a_descriptive_compound_is_found_where_its_head_is(compound, kept):
+    sentence = f"Galactic is {compound} for rearrangement [1]."
+    grounded = ground(sentence, "What is Galactic?", SOURCES)
+    assert (grounded.text == sentence) is kept
