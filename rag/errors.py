@@ -13,3 +13,7 @@ class NotFound(PapersError):
 
 class TooLarge(PapersError):
     """A question, query or upload over its configured limit."""
+
+
+class Unavailable(PapersError):
+    """A server the library or the model lives on that cannot be reached or does not answer."""

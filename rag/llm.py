@@ -27,7 +27,7 @@ from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResu
 from pydantic import ConfigDict, Field, SecretStr
 
 from rag import local_model
-from rag.errors import PapersError
+from rag.errors import PapersError, Unavailable
 from rag.local_model import Progress
 from rag.remote import AnswerTimeout, client_timeout, explain_wait, retrying, server_name
 from rag.settings import Settings
@@ -285,7 +285,7 @@ def explain(exc: BaseException, settings: Settings, waited: float) -> PapersErro
     else:
         message = explain_wait(exc, server_name(settings), settings, waited) or _explain_openai(exc, settings)
     key = settings.openai_api_key.get_secret_value() if settings.openai_api_key else ""
-    return PapersError(message.replace(key, "***") if key else message)
+    return Unavailable(message.replace(key, "***") if key else message)
 
 
 def _explain_local(exc: BaseException, settings: Settings) -> str:

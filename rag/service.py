@@ -34,7 +34,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from rag.ask import Answer, AnswerStream
 from rag.compare import compare as run_compare
 from rag.digest import digest as run_digest
-from rag.errors import NotFound, PapersError, TooLarge
+from rag.errors import NotFound, PapersError, TooLarge, Unavailable
 from rag.ingest import ingest as run_ingest, remove as run_remove
 from rag.mcp_server import HTTP_PATH as MCP_PATH, http_app as mcp_http_app
 from rag.retrieval import Retriever
@@ -59,6 +59,8 @@ def status_for(exc: PapersError) -> int:
         return 413
     if isinstance(exc, Busy):
         return 429
+    if isinstance(exc, Unavailable):
+        return 503
     return 400
 
 

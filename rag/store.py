@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from rag.chunking import Chunk
-from rag.errors import PapersError
+from rag.errors import PapersError, Unavailable
 from rag.settings import Settings
 from rag.sources import Paper
 
@@ -129,7 +129,7 @@ class Store:
         except PapersError:
             raise
         except Exception as exc:
-            raise PapersError(_open_failure(exc, settings)) from exc
+            raise Unavailable(_open_failure(exc, settings)) from exc
         self.embedding_model = embedding_model
         self.built_with = (self._collection.metadata or {}).get("embedding_model", embedding_model)
 

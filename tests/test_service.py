@@ -269,6 +269,16 @@ def test_serving_beyond_loopback_needs_keys(tmp_path: Path):
     assert result.returncode == 1 and "PAPERS_API_KEYS" in result.stderr and "Traceback" not in result.stderr
 
 
+def test_unreachable_chroma_and_model_servers_are_503_naming_their_settings(library: Settings, tmp_path: Path):
+    settings = library.model_copy(update={"chroma_host": "127.0.0.1", "chroma_port": free_port()})
+    with papers_serve(settings, tmp_path) as url, httpx.Client(base_url=url, timeout=60) as client:
+        assert client.get("/healthz").status_code == 200
+        assert_error(client.post("/v1/search", json={"query": "leaves"}), 503, "CHROMA_HOST")
+    no_model = {"PAPERS_LLM_BACKEND": "openai", "OPENAI_BASE_URL": f"http://127.0.0.1:{free_port()}/v1"}
+    with papers_serve(library, tmp_path, **no_model) as url, httpx.Client(base_url=url, timeout=60) as client:
+        assert_error(client.post("/v1/ask", json={"question": "What is LeafCount?"}), 503, "OPENAI_BASE_URL")
+
+
 def test_two_serve_processes_share_one_chroma_server(chroma_server, small_model_path: Path, tmp_path: Path):
     """A paper added through one process is found by search through the other."""
     host, port, _ = chroma_server
