@@ -14,7 +14,6 @@ from conftest import (
     free_port,
     library_settings,
     run_cli,
-    serving,
     sample_papers,
     write_jsonl,
 )

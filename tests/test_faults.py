@@ -9,7 +9,6 @@ import json
 import random
 import re
 import shutil
-import socket
 import string
 import subprocess
 import threading
