@@ -247,22 +247,23 @@ def digest(ctx: click.Context, paper: str, as_json: bool) -> None:
 @friendly_errors
 def compare(ctx: click.Context, paper_a: str, paper_b: str, as_json: bool) -> None:
     """Compare two papers (ids or titles) on the same aspects."""
-    from rag.compare import compare as run_compare
+    from rag.compare import FELL_BACK, relate, side_by_side
 
-    comparison = run_compare(
-        paper_a, paper_b, settings=_settings(ctx), progress=lambda step: click.echo(f"{step}…", err=True)
-    )
+    settings = _settings(ctx)
+    comparison = side_by_side(paper_a, paper_b, settings=settings)
+    if not as_json:  # the columns need no model: they are shown while the relation is written
+        click.secho(f"A: {comparison.a.title}", bold=True)
+        click.secho(f"B: {comparison.b.title}", bold=True)
+        for row in comparison.rows():
+            click.echo(f"\n{row['aspect']}\n  A: {row['a']}\n  B: {row['b']}")
+    relate(comparison, settings=settings, progress=lambda step: click.echo(f"\n{step}…", err=True))
     if as_json:
         _print_json(comparison.as_dict())
         return
-    click.secho(f"A: {comparison.a.title}", bold=True)
-    click.secho(f"B: {comparison.b.title}", bold=True)
-    for row in comparison.rows():
-        click.echo(f"\n{row['aspect']}\n  A: {row['a']}\n  B: {row['b']}")
     click.echo(f"\nIn common: {comparison.relation.in_common}")
     click.echo(f"Key difference: {comparison.relation.difference}")
     if comparison.fell_back:
-        click.echo("(the model's reply was not valid; some cells are the abstract's closest sentences)", err=True)
+        click.echo(f"({FELL_BACK})", err=True)
 
 
 @main.command()

@@ -1,21 +1,21 @@
-"""Two papers side by side: the same aspects for each, each from its own abstract, then what links them.
+"""Two papers side by side: each abstract's own sentences under the same aspects, then what links them.
 
-Each paper's aspects are cached on disk on their own (its content, model, prompt version), so comparing
-it with a second paper writes only the new column and the relation; the relation is cached per pair."""
+The columns need no model: they are the abstracts' sentences sorted by `rag.aspects`, so they
+show at once and every fact stays under its own paper. One model call writes what the papers
+share and how they differ; it is cached per pair (both papers' content, model, prompt version).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import numpy as np
 from langchain_core.language_models import BaseChatModel
 from pydantic import BaseModel, Field, ValidationError
 
+from rag.aspects import LABELS, sort_abstract
 from rag.cache import DiskCache
-from rag.embeddings import get_embedder
 from rag.errors import PapersError
-from rag.evidence import sentences
 from rag.grounding import unsupported_sentences
 from rag.ingest import open_store
 from rag.llm import describe_backend, get_chat_model, llm_errors
@@ -26,12 +26,7 @@ from rag.sources import Paper
 from rag.store import Store
 
 
-class Aspects(BaseModel):
-    problem: str = Field(description="What the paper addresses.")
-    approach: str = Field(description="What it proposes or does.")
-    data: str = Field(description="Data, setting or experiments.")
-    results: str = Field(description="Main findings or numbers.")
-    limitations: str = Field(description="Limitations or open questions.")
+FELL_BACK = "The model gave no comparison the abstracts support; the rows are each abstract's own sentences."
 
 
 class Relation(BaseModel):
@@ -39,53 +34,28 @@ class Relation(BaseModel):
     difference: str = Field(description="The key difference between them.")
 
 
-ASPECT_LABELS = {
-    "problem": "Problem",
-    "approach": "Approach",
-    "data": "Data or setting",
-    "results": "Results",
-    "limitations": "Limitations or open questions",
-}
-
-
 @dataclass
 class Comparison:
     a: Paper
     b: Paper
-    aspects_a: Aspects
-    aspects_b: Aspects
-    relation: Relation
+    relation: Relation | None = None
+    """None until the model has written it: the columns can be shown before."""
     fell_back: bool = False
 
+    def __post_init__(self) -> None:
+        self.aspects_a, self.aspects_b = sort_abstract(self.a.abstract), sort_abstract(self.b.abstract)
+
     def rows(self) -> list[dict]:
-        return [
-            {"aspect": label, "a": getattr(self.aspects_a, field), "b": getattr(self.aspects_b, field)}
-            for field, label in ASPECT_LABELS.items()
-        ]
-
-    def cache_record(self) -> dict:
-        return {
-            "aspects_a": self.aspects_a.model_dump(),
-            "aspects_b": self.aspects_b.model_dump(),
-            "relation": self.relation.model_dump(),
-        }
-
-    @classmethod
-    def from_cache_record(cls, a: Paper, b: Paper, record: dict) -> "Comparison | None":
-        """None for a record this version cannot read: the comparison is then made again."""
-        try:
-            aspects = [Aspects.model_validate(record[side]) for side in ("aspects_a", "aspects_b")]
-            return cls(a, b, *aspects, Relation.model_validate(record["relation"]))
-        except (KeyError, TypeError, ValidationError):
-            return None
+        return [{"aspect": label, "a": self.aspects_a[name], "b": self.aspects_b[name]} for name, label in LABELS.items()]
 
     def as_dict(self) -> dict:
+        relation = self.relation or Relation(in_common="", difference="")
         return {
             "a": {"id": self.a.id, "title": self.a.title},
             "b": {"id": self.b.id, "title": self.b.title},
             "rows": self.rows(),
-            "in_common": self.relation.in_common,
-            "difference": self.relation.difference,
+            "in_common": relation.in_common,
+            "difference": relation.difference,
         }
 
 
@@ -111,28 +81,57 @@ def structured(model: BaseChatModel, messages: list, schema: type[BaseModel], se
     return None
 
 
-def extractive_aspects(paper: Paper, settings: Settings) -> Aspects:
-    """The fallback: for each aspect, the abstract sentence closest to it, so every cell stays grounded."""
-    candidates = sentences(paper.abstract) or [paper.abstract]
-    embedder = get_embedder(settings)
-    vectors = np.array(embedder.embed(candidates))
-    queries = np.array(embedder.embed([f"{label}: {field.description}" for label, field in Aspects.model_fields.items()]))
-    best = (queries @ vectors.T).argmax(axis=1)
-    return Aspects(**{name: candidates[i] for name, i in zip(Aspects.model_fields, best)})
+def side_by_side(name_a: str, name_b: str, *, settings: Settings, store: Store | None = None) -> Comparison:
+    """The two papers' columns, at once; `relate` adds what links them."""
+    store = store or open_store(settings)
+    a, b = find_paper(store, name_a), find_paper(store, name_b)
+    if a.id == b.id:
+        raise PapersError(f"Both names point at the same paper ('{a.title}'); name two different papers.")
+    return Comparison(a, b)
 
 
-def held_to_abstract(aspects: Aspects, paper: Paper, settings: Settings) -> Aspects:
-    """A cell with a number or a name its abstract does not hold gives way to the abstract's own sentence."""
-    cells = aspects.model_dump()
-    invented = [name for name, value in cells.items() if unsupported_sentences(value, paper.text)]
-    if not invented:
-        return aspects
-    extracted = extractive_aspects(paper, settings).model_dump()
-    return Aspects(**{**cells, **{name: extracted[name] for name in invented}})
+def _describe(aspects: dict[str, str]) -> str:
+    return "\n".join(f"{LABELS[name]}: {text}" for name, text in aspects.items())
 
 
-def _describe(aspects: Aspects) -> str:
-    return "\n".join(f"{ASPECT_LABELS[name]}: {value}" for name, value in aspects.model_dump().items())
+def relate(
+    comparison: Comparison,
+    *,
+    settings: Settings,
+    model: BaseChatModel | Callable[[], BaseChatModel] | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> Comparison:
+    """`model` may be a loader, called only when the pair is not cached (the app's first load shows progress).
+
+    One model call, tens of seconds on a laptop, unless the pair is cached: `progress` hears when it starts.
+
+    A sentence naming or numbering what neither abstract holds is not kept: the fallback says so."""
+    prompt = load_prompt("compare_relation", settings.prompts_dir)
+    a, b = comparison.a, comparison.b
+    cache = DiskCache(settings.comparison_cache_dir, a.content_hash, b.content_hash, describe_backend(settings), prompt.version)
+    try:
+        comparison.relation = Relation.model_validate(cache.read())
+        return comparison
+    except ValidationError:
+        pass
+    (progress or (lambda step: None))("Relating the two papers")
+    messages = prompt.messages(
+        title_a=a.title, aspects_a=_describe(comparison.aspects_a), title_b=b.title, aspects_b=_describe(comparison.aspects_b)
+    )
+    if model is None or not isinstance(model, BaseChatModel):
+        model = model() if model else get_chat_model(settings)
+    relation = structured(model, messages, Relation, settings)
+    both = f"{a.text}\n{b.text}"
+    if relation is None or any(unsupported_sentences(text, both) for text in relation.model_dump().values()):
+        comparison.fell_back = True
+        comparison.relation = Relation(
+            in_common="The model gave no answer that the abstracts support; compare the rows above.",
+            difference=f"A: {comparison.aspects_a['approach']} B: {comparison.aspects_b['approach']}",
+        )
+        return comparison
+    comparison.relation = relation
+    cache.write(relation.model_dump())
+    return comparison
 
 
 def compare(
@@ -144,52 +143,6 @@ def compare(
     model: BaseChatModel | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> Comparison:
-    """Three model calls, each tens of seconds on a laptop: `progress` is told which one starts."""
-    progress = progress or (lambda step: None)
-    store = store or open_store(settings)
-    a, b = find_paper(store, name_a), find_paper(store, name_b)
-    if a.id == b.id:
-        raise PapersError(f"Both names point at the same paper ('{a.title}'); name two different papers.")
-    aspects_prompt = load_prompt("compare_aspects", settings.prompts_dir)
-    relation_prompt = load_prompt("compare_relation", settings.prompts_dir)
-    backend = describe_backend(settings)
-    cache = DiskCache(
-        settings.comparison_cache_dir, a.content_hash, b.content_hash, backend,
-        aspects_prompt.version, relation_prompt.version,
-    )
-    if (cached := cache.read()) and (comparison := Comparison.from_cache_record(a, b, cached)):
-        return comparison
-    model = model or get_chat_model(settings)
-    fell_back = False
-    described = []
-    for paper in (a, b):
-        aspects_cache = DiskCache(settings.comparison_cache_dir, "aspects", paper.content_hash, backend, aspects_prompt.version)
-        try:
-            described.append(Aspects.model_validate(aspects_cache.read()))
-            continue
-        except ValidationError:
-            pass
-        progress(f"Reading '{paper.title}'")
-        messages = aspects_prompt.messages(title=paper.title, abstract=paper.abstract)
-        aspects = structured(model, messages, Aspects, settings)
-        if aspects is None:
-            aspects, fell_back = extractive_aspects(paper, settings), True
-        else:  # a fallback is worth another try next time
-            aspects = held_to_abstract(aspects, paper, settings)
-            aspects_cache.write(aspects.model_dump())
-        described.append(aspects)
-    progress("Relating the two papers")
-    messages = relation_prompt.messages(
-        title_a=a.title, aspects_a=_describe(described[0]), title_b=b.title, aspects_b=_describe(described[1])
-    )
-    relation = structured(model, messages, Relation, settings)
-    if relation is None:
-        fell_back = True
-        relation = Relation(
-            in_common="The model gave no valid answer; compare the rows above.",
-            difference=f"A: {described[0].approach} B: {described[1].approach}",
-        )
-    comparison = Comparison(a, b, described[0], described[1], relation, fell_back)
-    if not fell_back:  # a fallback is worth another try next time
-        cache.write(comparison.cache_record())
-    return comparison
+    """The columns, then the relation; the CLI, the service and MCP take it whole."""
+    comparison = side_by_side(name_a, name_b, settings=settings, store=store)
+    return relate(comparison, settings=settings, model=model, progress=progress)

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 from rag.ask import Answer
 from rag.citations import CITATION, cited_numbers
-from rag.compare import Comparison
+from rag.compare import FELL_BACK, Comparison
 
 
 def _one_line(text: str) -> str:
@@ -65,12 +65,12 @@ def comparison_markdown(comparison: Comparison) -> str:
     lines += [f"| {row['aspect']} | {_cell(row['a'])} | {_cell(row['b'])} |" for row in comparison.rows()]
     lines += [
         "",
-        f"**In common:** {_one_line(comparison.relation.in_common)}",
+        f"**In common:** {_one_line(comparison.as_dict()['in_common'])}",
         "",
-        f"**Key difference:** {_one_line(comparison.relation.difference)}",
+        f"**Key difference:** {_one_line(comparison.as_dict()['difference'])}",
     ]
     if comparison.fell_back:
-        lines += ["", "_The model's reply was not valid; some cells are the abstract's closest sentences._"]
+        lines += ["", f"_{FELL_BACK}_"]
     return "\n".join(lines) + "\n"
 
 
@@ -82,6 +82,7 @@ def comparison_csv(comparison: Comparison) -> str:
     writer.writerow(["id", comparison.a.id, comparison.b.id, ""])
     for row in comparison.rows():
         writer.writerow([row["aspect"], row["a"], row["b"], ""])
-    writer.writerow(["In common", "", "", comparison.relation.in_common])
-    writer.writerow(["Key difference", "", "", comparison.relation.difference])
+    relation = comparison.as_dict()
+    writer.writerow(["In common", "", "", relation["in_common"]])
+    writer.writerow(["Key difference", "", "", relation["difference"]])
     return out.getvalue()

@@ -6,7 +6,8 @@ import csv
 import io
 
 from rag.ask import Answer, Citation
-from rag.compare import ASPECT_LABELS, Aspects, Comparison, Relation
+from rag.aspects import LABELS
+from rag.compare import FELL_BACK, Comparison, Relation
 from rag.evidence import Source
 from rag.export import comparison_csv, comparison_markdown, conversation_markdown
 from rag.sources import Paper
@@ -50,31 +51,28 @@ def test_a_conversation_without_citations_has_no_references():
 
 
 def comparison(fell_back: bool = False) -> Comparison:
-    a = Paper("p-a", "Pipes | and\nnewlines", "Abstract A.")
-    b = Paper("p-b", 'A "quoted", title', "Abstract B.")
-    aspects_a = Aspects(problem="P a | b", approach="Ap\nA", data="D A", results="R A", limitations="L A")
-    aspects_b = Aspects(problem="P B", approach="Ap, B", data='D "B"', results="R B", limitations="L B")
-    return Comparison(a, b, aspects_a, aspects_b, Relation(in_common="Both are papers.", difference="A vs B."), fell_back)
+    a = Paper("p-a", "Pipes | and\nnewlines", "Pipes | are hard to model.\nWe propose a pipe model.")
+    b = Paper("p-b", 'A "quoted", title', 'Quotes are "hard". We present a quote model.')
+    return Comparison(a, b, Relation(in_common="Both are papers.", difference="A vs B."), fell_back)
 
 
 def test_comparison_markdown_is_a_table_of_aspects_then_what_links_the_papers():
     text = comparison_markdown(comparison())
     table = [line for line in text.splitlines() if line.startswith("|")]
     assert table[0] == '| Aspect | A: Pipes \\| and newlines | B: A "quoted", title |'
-    assert len(table) == 2 + len(ASPECT_LABELS)
-    assert "| Problem | P a \\| b | P B |" in table
-    assert "| Approach | Ap A | Ap, B |" in table
+    assert len(table) == 2 + len(LABELS)
+    assert '| Problem | Pipes \\| are hard to model. | Quotes are "hard". |' in table
+    assert "| Approach | We propose a pipe model. | We present a quote model. |" in table
     assert "- **A:** Pipes | and newlines (id: p-a)" in text
     assert "**In common:** Both are papers." in text and "**Key difference:** A vs B." in text
-    assert "not valid" not in text
-    assert "not valid" in comparison_markdown(comparison(fell_back=True))
+    assert FELL_BACK not in text
+    assert FELL_BACK in comparison_markdown(comparison(fell_back=True))
 
 
 def test_comparison_csv_round_trips_through_a_csv_reader():
     rows = list(csv.reader(io.StringIO(comparison_csv(comparison()))))
     assert rows[0] == ["aspect", "A: Pipes | and\nnewlines", 'B: A "quoted", title', "both"]
     assert rows[1] == ["id", "p-a", "p-b", ""]
-    assert [row[0] for row in rows[2:7]] == list(ASPECT_LABELS.values())
-    assert rows[3] == ["Approach", "Ap\nA", "Ap, B", ""]
-    assert rows[4] == ["Data or setting", "D A", 'D "B"', ""]
-    assert rows[7:] == [["In common", "", "", "Both are papers."], ["Key difference", "", "", "A vs B."]]
+    assert [row[0] for row in rows[2:6]] == list(LABELS.values())
+    assert rows[2] == ["Problem", "Pipes | are hard to model.", 'Quotes are "hard".', ""]
+    assert rows[6:] == [["In common", "", "", "Both are papers."], ["Key difference", "", "", "A vs B."]]

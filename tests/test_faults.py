@@ -165,8 +165,8 @@ def test_a_slow_but_steady_server_is_never_cut_off(call):
     assert text == "".join(TOKENS)
 
 
-def test_compare_gets_its_structured_replies_from_a_streaming_server(two_paper_library):
-    """Comparisons call `invoke` with a JSON schema: it streams too, and is parsed whole."""
+def test_compare_gets_its_structured_reply_from_a_streaming_server(two_paper_library):
+    """A comparison's relation calls `invoke` with a JSON schema: it streams too, and is parsed whole."""
     from rag.compare import compare
 
     with trickling_server(gap=0.05) as base_url:
@@ -174,7 +174,7 @@ def test_compare_gets_its_structured_replies_from_a_streaming_server(two_paper_l
             "llm_backend", "openai_base_url", "openai_api_key", "openai_model"}))
         comparison = compare(SHORT_PAPERS[0]["id"], SHORT_PAPERS[1]["id"], settings=settings)
     assert not comparison.fell_back
-    assert comparison.rows()[0]["a"] == "problem from the server"
+    assert comparison.relation.in_common == "in_common from the server"
     assert comparison.relation.difference == "difference from the server"
 
 

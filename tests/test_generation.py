@@ -22,8 +22,9 @@ from pydantic import Field
 
 from conftest import SHORT_PAPERS, arxiv_record, copy_library, library_settings, sample_papers, small_model, write_jsonl
 from rag.ask import NO_ANSWER, AnswerStream, ask
+from rag.aspects import LABELS, NOT_STATED
 from rag.citations import CITATION, cited_numbers
-from rag.compare import ASPECT_LABELS, compare
+from rag.compare import compare, side_by_side
 from rag.digest import MAX_WORDS, DigestStream, digest, one_paragraph
 from rag.errors import PapersError
 from rag.evidence import GAP, Source, sentences
@@ -615,10 +616,6 @@ SORTED = "SortedNet, a Place for Every Network and Every Network in its Place: T
 STITCH = "Stitchable Neural Networks"
 
 
-def aspects_json(tag: str) -> str:
-    return json.dumps({name: f"{tag} {name}." for name in ASPECT_LABELS})
-
-
 def ref(title: str) -> dict:
     return {"id": BY_TITLE[title].id, "title": title}
 
@@ -632,12 +629,16 @@ def assert_comparison_contract(comparison, a: dict, b: dict) -> dict:
     assert set(data) == {"a", "b", "rows", "in_common", "difference"}
     assert data["a"] == {"id": a["id"], "title": a["title"]}
     assert data["b"] == {"id": b["id"], "title": b["title"]}
-    assert [row["aspect"] for row in data["rows"]] == list(ASPECT_LABELS.values())
+    assert [row["aspect"] for row in data["rows"]] == list(LABELS.values())
     for row in data["rows"]:
         assert set(row) == {"aspect", "a", "b"}
         assert isinstance(row["a"], str) and isinstance(row["b"], str)
     assert isinstance(data["in_common"], str) and isinstance(data["difference"], str)
     return data
+
+
+def column(data: dict, side: str) -> list[str]:
+    return [row[side] for row in data["rows"] if row[side] != NOT_STATED]
 
 
 @pytest.fixture
@@ -646,55 +647,60 @@ def compare_settings(gen_settings: Settings, tmp_path: Path) -> Settings:
     return gen_settings.model_copy(update={"data_dir": tmp_path / "library"})
 
 
-def test_compare_with_valid_json_gives_rows_in_order(compare_settings, retriever):
-    model = ScriptedModel(responses=[aspects_json("A"), aspects_json("B"), RELATION])
+def test_compare_columns_are_each_abstract_in_order_and_one_call_relates_them(compare_settings, retriever):
+    model = ScriptedModel(responses=[RELATION])
     comparison = compare(STITCH, "SortedNet", settings=compare_settings, store=retriever.store, model=model)
-    assert not comparison.fell_back and len(model.seen) == 3
+    assert not comparison.fell_back and len(model.seen) == 1
     data = assert_comparison_contract(comparison, ref(STITCH), ref(SORTED))
-    assert data["rows"] == [
-        {"aspect": label, "a": f"A {name}.", "b": f"B {name}."} for name, label in ASPECT_LABELS.items()
-    ]
+    # every sentence of each abstract under exactly one aspect, in the abstract's order: no fact moves
+    assert " ".join(column(data, "a")) == " ".join(sentences(BY_TITLE[STITCH].abstract))
+    assert " ".join(column(data, "b")) == " ".join(sentences(BY_TITLE[SORTED].abstract))
     assert data["in_common"] == "Both train many networks at once." and data["difference"] == "A stitches, B sorts."
-    # each paper is described from its own abstract, and the relation from both descriptions
-    assert BY_TITLE[STITCH].abstract in contents(model.seen[0])[1][1]
-    assert BY_TITLE[SORTED].abstract in contents(model.seen[1])[1][1]
-    relation_prompt = contents(model.seen[2])[1][1]
-    assert "Approach: A approach." in relation_prompt and "Approach: B approach." in relation_prompt
+    relation_prompt = contents(model.seen[0])[1][1]
+    assert f"Approach: {comparison.aspects_a['approach']}" in relation_prompt
+    assert f"Approach: {comparison.aspects_b['approach']}" in relation_prompt
+
+
+def test_compare_columns_need_no_model(compare_settings, retriever):
+    comparison = side_by_side(STITCH, SORTED, settings=compare_settings, store=retriever.store)
+    assert comparison.relation is None
+    assert comparison.rows()[1]["a"].startswith("To this end, we present Stitchable Neural Networks (SN-Net)")
 
 
 def test_compare_retries_an_invalid_reply_once(compare_settings, retriever):
-    model = ScriptedModel(responses=["{not json", aspects_json("A"), '{"problem": "only one field"}', aspects_json("B"), RELATION])
+    model = ScriptedModel(responses=["{not json", RELATION])
     comparison = compare(STITCH, SORTED, settings=compare_settings, store=retriever.store, model=model)
-    assert not comparison.fell_back and len(model.seen) == 5
-    assert comparison.rows()[0] == {"aspect": "Problem", "a": "A problem.", "b": "B problem."}
+    assert not comparison.fell_back and len(model.seen) == 2
+    assert comparison.relation.difference == "A stitches, B sorts."
 
 
-def test_compare_cell_with_a_number_not_in_its_abstract_gives_way_to_an_abstract_sentence(compare_settings, retriever):
-    invented = json.dumps({**json.loads(aspects_json("A")), "results": "SN-Net is 9999x faster."})
-    model = ScriptedModel(responses=[invented, aspects_json("B"), RELATION])
-    comparison = compare(STITCH, SORTED, settings=compare_settings, store=retriever.store, model=model)
-    rows = {row["aspect"]: row for row in comparison.rows()}
-    assert rows["Results"]["a"] in sentences(BY_TITLE[STITCH].abstract)
-    assert rows["Problem"]["a"] == "A problem." and rows["Results"]["b"] == "B results."
+def test_a_relation_naming_what_neither_abstract_holds_is_not_kept_or_cached(compare_settings, retriever):
+    invented = json.dumps({"in_common": "Both train networks.", "difference": "SN-Net is 9999x faster than SortedNet."})
+    comparison = compare(STITCH, SORTED, settings=compare_settings, store=retriever.store,
+                         model=ScriptedModel(responses=[invented]))
+    assert comparison.fell_back and "9999" not in comparison.relation.difference
+    assert comparison.relation.difference.startswith(f"A: {comparison.aspects_a['approach']}")
+    model = ScriptedModel(responses=[RELATION])
+    compare(STITCH, SORTED, settings=compare_settings, store=retriever.store, model=model)
+    assert len(model.seen) == 1
 
 
-def test_compare_falls_back_to_sentences_of_each_papers_own_abstract(compare_settings, retriever):
+def test_compare_falls_back_when_the_model_gives_no_json(compare_settings, retriever):
     model = ScriptedModel(responses=["Sure! Here is the JSON you asked for."])
     comparison = compare(STITCH, SORTED, settings=compare_settings, store=retriever.store, model=model)
     assert comparison.fell_back
-    assert len(model.seen) == 6  # two tries for each paper and for the relation
+    assert len(model.seen) == 2  # two tries
     data = assert_comparison_contract(comparison, ref(STITCH), ref(SORTED))
-    own_a, own_b = sentences(BY_TITLE[STITCH].abstract), sentences(BY_TITLE[SORTED].abstract)
-    for row in data["rows"]:
-        assert row["a"] in own_a, row
-        assert row["b"] in own_b, row
     assert data["in_common"] and data["difference"]
 
 
-def test_comparison_is_cached_per_papers_model_and_prompts(compare_settings, retriever, tmp_path):
-    model = ScriptedModel(responses=[aspects_json("A"), aspects_json("B"), RELATION])
-    first = compare(STITCH, SORTED, settings=compare_settings, store=retriever.store, model=model)
-    again = compare(STITCH, SORTED.upper(), settings=compare_settings, store=retriever.store, model=UncallableModel())
+def test_comparison_is_cached_per_papers_model_and_prompt(compare_settings, retriever, tmp_path):
+    first = compare(STITCH, SORTED, settings=compare_settings, store=retriever.store, model=ScriptedModel(responses=[RELATION]))
+
+    def no_model():
+        raise AssertionError("a cached comparison loads no model")
+
+    again = compare(STITCH, SORTED.upper(), settings=compare_settings, store=retriever.store, model=no_model)
     assert again.as_dict() == first.as_dict() and not again.fell_back
 
     prompts = tmp_path / "prompts"
@@ -703,26 +709,14 @@ def test_comparison_is_cached_per_papers_model_and_prompts(compare_settings, ret
     reworded = compare_settings.model_copy(update={"prompts_dir": prompts})
     model = ScriptedModel(responses=[RELATION])
     compare(STITCH, SORTED, settings=reworded, store=retriever.store, model=model)
-    # a reworded relation prompt is not served the old relation; the aspects' prompt is unchanged
+    # a reworded relation prompt is not served the old relation
     assert len(model.seen) == 1 and contents(model.seen[0])[0][1] == "Compare A and B as JSON."
 
     for cache_file in compare_settings.comparison_cache_dir.glob("*.json"):
-        cache_file.write_text('{"aspects_a": {"problem": "only"}}')
-    model = ScriptedModel(responses=[aspects_json("A"), aspects_json("B"), RELATION])
+        cache_file.write_text('{"in_common": "only"}')
+    model = ScriptedModel(responses=[RELATION])
     assert compare(STITCH, SORTED, settings=compare_settings, store=retriever.store, model=model).as_dict() == first.as_dict()
-    assert len(model.seen) == 3  # an unreadable record is made again
-
-
-def test_a_papers_aspects_are_cached_on_their_own(compare_settings, retriever):
-    compare(STITCH, SORTED, settings=compare_settings, store=retriever.store,
-            model=ScriptedModel(responses=[aspects_json("A"), aspects_json("B"), RELATION]))
-    model = ScriptedModel(responses=[aspects_json("C"), RELATION])
-    steps: list[str] = []
-    comparison = compare(GALACTIC, STITCH, settings=compare_settings, store=retriever.store, model=model, progress=steps.append)
-    assert len(model.seen) == 2  # only the new paper's column and the relation are written
-    assert BY_TITLE[GALACTIC].abstract in contents(model.seen[0])[1][1]
-    assert comparison.rows()[0] == {"aspect": "Problem", "a": "C problem.", "b": "A problem."}
-    assert steps == [f"Reading '{GALACTIC}'", "Relating the two papers"]
+    assert len(model.seen) == 1  # an unreadable record is made again
 
 
 def test_compare_of_one_paper_with_itself_is_a_user_error(gen_settings, retriever):

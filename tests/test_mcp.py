@@ -18,6 +18,7 @@ from mcp.client.stdio import StdioServerParameters, stdio_client
 from mcp.client.streamable_http import streamable_http_client
 
 from conftest import PAPERS_CLI, SHORT_PAPERS, as_env, cli_env, copy_library, free_port, small_model, write_jsonl
+from rag.aspects import LABELS
 from rag.ingest import ingest, open_store
 from rag.mcp_server import HTTP_PATH
 from rag.service import create_app
@@ -136,5 +137,5 @@ def test_streamable_http_client_calls_the_tools_mounted_at_mcp(
     comparison = replies["compare"]
     assert set(comparison) == {"a", "b", "rows", "in_common", "difference"}
     assert (comparison["a"]["id"], comparison["b"]["id"]) == (TINY["id"], LEAF["id"])
-    assert len(comparison["rows"]) == 5 and all(row["a"] and row["b"] for row in comparison["rows"])
+    assert len(comparison["rows"]) == len(LABELS) and all(row["a"] and row["b"] for row in comparison["rows"])
     assert_tool_error(replies["same"], "Both names point at the same paper")

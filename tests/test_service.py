@@ -18,6 +18,7 @@ import schemathesis
 from conftest import (
     PAPERS_CLI, SHORT_PAPERS, as_env, cli_env, copy_library, free_port, run_cli, serving, small_model, write_jsonl,
 )
+from rag.aspects import LABELS
 from rag.retrieval import Retriever
 from rag.settings import Settings
 
@@ -141,7 +142,7 @@ def test_digest_compare_topic_are_the_cli_objects(service: httpx.Client):
     comparison = service.post("/v1/compare", json={"a": "TinyFormer", "b": "short-leafcount"}).json()
     assert set(comparison) == {"a", "b", "rows", "in_common", "difference"}
     assert (comparison["a"]["id"], comparison["b"]["id"]) == ("short-tinyformer", "short-leafcount")
-    assert len(comparison["rows"]) == 5
+    assert [row["aspect"] for row in comparison["rows"]] == list(LABELS.values())
     topic = service.post("/v1/topic", json={"topic": "counting leaves in greenhouses"}).json()
     assert set(topic) == {"answer", "citations", "sources", "removed_statements"}
     assert_error(service.post("/v1/digest", json={"paper": "No Such Paper At All"}), 404, "No paper")

@@ -274,12 +274,10 @@ def test_compare_shows_both_abstracts_then_the_table_and_downloads(open_app, com
 
     button(app, "Compare").click().run()
     assert not app.exception and not app.error
-    status = next(box for box in app.status if box.label == "Compared")
-    assert [m.value for m in status.markdown] == [
-        common.md(f"Reading '{PORTAL}'"), common.md(f"Reading '{FGCNN}'"), common.md("Relating the two papers")
-    ]
+    status = next(box for box in app.status if box.label == "Related")
+    assert [m.value for m in status.markdown] == [common.md("Relating the two papers")]
     table = app.table[0].value
-    assert list(table.index) == ["Problem", "Approach", "Data or setting", "Results", "Limitations or open questions"]
+    assert list(table.index) == ["Problem", "Approach", "Experiments and results", "Limitations or open questions"]
     assert list(table.columns) == [f"A: {common.md(PORTAL)}", f"B: {common.md(FGCNN)}"]
     assert all(cell.strip() for cell in table.to_numpy().ravel())
     assert any(m.value.startswith("**In common:**") for m in app.markdown)

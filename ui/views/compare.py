@@ -1,10 +1,10 @@
-"""Two papers side by side: their abstracts, then the same aspects of each, and what links them."""
+"""Two papers side by side: their abstracts, then their sentences under the same aspects, and what links them."""
 
 import pandas as pd
 import streamlit as st
 
 import common
-from rag.compare import compare
+from rag.compare import FELL_BACK, relate, side_by_side
 from rag.errors import PapersError
 from rag.export import comparison_csv, comparison_markdown
 
@@ -26,13 +26,7 @@ if a and b and a == b:
     st.warning("Pick two different papers.")
 elif a and b and st.button("Compare", type="primary", icon=":material/compare_arrows:"):
     try:
-        model = common.load_model()
-        with st.status("Comparing the papers…") as status:
-            st.session_state.comparison = compare(
-                a, b, settings=common.settings(), store=store, model=model,
-                progress=lambda step: status.markdown(common.md(step)),
-            )
-            status.update(label="Compared", state="complete")
+        st.session_state.comparison = side_by_side(a, b, settings=common.settings(), store=store)
     except PapersError as exc:
         common.error(str(exc))
 
@@ -46,17 +40,26 @@ if comparison and (comparison.a.id, comparison.b.id) == (a, b):
         },
         index=[row["aspect"] for row in rows],
     )
-    st.table(table)
-    st.markdown(f"**In common:** {common.md(comparison.relation.in_common)}")
-    st.markdown(f"**Key difference:** {common.md(comparison.relation.difference)}")
-    if comparison.fell_back:
-        st.caption("The model's reply was not valid, so some cells are the abstract's closest sentences.")
-    with st.container(horizontal=True):
-        st.download_button(
-            "Download Markdown", comparison_markdown(comparison), file_name="comparison.md",
-            mime="text/markdown", icon=":material/download:", on_click="ignore",
-        )
-        st.download_button(
-            "Download CSV", comparison_csv(comparison), file_name="comparison.csv",
-            mime="text/csv", icon=":material/download:", on_click="ignore",
-        )
+    st.table(table)  # the abstracts' own sentences: shown before the model is asked anything
+    if comparison.relation is None:
+        try:
+            with st.status("Relating the two papers…") as status:
+                relate(comparison, settings=common.settings(), model=common.load_model,
+                       progress=lambda step: status.markdown(common.md(step)))
+                status.update(label="Related", state="complete")
+        except PapersError as exc:
+            common.error(str(exc))
+    if comparison.relation is not None:
+        st.markdown(f"**In common:** {common.md(comparison.relation.in_common)}")
+        st.markdown(f"**Key difference:** {common.md(comparison.relation.difference)}")
+        if comparison.fell_back:
+            st.caption(FELL_BACK)
+        with st.container(horizontal=True):
+            st.download_button(
+                "Download Markdown", comparison_markdown(comparison), file_name="comparison.md",
+                mime="text/markdown", icon=":material/download:", on_click="ignore",
+            )
+            st.download_button(
+                "Download CSV", comparison_csv(comparison), file_name="comparison.csv",
+                mime="text/csv", icon=":material/download:", on_click="ignore",
+            )
