@@ -64,10 +64,8 @@ def words(text: str) -> set[str]:
 def ground(answer: str, question: str, sources: dict[int, str], papers_text: str = "") -> Grounded:
     """`sources` maps each source number to the text the model was shown; `papers_text` is the rest
     of what those papers say (their whole abstracts), where a name counts as found too."""
-    source_numbers = {n: numbers(text) for n, text in sources.items()}
     source_words = {n: words(text) for n, text in sources.items()}
     rarity = _rarity(source_words)
-    asked = numbers(question)
     known = "\n".join([*sources.values(), papers_text]).lower()
     kept: list[str] = []
     removed: list[str] = []
@@ -79,26 +77,35 @@ def ground(answer: str, question: str, sources: dict[int, str], papers_text: str
             removed.append(_uncited(sentence))
             missing_asked += [name for name in unknown if name in question and name not in missing_asked]
             continue
-        claimed = numbers(sentence) - asked
-        cited = [n for m in CITATION.findall(sentence) for n in cited_numbers(m)]
-        if claimed:
-            holders = [
-                n for n, found in source_numbers.items()
-                if claimed <= found and _coverage(sentence, source_words[n]) >= MIN_COVERAGE
-            ]
-            if not holders:
-                removed.append(_uncited(sentence))
-                continue
-            if not set(cited) & set(holders):
-                sentence = _recite(sentence, _closest(sentence, holders, source_words))
-        elif not cited:
-            best = _closest(sentence, list(sources), source_words)
-            if best is not None and _shared(sentence, source_words[best]) >= MIN_SHARED_WORDS:
+        cited = [n for m in CITATION.findall(sentence) for n in cited_numbers(m) if n in sources]
+        if cited and supported(sentence, "\n".join(sources[n] for n in dict.fromkeys(cited)), question, papers_text):
+            if len(set(cited)) > 1 and not SEVERAL.search(sentence):
+                sentence = _drop_weak_citations(sentence, cited, source_words, rarity)
+        elif holders := [n for n, text in sources.items() if supported(sentence, text, question, papers_text)]:
+            best = _closest(sentence, holders, source_words)
+            if cited or claimed_numbers(sentence, question) or _shared(sentence, source_words[best]) >= MIN_SHARED_WORDS:
                 sentence = _recite(sentence, best)
-        elif len(set(cited)) > 1 and not SEVERAL.search(sentence):
-            sentence = _drop_weak_citations(sentence, cited, source_words, rarity)
+        elif cited or claimed_numbers(sentence, question):
+            removed.append(_uncited(sentence))
+            continue
         kept.append(sentence)
     return Grounded(" ".join(kept), removed, missing_asked)
+
+
+def supported(sentence: str, source: str, question: str = "", known: str = "") -> bool:
+    """Whether `source` holds what `sentence` claims: the one decision `ground` removes sentences by,
+    and the one benchmarks/grounding.py measures. `known` is more of the same paper's text, where a
+    name counts as found; numbers the question asked about are not the sentence's claims."""
+    if unknown_names(sentence, f"{source}\n{known}".lower()):
+        return False
+    claimed = claimed_numbers(sentence, question)
+    if not claimed:
+        return True
+    return claimed <= numbers(source) and _coverage(sentence, words(source)) >= MIN_COVERAGE
+
+
+def claimed_numbers(sentence: str, question: str = "") -> set[str]:
+    return numbers(sentence) - numbers(question)
 
 
 def citing_sentences(text: str, number: int) -> list[str]:
