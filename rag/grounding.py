@@ -19,8 +19,19 @@ CITATION_RUN = re.compile(r"(?:,?\s*(?:and\s+)?\[\d+(?:\s*[,;–-]\s*\d+)*\])+")
 WORD = re.compile(r"[a-z][a-z0-9-]{2,}")
 NAME = re.compile(r"\b[A-Z][\w-]+")
 LETTERS = re.compile(r"[^\W\d_]{2,}")
-DESCRIPTIVE_SUFFIX = re.compile(r"-(?:style|based|like|inspired|type|driven|guided|aware)$", re.I)
-"""A compound such as "GPT-style" or "ViT-based" describes by its head: it is found where the head is."""
+DESCRIPTIVE_TAIL = re.compile(r"(?:-[a-z]+)+$")
+"""A compound such as "GPT-style", "ViT-based" or "LLM-generated" describes by its head: it is found
+where the head is. A capitalised tail ("ViWS-Net") is part of the name."""
+OPENERS = frozenset(
+    "a an the this these those that such our their its it they we he she there here in on at by for from "
+    "with without to of as if when while since because although though despite unlike given using based "
+    "compared inspired both each all most many some several other another overall further furthermore "
+    "moreover however also finally first second third next then thus hence therefore instead yes no "
+    "experiments results".split()
+)
+"""Words that open a sentence by grammar, not as a name; with adverbs and verb forms ("Notably",
+"Placing", "Trained") they are not looked up. Any other first word is: "Karpov et al. show ..."
+names an author."""
 PLAIN_WORDS = frozenset(
     "the this these those both and but however also yes paper papers source sources abstract "
     "abstracts study studies title library authors".split()
@@ -129,23 +140,29 @@ def unknown_names(sentence: str, known: str) -> list[str]:
     """Names the sources do not contain: authors, models or datasets a small model made up, or a
     name from the question that the model claims a source covers when none mentions it.
 
-    A name is a capitalised word after the sentence's first, or any word with a capital inside
-    ("AlphaFold", "GPT-4"); an acronym counts as found where its words are ("TSP": "travelling
-    salesman problem"). `known` is the sources' text, lower-cased.
+    A name is a capitalised word, the sentence's first too unless it is an ordinary opener; an
+    acronym counts as found where its words are ("TSP": "travelling salesman problem"). `known` is
+    the sources' text, lower-cased.
     """
     text = CITATION.sub(" ", sentence).lstrip(" \"'(")
-    names = [m.group(0) for m in NAME.finditer(text) if m.start() > 0 or re.search(r"\w[A-Z0-9]", m.group(0))]
+    names = [m.group(0) for m in NAME.finditer(text) if m.start() > 0 or not _opener(m.group(0))]
     return [
         name for name in names
-        if name.lower() not in PLAIN_WORDS and not _found(DESCRIPTIVE_SUFFIX.sub("", name), known)
+        if name.lower() not in PLAIN_WORDS and not _found(DESCRIPTIVE_TAIL.sub("", name) or name, known)
     ]
 
 
+def _opener(word: str) -> bool:
+    plain = word.lower()
+    return word[1:] == plain[1:] and (plain in OPENERS or plain.endswith(("ly", "ing", "ed")))
+
+
 def _found(name: str, known: str) -> bool:
-    """Spelled with other separators counts ("F1" in "F 1 -score"), and so does a plural."""
+    """Spelled with other separators counts ("F1" in "F 1 -score"), and so do a plural and a name
+    glued to a number ("DoF" in "7DoF")."""
     characters = [c for c in name.lower() if c.isalnum()]
     loose = r"[\W_]*".join(map(re.escape, characters))
-    if re.search(rf"(?<![^\W_]){loose}s?(?![^\W_])", known):
+    if re.search(rf"(?<![^\W\d_]){loose}s?(?![^\W_])", known):
         return True
     letters = name.rstrip("s")
     if not (2 <= len(letters) <= 6 and letters.isalpha() and letters.isupper()):

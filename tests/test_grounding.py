@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from rag.grounding import citing_sentences, ground, numbers, supporting_passage, unsupported_sentences
+from rag.grounding import citing_sentences, ground, numbers, supported, supporting_passage, unsupported_sentences
 
 SOURCES = {
     1: "Galactic: Scaling End-to-End Reinforcement Learning for Rearrangement\n"
@@ -188,3 +188,24 @@ def test_a_descriptive_compound_is_found_where_its_head_is(compound, kept):
     sentence = f"Galactic is {compound} for rearrangement [1]."
     grounded = ground(sentence, "What is Galactic?", SOURCES)
     assert (grounded.text == sentence) is kept
+
+
+@pytest.mark.parametrize(
+    ("sentence", "kept"),
+    [
+        ("Karpov et al. show that Galactic simulates a Fetch mobile manipulator 54x faster than Habitat 2.0 [1].", False),
+        ("Notably, Galactic simulates a Fetch mobile manipulator 54x faster than Habitat 2.0 [1].", True),
+        ("Simulating a Fetch mobile manipulator, Galactic is 54x faster than Habitat 2.0 [1].", True),
+    ],
+)
+def test_the_first_word_is_a_name_unless_it_is_an_ordinary_opener(sentence, kept):
+    assert supported(sentence, SOURCES[1]) is kept
+
+
+def test_a_compound_with_any_lowercase_tail_is_found_where_its_head_is():
+    assert supported("FastTok is a BPE-inspired, BPE-derived tokenizer for English text [2].", SOURCES[2])
+
+
+def test_a_name_glued_to_a_number_in_the_source_is_found():
+    source = "Galactic\nA Fetch robot with a 7DoF arm is simulated."
+    assert supported("Galactic simulates a Fetch robot with a 7-DoF arm [1].", source)
