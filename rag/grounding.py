@@ -15,6 +15,22 @@ from rag.citations import CITATION, cited_numbers
 from rag.evidence import GAP, joined, sentences
 
 NUMBER = re.compile(r"(?<![\w.])\d+(?:[.,]\d+)*")
+NUMBER_WORDS = {
+    word: str(value) for value, word in enumerate(
+        "two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen "
+        "seventeen eighteen nineteen twenty".split(), start=2
+    )
+}
+"""Numbers a model writes out ("five times" for "5x"); not "one", which is mostly a pronoun."""
+SCALE = {"k": 1e3, "thousand": 1e3, "m": 1e6, "million": 1e6, "b": 1e9, "billion": 1e9}
+QUANTITY = re.compile(
+    r"(?<![\w.])(?:(?P<factor>factor\s+of\s+))?(?P<value>\d+(?:[.,]\d+)*|" + "|".join(sorted(NUMBER_WORDS, key=len, reverse=True)) + r"(?!\w))"
+    r"(?:(?P<suffix>[kKMB])\b|\s+(?P<scale>thousand|million|billion)\b)?"
+    r"\s*(?P<unit>%|per\s?cent\b|percent\b|[x×](?![\w])|times\b|-?fold\b)?",
+    re.I,
+)
+"""A number with its scale and unit, so that "12%", "12 percent" and "12 per cent" are one claim,
+"5x", "5×", "five times" and "a factor of 5" another, and "421k" is "421,000"."""
 CITATION_RUN = re.compile(r"(?:,?\s*(?:and\s+)?\[\d+(?:\s*[,;–-]\s*\d+)*\])+")
 WORD = re.compile(r"[a-z][a-z0-9-]{2,}")
 NAME = re.compile(r"\b[A-Z][\w-]+")
@@ -112,11 +128,33 @@ def supported(sentence: str, source: str, question: str = "", known: str = "") -
     claimed = claimed_numbers(sentence, question)
     if not claimed:
         return True
-    return claimed <= numbers(source) and _coverage(sentence, words(source)) >= MIN_COVERAGE
+    return _held(claimed, source) and _coverage(sentence, words(source)) >= MIN_COVERAGE
 
 
-def claimed_numbers(sentence: str, question: str = "") -> set[str]:
-    return numbers(sentence) - numbers(question)
+def claimed_numbers(sentence: str, question: str = "") -> set[tuple[str, str]]:
+    """The sentence's quantities, less those the question itself gave."""
+    asked = {value for value, _ in quantities(question)}
+    return {(value, unit) for value, unit in quantities(sentence) if value not in asked}
+
+
+def quantities(text: str) -> set[tuple[str, str]]:
+    """(value, unit) pairs, the unit being "%", "x" or "" for a bare number."""
+    found = set()
+    for match in QUANTITY.finditer(CITATION.sub(" ", text)):
+        value = NUMBER_WORDS.get(match["value"].lower()) or match["value"].replace(",", "")
+        scale = SCALE.get((match["suffix"] or match["scale"] or "").lower(), 1)
+        unit = (match["unit"] or "").lower()
+        unit = "%" if unit.startswith("p") or unit == "%" else "x" if unit or match["factor"] else ""
+        found.add((f"{float(value) * scale:.6g}", unit))
+    return found
+
+
+def _held(claimed: set[tuple[str, str]], source: str) -> bool:
+    """Each claimed value is in the source with the same unit; a bare number matches any unit."""
+    held = quantities(source)
+    return all(
+        any(value == v and (unit == u or not unit or not u) for v, u in held) for value, unit in claimed
+    )
 
 
 def citing_sentences(text: str, number: int) -> list[str]:

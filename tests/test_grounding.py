@@ -209,3 +209,21 @@ def test_a_compound_with_any_lowercase_tail_is_found_where_its_head_is():
 def test_a_name_glued_to_a_number_in_the_source_is_found():
     source = "Galactic\nA Fetch robot with a 7DoF arm is simulated."
     assert supported("Galactic simulates a Fetch robot with a 7-DoF arm [1].", source)
+
+
+@pytest.mark.parametrize(
+    ("claim", "source", "kept"),
+    [
+        ("TicketTalk responses make sense 86.5 per cent of the time [1].", "TicketTalk responses make sense 86.5% of the time.", True),
+        ("SNNKs cut trainable parameters by five times [1].", "SNNKs cut trainable parameters by 5x.", True),
+        ("Quantization cuts memory by a factor of sixteen [1].", "Quantization cuts memory by 16x.", True),
+        ("Galactic used 5 billion steps of experience [1].", "Galactic used 5B steps of experience.", True),
+        ("Galactic achieves 421k steps per second [1].", "Galactic achieves 421,000 steps per second.", True),
+        ("DyCL runs up to 20.21x faster [1].", "DyCL runs up to 20.21× faster.", True),
+        ("Galactic simulates 54 percent faster than Habitat [1].", "Galactic simulates 54x faster than Habitat.", False),
+        ("SNNKs cut trainable parameters by six times [1].", "SNNKs cut trainable parameters by 5x.", False),
+        ("Galactic achieves 412k steps per second [1].", "Galactic achieves 421,000 steps per second.", False),
+    ],
+)
+def test_numbers_are_compared_with_their_scale_and_unit(claim, source, kept):
+    assert supported(claim, source) is kept
