@@ -58,10 +58,23 @@ STOPWORDS = frozenset(
     "into than then also can such these those our using used use based paper papers study show "
     "shows proposed propose presents present new".split()
 )
+STEM = re.compile(r"(?:ations?|ions?|ings?|ed|ies|es|s|ly)$")
+MIN_CLAIM_WORDS = 3
+"""A sentence with fewer content words ("Not stated in the abstract.") claims too little to measure."""
 MIN_SHARED_WORDS = 3
 MIN_COVERAGE = 0.5
-"""A source that holds a sentence's numbers must also hold this share of its words: a number
-found in an unrelated abstract is not support."""
+"""A source must hold this share of a sentence's content words (stemmed; the question's words count
+as held): a sentence true of another paper shares few words with this one. On the benchmark cases,
+sentences true of another paper reach 0.00-0.36 and supported ones 0.54 or more."""
+NEGATION = re.compile(r"\b(?:not|no|never|neither|nor|cannot)\b|n't\b", re.I)
+NOT_ONLY = re.compile(r"\bnot\s+only\b", re.I)
+MIN_ALIGNED_WORDS = 3
+"""A source sentence sharing this many content words with a claim is the one the claim restates."""
+PRAISE = [
+    re.compile(pattern, re.I)
+    for pattern in (r"state[\s-]of[\s-]the[\s-]art", r"\boutperform", r"\bthe first\b", r"\bbest\b", r"\bsurpass", r"\bsuperior")
+]
+"""Evaluative claims are checkable like numbers: the source must make the same one."""
 ECHO_WORDS = 5
 """A sentence sharing a run of this many words with the instructions repeats the prompt or its example."""
 SEVERAL = re.compile(r"\b(papers|works|studies|both|each|all)\b", re.I)
@@ -126,9 +139,27 @@ def supported(sentence: str, source: str, question: str = "", known: str = "") -
     if unknown_names(sentence, f"{source}\n{known}".lower()):
         return False
     claimed = claimed_numbers(sentence, question)
-    if not claimed:
-        return True
-    return _held(claimed, source) and _coverage(sentence, words(source)) >= MIN_COVERAGE
+    if claimed and not _held(claimed, source):
+        return False
+    return (
+        stem_coverage(sentence, f"{source}\n{question}") >= MIN_COVERAGE
+        and not _negation_dropped(sentence, source)
+        and all(pattern.search(source) for pattern in PRAISE if pattern.search(sentence))
+    )
+
+
+def _negation_dropped(sentence: str, source: str) -> bool:
+    """The source sentence the claim restates says "not" and the claim does not: "LIB yields
+    improvements" from "LIB does not yield improvements"."""
+    if _negated(sentence):
+        return False
+    claim = stems(sentence)
+    overlap, restated = max(((len(claim & stems(s)), s) for s in sentences(source)), default=(0, ""))
+    return overlap >= MIN_ALIGNED_WORDS and _negated(restated)
+
+
+def _negated(text: str) -> bool:
+    return NEGATION.search(NOT_ONLY.sub(" ", text)) is not None
 
 
 def claimed_numbers(sentence: str, question: str = "") -> set[tuple[str, str]]:
@@ -250,6 +281,17 @@ def _drop_weak_citations(sentence: str, cited: list[int], source_words, rarity) 
         return " " + "".join(f"[{n}]" for n in kept) if kept else ""
 
     return CITATION_RUN.sub(rewrite, sentence)
+
+
+def stems(text: str) -> set[str]:
+    """Content words cut to a crude stem, so that "detected" meets "detection" and "tracks" "tracked"."""
+    tokens = re.findall(r"[a-z][a-z0-9]+", CITATION.sub(" ", text).lower())
+    return {STEM.sub("", token) if len(token) > 5 else token for token in tokens if token not in STOPWORDS and len(token) > 2}
+
+
+def stem_coverage(sentence: str, source: str) -> float:
+    claim = stems(sentence)
+    return len(claim & stems(source)) / len(claim) if len(claim) >= MIN_CLAIM_WORDS else 1.0
 
 
 def _coverage(sentence: str, vocabulary: set[str]) -> float:

@@ -227,3 +227,27 @@ def test_a_name_glued_to_a_number_in_the_source_is_found():
 )
 def test_numbers_are_compared_with_their_scale_and_unit(claim, source, kept):
     assert supported(claim, source) is kept
+
+
+def test_a_sentence_true_of_another_paper_is_not_supported_by_this_one():
+    assert not supported("It detects grapes in vineyard images with deep networks [1].", SOURCES[1])
+    assert supported("It detects grapes in vineyard images with deep networks [3].", SOURCES[3])
+
+
+def test_the_questions_words_count_as_held():
+    sentence = "Yes, there is a detector of grapes in vineyard photographs [3]."
+    assert not supported(sentence, SOURCES[3])
+    assert supported(sentence, SOURCES[3], "Is there a detector of grapes in vineyard photographs?")
+
+
+def test_a_sentence_dropping_the_sources_negation_is_not_supported():
+    source = "LIB\nHowever, LIB does not yield substantial improvements when applied to language models."
+    assert not supported("LIB yields substantial improvements when applied to language models [1].", source)
+    assert supported("LIB does not yield substantial improvements on language models [1].", source)
+
+
+def test_an_evaluative_claim_must_be_the_sources_own():
+    assert not supported("FastTok is a state-of-the-art tokenizer that runs faster than BPE [2].", SOURCES[2])
+    assert not supported("FastTok is the first tokenizer that runs faster than BPE [2].", SOURCES[2])
+    source = SOURCES[2] + " FastTok outperforms state-of-the-art tokenizers."
+    assert supported("FastTok outperforms state-of-the-art tokenizers on English text [2].", source)
