@@ -251,3 +251,10 @@ def test_an_evaluative_claim_must_be_the_sources_own():
     assert not supported("FastTok is the first tokenizer that runs faster than BPE [2].", SOURCES[2])
     source = SOURCES[2] + " FastTok outperforms state-of-the-art tokenizers."
     assert supported("FastTok outperforms state-of-the-art tokenizers on English text [2].", source)
+
+
+def test_a_bare_number_must_count_the_same_thing_in_the_source():
+    source = "Galactic\nGalactic trains a pick skill in 16 minutes; the largest run takes 46 hours."
+    assert not supported("Galactic trains a pick skill in 46 minutes [1].", source)
+    assert supported("Galactic trains a pick skill in 16 minutes [1].", source)
+    assert supported("Galactic's largest run takes 46 hours [1].", source)
