@@ -38,16 +38,10 @@ LETTERS = re.compile(r"[^\W\d_]{2,}")
 DESCRIPTIVE_TAIL = re.compile(r"(?:-[a-z]+)+$")
 """A compound such as "GPT-style", "ViT-based" or "LLM-generated" describes by its head: it is found
 where the head is. A capitalised tail ("ViWS-Net") is part of the name."""
-OPENERS = frozenset(
-    "a an the this these those that such our their its it they we he she there here in on at by for from "
-    "with without to of as if when while since because although though despite unlike given using based "
-    "compared inspired both each all most many some several other another overall further furthermore "
-    "moreover however also finally first second third next then thus hence therefore instead yes no "
-    "experiments results".split()
-)
-"""Words that open a sentence by grammar, not as a name; with adverbs and verb forms ("Notably",
-"Placing", "Trained") they are not looked up. Any other first word is: "Karpov et al. show ..."
-names an author."""
+AUTHOR_MARK = re.compile(r"^\S+(?:\s+et\s+al\b|\s+and\s+(?:colleagues|co-?authors|coworkers)\b|'s\b)")
+"""A sentence's first word is capitalised by grammar; it is looked up as a name when it is written as
+one: with a capital inside ("DeepMind"), or as an author ("Karpov et al.", "Zhang and colleagues").
+Looking up every first word removed correct sentences opening with a common word ("Digest.")."""
 PLAIN_WORDS = frozenset(
     "the this these those both and but however also yes paper papers source sources abstract "
     "abstracts study studies title library authors".split()
@@ -208,11 +202,10 @@ def _followers(text: str, window: int) -> list[tuple[str, set[str]]]:
 
 
 def _held(claimed: set[tuple[str, str]], source: str) -> bool:
-    """Each claimed value is in the source with the same unit; a bare number matches any unit."""
+    """Each claimed value is in the source with the same unit; a bare claimed number matches any unit
+    ("85 images" does not hold "85%")."""
     held = quantities(source)
-    return all(
-        any(value == v and (unit == u or not unit or not u) for v, u in held) for value, unit in claimed
-    )
+    return all(any(value == v and unit in (u, "") for v, u in held) for value, unit in claimed)
 
 
 def citing_sentences(text: str, number: int) -> list[str]:
@@ -236,21 +229,20 @@ def unknown_names(sentence: str, known: str) -> list[str]:
     """Names the sources do not contain: authors, models or datasets a small model made up, or a
     name from the question that the model claims a source covers when none mentions it.
 
-    A name is a capitalised word, the sentence's first too unless it is an ordinary opener; an
+    A name is a capitalised word, the sentence's first when written as a name (AUTHOR_MARK); an
     acronym counts as found where its words are ("TSP": "travelling salesman problem"). `known` is
     the sources' text, lower-cased.
     """
     text = CITATION.sub(" ", sentence).lstrip(" \"'(")
-    names = [m.group(0) for m in NAME.finditer(text) if m.start() > 0 or not _opener(m.group(0))]
+    names = [
+        m.group(0) for m in NAME.finditer(text)
+        if m.start() > 0 or re.search(r"\w[A-Z0-9]", m.group(0)) or AUTHOR_MARK.match(text)
+    ]
     return [
         name for name in names
         if name.lower() not in PLAIN_WORDS and not _found(DESCRIPTIVE_TAIL.sub("", name) or name, known)
     ]
 
-
-def _opener(word: str) -> bool:
-    plain = word.lower()
-    return word[1:] == plain[1:] and (plain in OPENERS or plain.endswith(("ly", "ing", "ed")))
 
 
 def _found(name: str, known: str) -> bool:
