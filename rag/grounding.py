@@ -313,11 +313,6 @@ def stem_coverage(sentence: str, source: str) -> float:
     return len(claim & stems(source)) / len(claim) if len(claim) >= MIN_CLAIM_WORDS else 1.0
 
 
-def _coverage(sentence: str, vocabulary: set[str]) -> float:
-    claim = words(sentence)
-    return len(claim & vocabulary) / len(claim) if claim else 1.0
-
-
 def _shared(sentence: str, vocabulary: set[str]) -> int:
     return len(words(sentence) & vocabulary)
 
