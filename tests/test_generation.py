@@ -432,7 +432,8 @@ def test_sentence_echoing_the_instructions_is_removed_next_to_a_real_answer(gard
     reply = f"GardenBot tends urban rooftop gardens with quantum soil sensors [1]. {leak}"
     answer = ask("What does GardenBot do?", settings=garden_settings, model=ScriptedModel(responses=[reply]))
     assert answer.text == "GardenBot tends urban rooftop gardens with quantum soil sensors [1]."
-    assert answer.removed_statements == [leak]
+    # the source holds none of its words, so grounding removes it first and reports it uncited
+    assert answer.removed_statements == [leak.replace(" [1]", "")]
 
 
 # --- digest ---------------------------------------------------------------------------------------
