@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import time
 
 from common import SHARED, WORK, dev_questions, machine, percentile
 
 from rag.ask import AnswerStream
+from rag.citations import CITATION
 from rag.compare import compare
 from rag.digest import DigestStream
 from rag.ingest import ingest, open_store
@@ -45,8 +47,25 @@ def contains(text: str, fact: str) -> bool:
     return fact.casefold() in text.casefold()
 
 
+RUN = 8
+RETYPED = 0.6
+"""An answer of which this share of its 8-word runs is copied from one abstract re-types it (issue 8)."""
+
+
+def runs(text: str) -> set[tuple[str, ...]]:
+    tokens = re.findall(r"\w+", CITATION.sub(" ", text).lower())
+    return {tuple(tokens[i : i + RUN]) for i in range(len(tokens) - RUN + 1)}
+
+
+def copied_share(answer: str, abstracts: list[str]) -> float:
+    """The largest share of the answer's word runs found in any one abstract."""
+    said = runs(answer)
+    return max((len(said & runs(abstract)) / len(said) for abstract in abstracts), default=0.0) if said else 0.0
+
+
 def run_qa(settings, retriever, ids, times, rows, log) -> None:
     cites_gold, precision, facts_found, facts_total = [], [], 0, 0
+    lengths, retyped, refused, quoted = [], 0, 0, 0
     for row in rows:
         stream = answer_timed(row["question"], settings, retriever, times)
         answer = stream.answer
@@ -56,12 +75,21 @@ def run_qa(settings, retriever, ids, times, rows, log) -> None:
         precision += [paper in gold for paper in cited]
         facts_found += sum(contains(answer.text, f) for f in row["facts"])
         facts_total += len(row["facts"])
+        refused += answer.refused
+        quoted += answer.text.startswith("Quoted from")
+        if not answer.refused:
+            lengths.append(len(CITATION.sub(" ", answer.text).split()))
+            share = copied_share(answer.text, [s.abstract for s in answer.sources])
+            retyped += share >= RETYPED
         log.append({"id": row["id"], "answer": answer.text, "removed": answer.removed_statements, "cited_gold": bool(cited & gold),
-                    "cited": sorted(cited), "gold": sorted(gold)})
+                    "cited": sorted(cited), "gold": sorted(gold), "words": len(answer.text.split())})
         print(f"  {row['id']}: gold cited {bool(cited & gold)}, {len(cited)} cited, "
               f"{times[-1][0]:.1f} s to first token")
     print(f"qa: gold cited {sum(cites_gold) / len(rows):.2f}, citation precision "
           f"{sum(precision) / max(len(precision), 1):.2f}, fact recall {facts_found / facts_total:.2f} ({len(rows)} questions)")
+    print(f"qa: refused {refused}/{len(rows)}, quoted instead of refused {quoted}/{len(rows)}; answer words p50 "
+          f"{percentile(lengths, 50):.0f}, p95 {percentile(lengths, 95):.0f}, longest {max(lengths, default=0)}; "
+          f"mostly re-typing one abstract ({RETYPED:.0%}+ of {RUN}-word runs) {retyped}/{len(lengths)}")
 
 
 def run_unanswerable(settings, retriever, times, rows, log, kind) -> None:
@@ -83,7 +111,7 @@ def run_digest(settings, store, times, rows, log) -> None:
         total += len(row["facts"])
         lengths.append(len(stream.text.split()))
         log.append({"id": row["id"], "digest": stream.text, "cached": stream.cached})
-    print(f"digest: fact recall {found / total:.2f}, words p50 {percentile(lengths, 50):.0f} max {max(lengths)}")
+    print(f"digest: fact recall {found / total:.2f} ({found}/{total}), words p50 {percentile(lengths, 50):.0f} max {max(lengths)}")
 
 
 def run_compare(settings, store, times, rows, log) -> None:
@@ -149,6 +177,8 @@ def main() -> None:
         report_times("digest", digest_times)
         times += digest_times
     if "compare" in kinds:
+        for path in settings.comparison_cache_dir.glob("*.json"):
+            path.unlink()
         compare_times: list[tuple[float, float]] = []
         run_compare(settings, store, compare_times, questions("compare"), log)
         report_times("compare", compare_times)

@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from langchain_core.language_models import BaseChatModel
 
 from rag.citations import clean_citations
-from rag.evidence import Source, build_sources, sentences
-from rag.grounding import citing_sentences, echoes, ground, supporting_passage
+from rag.evidence import GAP, Source, build_sources, rejoin, sentences
+from rag.grounding import citing_sentences, echoes, ground, supporting_passage, words
 from rag.llm import get_chat_model, llm_errors
 from rag.prompts import load_prompt
 from rag.retrieval import Retriever, checked_query
@@ -26,6 +26,15 @@ REFUSAL = re.compile(
 ANSWER_LABEL = re.compile(r"^\s*answer:\s*", re.I)
 """The prompt ends with "Answer:", which a model sometimes repeats."""
 HISTORY_TURNS = 4
+QUOTE_SIMILARITY = 0.45
+"""A source this similar to the question is about it: when the checks leave nothing of the model's
+answer, the source is quoted instead of refusing. `benchmarks/quoting.py` prints this threshold's
+precision and recall on the dev questions and the off-library questions in benchmarks/off_library.jsonl."""
+QUOTED_SENTENCES = 2
+MAX_ANSWER_WORDS = 120
+"""Past this many words the answer stops at the next sentence end: the prompt asks for 60, and a
+small model that runs on is re-typing the abstract (issue 8: p95 at most 120 words)."""
+SENTENCE_DONE = re.compile(r"[.!?](?:\s*\[\d+(?:\s*[,;–-]\s*\d+)*\])*\s*$|\n\s*$")
 
 Turn = tuple[str, str]
 """("user" | "assistant", text)."""
@@ -67,8 +76,10 @@ def finish(
 ) -> Answer:
     """Check the model's text against the sources: bad citation numbers, unsupported statements
     and sentences repeating the instructions are removed and reported, and so is a last sentence
-    the token limit `cut_off`. An answer left with nothing to say, or one that had to put a name
-    from the question into a source that does not contain it, is a refusal, which cites nothing."""
+    the token limit `cut_off`. When the checks leave nothing, a source about the question is quoted;
+    a model that said the sources do not answer, an answer that had to put a name from the question
+    into a source that does not contain it, or one with no source about the question is a refusal,
+    which cites nothing."""
     by_number = {source.n: source for source in sources}
     raw = ANSWER_LABEL.sub("", raw)
     text, _, removed_citations = clean_citations(raw, set(by_number))
@@ -79,15 +90,33 @@ def finish(
     if cut_off and said and said[-1] not in removed:
         removed.append(said[-1])
     said = [s for s in said if s not in removed]
+    refusing = any(REFUSAL.search(s) for s in sentences(text))
+    if not said and removed and not refusing and not grounded.missing_asked_names and (source := about_the_question(sources)):
+        said = [quote(source, standalone)]
     if not said or grounded.missing_asked_names:
         return Answer(question, standalone, NO_ANSWER, sources, [], removed_citations, True, removed)
-    text, cited, _ = clean_citations(" ".join(said), set(by_number))
+    text, cited, _ = clean_citations(rejoin(said), set(by_number))
     citations = []
     for n in cited:
         source = by_number[n]
         passage = supporting_passage(citing_sentences(text, n), source.excerpt)
         citations.append(Citation(n, source.id, source.title, passage))
     return Answer(question, standalone, text, sources, citations, removed_citations, False, removed)
+
+
+def about_the_question(sources: list[Source]) -> Source | None:
+    best = max(sources, key=lambda source: source.similarity, default=None)
+    return best if best is not None and best.similarity >= QUOTE_SIMILARITY else None
+
+
+def quote(source: Source, question: str) -> str:
+    """The checks removed every sentence the model wrote, yet this source is about the question:
+    its sentences that share most words with the question, quoted and cited, say more than a refusal."""
+    candidates = sentences(source.excerpt.replace(GAP, " "))
+    asked = words(question)
+    best = sorted(range(len(candidates)), key=lambda i: -len(asked & words(candidates[i])))[:QUOTED_SENTENCES]
+    quoted = " ".join(candidates[i] for i in sorted(best))
+    return f'Quoted from "{source.title}" [{source.n}]: “{quoted}”'
 
 
 class AnswerStream:
@@ -152,6 +181,9 @@ class AnswerStream:
                 if chunk.content:
                     parts.append(chunk.content)
                     yield chunk.content
+                    so_far = "".join(parts)
+                    if len(so_far.split()) > MAX_ANSWER_WORDS and SENTENCE_DONE.search(so_far):
+                        break
         self.answer = finish(
             self.question, self.standalone_question, "".join(parts), self.sources, prompt.system, cut_off
         )

@@ -17,6 +17,7 @@ from rag.store import Store
 SENTENCE_END = re.compile(r"(?<!\bal\.)(?<!\be\.g\.)(?<!\bi\.e\.)(?<=[.!?])\s+(?=[A-Z0-9(\[\"'“])|\s*\n\s*")
 """A stop followed by a capital, a digit or a citation, but not the stop of 'et al.', 'e.g.' or 'i.e.'; or a line break."""
 GAP = " … "
+LIST_ITEM = re.compile(r"^\s*[-*•]\s+")
 
 
 @dataclass
@@ -51,6 +52,11 @@ def relevant(hits: list[PaperHit], settings: Settings) -> list[PaperHit]:
 
 def sentences(text: str) -> list[str]:
     return [s.strip() for s in SENTENCE_END.split(text) if s.strip()]
+
+
+def rejoin(said: list[str]) -> str:
+    """`sentences` undone: one text again, where a list item keeps its own line."""
+    return "".join(("\n" if LIST_ITEM.match(s) else " ") + s for s in said).strip()
 
 
 def excerpt(question_vector: np.ndarray, abstract_sentences: list[str], vectors: np.ndarray, budget: int) -> str:

@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass, field
 
 from rag.citations import CITATION, cited_numbers
-from rag.evidence import GAP, joined, sentences
+from rag.evidence import GAP, joined, rejoin, sentences
 
 NUMBER = re.compile(r"(?<![\w.])\d+(?:[.,]\d+)*")
 NUMBER_WORDS = {
@@ -127,7 +127,7 @@ def ground(answer: str, question: str, sources: dict[int, str], papers_text: str
             removed.append(_uncited(sentence))
             continue
         kept.append(sentence)
-    return Grounded(" ".join(kept), removed, missing_asked)
+    return Grounded(rejoin(kept), removed, missing_asked)
 
 
 def supported(sentence: str, source: str, question: str = "", known: str = "") -> bool:

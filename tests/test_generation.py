@@ -21,7 +21,7 @@ from langchain_core.outputs import ChatGenerationChunk, ChatResult
 from pydantic import Field
 
 from conftest import SHORT_PAPERS, arxiv_record, copy_library, library_settings, sample_papers, small_model, write_jsonl
-from rag.ask import NO_ANSWER, AnswerStream, ask
+from rag.ask import MAX_ANSWER_WORDS, NO_ANSWER, QUOTE_SIMILARITY, AnswerStream, ask
 from rag.aspects import LABELS, NOT_STATED
 from rag.citations import CITATION, cited_numbers
 from rag.compare import compare, side_by_side
@@ -270,6 +270,48 @@ def test_unsupported_number_is_removed_from_the_answer_and_reported(gen_settings
     assert answer.removed_statements == ["Galactic simulates 7777x faster than Habitat."]
     assert "7777" not in answer.text and not answer.refused
     assert_answer_invariants(answer)
+
+
+def test_an_answer_whose_every_sentence_is_removed_quotes_a_source_about_the_question(gen_settings, retriever):
+    reply = "Galactic simulates 7777x faster than Habitat [1]. It reaches 99% success [1]."
+    answer = ask(GALACTIC_Q, settings=gen_settings, retriever=retriever, model=ScriptedModel(responses=[reply]))
+    assert not answer.refused
+    assert answer.removed_statements == ["Galactic simulates 7777x faster than Habitat.", "It reaches 99% success."]
+    assert answer.text.startswith(f'Quoted from "{GALACTIC}" [1]: “') and answer.text.endswith("”")
+    quoted = answer.text.split(": “", 1)[1].rstrip("”")
+    assert all(s in sentences(answer.sources[0].excerpt.replace(GAP, " ")) for s in sentences(quoted))
+    assert "Habitat 2.0" in quoted  # the excerpt's sentences that share most words with the question
+    assert [c.n for c in answer.citations] == [1]
+    assert_answer_invariants(answer)
+
+
+def test_an_answer_whose_every_sentence_is_removed_is_refused_when_no_source_is_about_the_question(gen_settings, retriever):
+    question = "Which paper trains a diffusion model for music generation?"
+    stream = AnswerStream(question, settings=gen_settings, retriever=retriever, model=ScriptedModel(responses=[""]))
+    assert stream.sources and max(s.similarity for s in stream.sources) < QUOTE_SIMILARITY
+    stream._model = ScriptedModel(responses=[f"{stream.sources[0].title} generates music with 4096 diffusion steps [1]."])
+    list(stream)
+    assert stream.answer.refused and stream.answer.text == NO_ANSWER
+    assert stream.answer.removed_statements
+
+
+def test_a_list_answer_keeps_one_line_per_paper(gen_settings, retriever):
+    model = ScriptedModel(responses=[""])
+    stream = AnswerStream(KAN_Q, settings=gen_settings, retriever=retriever, model=model)
+    reply = "\n".join(f"- {sentences(s.excerpt)[0].rstrip('.')} [{s.n}]." for s in stream.sources[:2])
+    model.responses = [reply]
+    list(stream)
+    assert stream.answer.text == reply
+
+
+def test_an_answer_running_past_its_word_limit_stops_at_the_next_sentence_end(gen_settings, retriever):
+    sentence = "Galactic trains a Fetch mobile manipulator for rearrangement in simulated homes [1]."
+    model = ScriptedModel(responses=[" ".join([sentence] * 30)])
+    stream = AnswerStream(GALACTIC_Q, settings=gen_settings, retriever=retriever, model=model)
+    streamed = "".join(stream)
+    words = len(streamed.split())
+    assert MAX_ANSWER_WORDS < words <= MAX_ANSWER_WORDS + len(sentence.split())
+    assert streamed.endswith("[1].") and stream.answer.removed_statements == []
 
 
 class CutOffModel(ScriptedModel):
