@@ -264,3 +264,33 @@ def test_a_bare_number_must_count_the_same_thing_in_the_source():
 
 def test_a_number_with_a_unit_is_not_held_by_the_bare_number():
     assert not supported("Grapes are detected with 85% success in vineyard images [3].", SOURCES[3])
+
+
+MOBILEDETS = (
+    "MobileDets: Searching for Object Detection Architectures for Mobile Accelerators\n"
+    "MobileDets outperform MobileNetV3+SSDLite by 1.7 mAP at comparable mobile CPU inference latencies. "
+    "MobileDets also outperform MobileNetV2+SSDLite by 1.9 mAP on mobile CPUs, 3.7 mAP on Google EdgeTPU, "
+    "3.4 mAP on Qualcomm Hexagon DSP and 2.7 mAP on Nvidia Jetson GPU without increasing latency."
+)
+
+
+def test_a_number_from_another_sentence_of_the_source_is_not_held():
+    """2.7 is in the source, but in the sentence about the Jetson GPU, not the one the claim restates."""
+    assert supported("MobileDets outperform MobileNetV3+SSDLite by 1.7 mAP at comparable mobile CPU inference latencies [1].", MOBILEDETS)
+    assert not supported("MobileDets outperform MobileNetV3+SSDLite by 2.7 mAP at comparable mobile CPU inference latencies [1].", MOBILEDETS)
+
+
+def test_a_number_credited_to_the_wrong_named_thing_is_not_held():
+    assert supported("MobileDets outperform MobileNetV2+SSDLite by 3.4 mAP on Qualcomm Hexagon DSP [1].", MOBILEDETS)
+    assert not supported("MobileDets outperform MobileNetV2+SSDLite by 3.7 mAP on Qualcomm Hexagon DSP [1].", MOBILEDETS)
+
+
+def test_a_number_the_claim_combines_with_the_title_or_question_is_still_held():
+    source = (
+        "Scalable Neural Network Kernels\nWe introduce scalable neural network kernels (SNNKs), replacements of "
+        "regular feedforward layers. SNNKs effectively disentangle the inputs from the parameters. "
+        "We show that SNNKs cut the number of trainable parameters by up to 5x."
+    )
+    question = "Which work replaces feedforward layers with kernel layers, and how much does it cut trainable parameters?"
+    claim = "The work Scalable Neural Network Kernels replaces feedforward layers with kernel layers and cuts trainable parameters by up to 5x [1]."
+    assert supported(claim, source, question)
