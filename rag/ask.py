@@ -31,8 +31,8 @@ QUOTE_SIMILARITY = 0.45
 answer, the source is quoted instead of refusing. `benchmarks/quoting.py` prints this threshold's
 precision and recall on the dev questions and the off-library questions in benchmarks/off_library.jsonl."""
 QUOTED_SENTENCES = 2
-MAX_ANSWER_WORDS = 120
-"""Past this many words the answer stops at the next sentence end: the prompt asks for 60, and a
+MAX_ANSWER_WORDS = 100
+"""Past this many words the answer stops at the next sentence end: the prompt asks for 80, and a
 small model that runs on is re-typing the abstract (issue 8: p95 at most 120 words)."""
 SENTENCE_DONE = re.compile(r"[.!?](?:\s*\[\d+(?:\s*[,;–-]\s*\d+)*\])*\s*$|\n\s*$")
 
@@ -90,8 +90,9 @@ def finish(
     if cut_off and said and said[-1] not in removed:
         removed.append(said[-1])
     said = [s for s in said if s not in removed]
-    refusing = any(REFUSAL.search(s) for s in sentences(text))
-    if not said and removed and not refusing and not grounded.missing_asked_names and (source := about_the_question(sources)):
+    model_refused = any(REFUSAL.search(s) for s in sentences(text))
+    checked_away = bool(removed) and not model_refused and not grounded.missing_asked_names
+    if not said and checked_away and (source := about_the_question(sources)):
         said = [quote(source, standalone)]
     if not said or grounded.missing_asked_names:
         return Answer(question, standalone, NO_ANSWER, sources, [], removed_citations, True, removed)

@@ -48,10 +48,17 @@ def sort_abstract(abstract: str) -> dict[str, str]:
     """Aspect name to the abstract's sentences about it, in their order; NOT_STATED where none."""
     said = sentences(abstract) or [abstract]
     cells: dict[str, list[str]] = {name: [] for name in LABELS}
-    for i, (sentence, aspect) in enumerate(zip(said, _ordered_labels(said))):
-        late = i > len(said) / 2
-        cells["limitations" if late and LIMITATION.search(sentence) else aspect].append(sentence)
+    for sentence, aspect in zip(said, label_sentences(said)):
+        cells[aspect].append(sentence)
     return {name: " ".join(found) or NOT_STATED for name, found in cells.items()}
+
+
+def label_sentences(said: list[str]) -> list[str]:
+    """Each sentence's aspect; a limitation counts as one only in the abstract's second half."""
+    return [
+        "limitations" if i > len(said) / 2 and LIMITATION.search(sentence) else aspect
+        for i, (sentence, aspect) in enumerate(zip(said, _ordered_labels(said)))
+    ]
 
 
 def _ordered_labels(said: list[str]) -> list[str]:

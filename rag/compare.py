@@ -108,7 +108,9 @@ def relate(
     A sentence naming or numbering what neither abstract holds is not kept: the fallback says so."""
     prompt = load_prompt("compare_relation", settings.prompts_dir)
     a, b = comparison.a, comparison.b
-    cache = DiskCache(settings.comparison_cache_dir, a.content_hash, b.content_hash, describe_backend(settings), prompt.version)
+    cache = DiskCache(
+        settings.comparison_cache_dir, a.content_hash, b.content_hash, describe_backend(settings), prompt.version
+    )
     try:
         comparison.relation = Relation.model_validate(cache.read())
         return comparison

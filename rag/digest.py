@@ -7,9 +7,10 @@ from collections.abc import Iterator
 
 from langchain_core.language_models import BaseChatModel
 
+from rag.aspects import label_sentences
 from rag.cache import DiskCache
 from rag.evidence import sentences
-from rag.grounding import unsupported_sentences
+from rag.grounding import NUMBER, unsupported_sentences
 from rag.ingest import open_store
 from rag.llm import describe_backend, get_chat_model, llm_errors
 from rag.lookup import find_paper
@@ -21,14 +22,31 @@ MAX_WORDS = 150
 
 
 def one_paragraph(text: str) -> str:
-    """Whitespace folded, and cut at a sentence end if the model ran past the word limit."""
+    """Whitespace folded. A model that ran past the word limit (often by re-typing the abstract)
+    loses its background sentences first, then those on the approach that carry no number, latest
+    first, so its results stay; if that is not enough, it is cut at a sentence end."""
     text = re.sub(r"\s+", " ", text).strip()
+    if len(text.split(" ")) > MAX_WORDS:
+        text = " ".join(_without_background(sentences(text)))
     words = text.split(" ")
     if len(words) <= MAX_WORDS:
         return text
     clipped = " ".join(words[:MAX_WORDS])
     end = max(clipped.rfind(". "), clipped.rfind(".") if clipped.endswith(".") else -1)
     return clipped[: end + 1] if end > 0 else clipped
+
+
+def _without_background(said: list[str]) -> list[str]:
+    """The opening sentence stays whatever its aspect: it is where a digest names the paper."""
+    labels = label_sentences(said)
+    dropping = [i for i, label in enumerate(labels) if label == "problem" and i > 0]
+    dropping += [i for i in reversed(range(1, len(said))) if labels[i] == "approach" and not NUMBER.search(said[i])]
+    kept = list(range(len(said)))
+    for i in dropping:
+        if sum(len(said[k].split()) for k in kept) <= MAX_WORDS or len(kept) == 1:
+            break
+        kept.remove(i)
+    return [said[k] for k in kept]
 
 
 class DigestStream:

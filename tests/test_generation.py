@@ -496,6 +496,16 @@ def test_one_paragraph_folds_whitespace_and_clips_at_a_sentence_end():
     assert len(long_run.split()) == MAX_WORDS
 
 
+def test_a_digest_over_the_limit_loses_background_before_its_results():
+    opening = "SortedNet trains many sub-networks of one model at once."
+    background = "Deep networks are widely used, however training them is increasingly expensive."
+    approach = "The training samples one sub-network at each step and accumulates gradients for it."
+    results = "SortedNet trains up to 160 sub-models while keeping 96% of the model performance."
+    text = one_paragraph(" ".join([opening, background, *[approach] * 10, results]))
+    assert len(text.split()) <= MAX_WORDS
+    assert text.startswith(opening) and text.endswith(results) and background not in text
+
+
 def test_digest_end_to_end_then_served_from_the_cache(gen_settings, retriever):
     title = "Stitchable Neural Networks"
     stream = DigestStream(title, settings=gen_settings, store=retriever.store)
