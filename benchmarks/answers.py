@@ -9,7 +9,10 @@ from __future__ import annotations
 import argparse
 import json
 import re
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 from common import SHARED, WORK, dev_questions, machine, percentile
 
@@ -130,6 +133,20 @@ def run_compare(settings, store, times, rows, log) -> None:
     print(f"compare: facts under the right paper {placed}/{total} = {placed / total:.2f}")
 
 
+def time_cli_compare(settings, rows) -> None:
+    """Wall time of `papers compare` per uncached pair as a user meets it: process start and model load included."""
+    walls = []
+    for row in rows:
+        for path in settings.comparison_cache_dir.glob("*.json"):
+            path.unlink()
+        start = time.perf_counter()
+        command = [str(Path(sys.executable).parent / "papers"), "--data-dir", str(settings.data_dir), "compare", row["a"], row["b"]]
+        subprocess.run([*command, "--json"], check=True, capture_output=True)
+        walls.append(time.perf_counter() - start)
+    print(f"compare, CLI wall time per uncached pair (model load included): p50 {percentile(walls, 50):.1f} s, "
+          f"max {max(walls):.1f} s ({len(walls)} pairs)")
+
+
 def report_times(label: str, times: list[tuple[float, float]]) -> None:
     """A comparison does not stream: its time to first text is its total."""
     if not times:
@@ -182,6 +199,7 @@ def main() -> None:
         compare_times: list[tuple[float, float]] = []
         run_compare(settings, store, compare_times, questions("compare"), log)
         report_times("compare", compare_times)
+        time_cli_compare(settings, questions("compare"))
         times += compare_times
     report_times("all", times)
     (WORK / "answers.json").write_text(json.dumps(log, indent=2, ensure_ascii=False))

@@ -334,7 +334,10 @@ def test_small_model_stopped_by_the_token_limit_leaves_no_half_sentence(gen_sett
     stream = AnswerStream(GALACTIC_Q, settings=gen_settings, retriever=retriever, model=model)
     raw = "".join(stream)
     unfinished = sentences(raw)[-1]
-    assert unfinished not in stream.answer.text
+    if stream.answer.text.startswith("Quoted from"):  # nothing the model wrote held up: the source is quoted
+        assert stream.answer.removed_statements
+    else:
+        assert unfinished not in stream.answer.text
     assert_answer_invariants(stream.answer)
 
 
@@ -464,8 +467,12 @@ def test_reply_repeating_the_system_prompt_is_removed(garden_settings):
     system_prompt = (Path(garden_settings.prompts_dir) / "ask.system.txt").read_text()
     model = ScriptedModel(responses=[system_prompt])
     answer = ask("What does GardenBot do in urban rooftop gardens?", settings=garden_settings, model=model)
-    assert answer.refused and answer.text == NO_ANSWER
     assert answer.removed_statements
+    # none of the leak is said; the source, which is about the question, is quoted instead
+    assert answer.text == (
+        'Quoted from "GardenBot: Quantum Sensing Robots for Urban Rooftop Gardens" [1]: “We present GardenBot, a robot '
+        "that tends urban rooftop gardens with quantum soil sensors. GardenBot waters 40 rooftop plants per hour in our field trials.”"
+    )
     assert_answer_invariants(answer)
 
 
