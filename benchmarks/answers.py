@@ -79,8 +79,9 @@ def run_qa(settings, retriever, ids, times, rows, log) -> None:
         facts_found += sum(contains(answer.text, f) for f in row["facts"])
         facts_total += len(row["facts"])
         refused += answer.refused
-        quoted += answer.text.startswith("Quoted from")
-        if not answer.refused:
+        is_quote = answer.text.startswith("Quoted from")
+        quoted += is_quote
+        if not answer.refused and not is_quote:  # a quote says it is one: it is not counted as re-typing
             lengths.append(len(CITATION.sub(" ", answer.text).split()))
             share = copied_share(answer.text, [s.abstract for s in answer.sources])
             retyped += share >= RETYPED
@@ -92,7 +93,7 @@ def run_qa(settings, retriever, ids, times, rows, log) -> None:
           f"{sum(precision) / max(len(precision), 1):.2f}, fact recall {facts_found / facts_total:.2f} ({len(rows)} questions)")
     print(f"qa: refused {refused}/{len(rows)}, quoted instead of refused {quoted}/{len(rows)}; answer words p50 "
           f"{percentile(lengths, 50):.0f}, p95 {percentile(lengths, 95):.0f}, longest {max(lengths, default=0)}; "
-          f"mostly re-typing one abstract ({RETYPED:.0%}+ of {RUN}-word runs) {retyped}/{len(lengths)}")
+          f"mostly re-typing one abstract ({RETYPED:.0%}+ of {RUN}-word runs) {retyped}/{len(lengths)} (quotes left out)")
 
 
 def run_unanswerable(settings, retriever, times, rows, log, kind) -> None:

@@ -13,7 +13,7 @@ from langchain_core.language_models import BaseChatModel
 
 from rag.citations import clean_citations
 from rag.evidence import GAP, Source, build_sources, rejoin, sentences
-from rag.grounding import citing_sentences, echoes, ground, supporting_passage, words
+from rag.grounding import citing_sentences, echoes, ground, supporting_passage, unknown_names, words
 from rag.llm import get_chat_model, llm_errors
 from rag.prompts import load_prompt
 from rag.retrieval import Retriever, checked_query
@@ -28,7 +28,7 @@ ANSWER_LABEL = re.compile(r"^\s*answer:\s*", re.I)
 HISTORY_TURNS = 4
 QUOTE_SIMILARITY = 0.45
 """A source this similar to the question is about it: when the checks leave nothing of the model's
-answer, the source is quoted instead of refusing. `benchmarks/quoting.py` prints this threshold's
+answer, the source is quoted instead of refusing. `benchmarks/refusals.py` prints this threshold's
 precision and recall on the dev questions and the off-library questions in benchmarks/off_library.jsonl."""
 QUOTED_SENTENCES = 2
 MAX_ANSWER_WORDS = 100
@@ -77,9 +77,8 @@ def finish(
     """Check the model's text against the sources: bad citation numbers, unsupported statements
     and sentences repeating the instructions are removed and reported, and so is a last sentence
     the token limit `cut_off`. When the checks leave nothing, a source about the question is quoted;
-    a model that said the sources do not answer, an answer that had to put a name from the question
-    into a source that does not contain it, or one with no source about the question is a refusal,
-    which cites nothing."""
+    a model that said the sources do not answer, or an answer with no source about the question,
+    is a refusal, which cites nothing."""
     by_number = {source.n: source for source in sources}
     raw = ANSWER_LABEL.sub("", raw)
     text, _, removed_citations = clean_citations(raw, set(by_number))
@@ -91,10 +90,10 @@ def finish(
         removed.append(said[-1])
     said = [s for s in said if s not in removed]
     model_refused = any(REFUSAL.search(s) for s in sentences(text))
-    checked_away = bool(removed) and not model_refused and not grounded.missing_asked_names
+    checked_away = bool(removed) and not model_refused
     if not said and checked_away and (source := about_the_question(sources)):
         said = [quote(source, standalone)]
-    if not said or grounded.missing_asked_names:
+    if not said:
         return Answer(question, standalone, NO_ANSWER, sources, [], removed_citations, True, removed)
     text, cited, _ = clean_citations(rejoin(said), set(by_number))
     citations = []
@@ -103,6 +102,15 @@ def finish(
         passage = supporting_passage(citing_sentences(text, n), source.excerpt)
         citations.append(Citation(n, source.id, source.title, passage))
     return Answer(question, standalone, text, sources, citations, removed_citations, False, removed)
+
+
+def asked_names_no_source_holds(question: str, sources: list[Source]) -> list[str]:
+    """A question about something no source names ("... on LibriSpeech", "AlphaFold") is not answered
+    by them, however close they are otherwise: refused before the model is asked, so it cannot
+    answer from the wrong paper. `benchmarks/refusals.py` prints how often this refuses dev and
+    off-library questions."""
+    known = "\n".join(f"{source.title}\n{source.abstract}" for source in sources).lower()
+    return unknown_names(question, known)
 
 
 def about_the_question(sources: list[Source]) -> Source | None:
@@ -168,6 +176,11 @@ class AnswerStream:
         if not self.sources:
             self.answer = finish(self.question, self.standalone_question, NO_ANSWER, [])
             yield NO_ANSWER
+            return
+        if unheard := asked_names_no_source_holds(self.standalone_question, self.sources):
+            text = f"{NO_ANSWER} No paper found mentions {', '.join(unheard)}."
+            self.answer = Answer(self.question, self.standalone_question, text, self.sources, refused=True)
+            yield text
             return
         prompt = load_prompt(self.prompt_name, self.settings.prompts_dir)
         messages = prompt.messages(

@@ -94,9 +94,6 @@ distinctive words is dropped: small models tend to cite every source they were g
 class Grounded:
     text: str
     removed_statements: list[str] = field(default_factory=list)
-    missing_asked_names: list[str] = field(default_factory=list)
-    """Names the question asks about that no source contains, though the answer used them:
-    the library does not cover what was asked."""
 
 
 def numbers(text: str) -> set[str]:
@@ -115,13 +112,11 @@ def ground(answer: str, question: str, sources: dict[int, str], papers_text: str
     known = "\n".join([*sources.values(), papers_text]).lower()
     kept: list[str] = []
     removed: list[str] = []
-    missing_asked: list[str] = []
     for sentence in sentences(answer):
         if not LETTERS.search(sentence):  # a list's "1." split off by itself
             continue
-        if unknown := unknown_names(sentence, known):
+        if unknown_names(sentence, known):
             removed.append(_uncited(sentence))
-            missing_asked += [name for name in unknown if name in question and name not in missing_asked]
             continue
         cited = [n for m in CITATION.findall(sentence) for n in cited_numbers(m) if n in sources]
         if cited and supported(sentence, "\n".join(sources[n] for n in dict.fromkeys(cited)), question, papers_text):
@@ -135,7 +130,7 @@ def ground(answer: str, question: str, sources: dict[int, str], papers_text: str
             removed.append(_uncited(sentence))
             continue
         kept.append(sentence)
-    return Grounded(rejoin(kept), removed, missing_asked)
+    return Grounded(rejoin(kept), removed)
 
 
 def supported(sentence: str, source: str, question: str = "", known: str = "") -> bool:
