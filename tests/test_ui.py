@@ -200,6 +200,8 @@ def test_md_of_a_stream_is_md_of_the_whole_text_however_it_is_split(common, text
 
 def test_linked_makes_only_cited_numbers_links(common):
     assert common.linked("A [1], B [2] and [x](y).", {1: "s-1"}) == r"A [\[1\]](#s-1)\, B \[2\] and \[x\]\(y\)\."
+    # one line per paper stays a list; nothing else in the line becomes syntax
+    assert common.linked("- A [1]: *x*.\n- B-2 [2]: y.", {1: "s-1"}) == "- A [\\[1\\]](#s-1)\\: \\*x\\*\\.\n- B\\-2 \\[2\\]\\: y\\."
 
 
 # --- digest and compare ------------------------------------------------------------------------------

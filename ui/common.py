@@ -46,6 +46,7 @@ _PUNCTUATION = re.compile(r"([!-/:-@\[-`{-~])")
 _LINKED_AFTER_PARSING = re.compile(r"(?<=:/)(?=/)|(?<=www)(?=\.)|(?=@)|(?<=:)\w[\w/+-]*(?=:)", re.IGNORECASE)
 WORD_JOINER = "\u2060"
 _ESCAPED_CITATION = re.compile(r"\\\[(\d+)\\\]")
+_ESCAPED_LIST_ITEM = re.compile(r"^\\- ", re.M)
 
 
 def md(text: str) -> str:
@@ -75,13 +76,14 @@ def error(message: str) -> None:
 
 
 def linked(text: str, anchors: dict[int, str]) -> str:
-    """Escaped `text` in which each cited [n] links to the anchor of its source card."""
+    """Escaped `text` in which each cited [n] links to the anchor of its source card, and a line
+    opening with "- " (an answer's one line per paper) stays a list item."""
 
     def link(match: re.Match[str]) -> str:
         anchor = anchors.get(int(match.group(1)))
         return f"[{match.group(0)}](#{anchor})" if anchor else match.group(0)
 
-    return _ESCAPED_CITATION.sub(link, md(text))
+    return _ESCAPED_LIST_ITEM.sub("- ", _ESCAPED_CITATION.sub(link, md(text)))
 
 
 class SharedRetriever(Retriever):
