@@ -187,20 +187,17 @@ class AnswerStream:
             sources="\n".join(source.prompt_block() for source in self.sources),
             question=self.standalone_question,
         )
-        parts: list[str] = []
+        written = ""
         cut_off = False
         with llm_errors(self.settings):
             for chunk in self.model.stream(messages):
                 cut_off = chunk.response_metadata.get("finish_reason") == "length" or cut_off
                 if chunk.content:
-                    parts.append(chunk.content)
+                    written += chunk.content
                     yield chunk.content
-                    so_far = "".join(parts)
-                    if len(so_far.split()) > MAX_ANSWER_WORDS and SENTENCE_DONE.search(so_far):
+                    if len(written.split()) > MAX_ANSWER_WORDS and SENTENCE_DONE.search(written):
                         break
-        self.answer = finish(
-            self.question, self.standalone_question, "".join(parts), self.sources, prompt.system, cut_off
-        )
+        self.answer = finish(self.question, self.standalone_question, written, self.sources, prompt.system, cut_off)
 
 
 def ask(question: str, history: Sequence[Turn] = (), *, settings: Settings, **parts) -> Answer:

@@ -120,7 +120,7 @@ def relate(
     messages = prompt.messages(
         title_a=a.title, aspects_a=_describe(comparison.aspects_a), title_b=b.title, aspects_b=_describe(comparison.aspects_b)
     )
-    if model is None or not isinstance(model, BaseChatModel):
+    if not isinstance(model, BaseChatModel):
         model = model() if model else get_chat_model(settings)
     relation = structured(model, messages, Relation, settings)
     both = f"{a.text}\n{b.text}"

@@ -62,12 +62,13 @@ def comparison_markdown(comparison: Comparison) -> str:
         f"| Aspect | A: {_cell(a.title)} | B: {_cell(b.title)} |",
         "| --- | --- | --- |",
     ]
-    lines += [f"| {row['aspect']} | {_cell(row['a'])} | {_cell(row['b'])} |" for row in comparison.rows()]
+    data = comparison.as_dict()
+    lines += [f"| {row['aspect']} | {_cell(row['a'])} | {_cell(row['b'])} |" for row in data["rows"]]
     lines += [
         "",
-        f"**In common:** {_one_line(comparison.as_dict()['in_common'])}",
+        f"**In common:** {_one_line(data['in_common'])}",
         "",
-        f"**Key difference:** {_one_line(comparison.as_dict()['difference'])}",
+        f"**Key difference:** {_one_line(data['difference'])}",
     ]
     if comparison.fell_back:
         lines += ["", f"_{FELL_BACK}_"]
@@ -80,9 +81,9 @@ def comparison_csv(comparison: Comparison) -> str:
     writer = csv.writer(out)
     writer.writerow(["aspect", f"A: {comparison.a.title}", f"B: {comparison.b.title}", "both"])
     writer.writerow(["id", comparison.a.id, comparison.b.id, ""])
-    for row in comparison.rows():
+    data = comparison.as_dict()
+    for row in data["rows"]:
         writer.writerow([row["aspect"], row["a"], row["b"], ""])
-    relation = comparison.as_dict()
-    writer.writerow(["In common", "", "", relation["in_common"]])
-    writer.writerow(["Key difference", "", "", relation["difference"]])
+    writer.writerow(["In common", "", "", data["in_common"]])
+    writer.writerow(["Key difference", "", "", data["difference"]])
     return out.getvalue()

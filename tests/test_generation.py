@@ -287,9 +287,10 @@ def test_an_answer_whose_every_sentence_is_removed_quotes_a_source_about_the_que
 
 def test_an_answer_whose_every_sentence_is_removed_is_refused_when_no_source_is_about_the_question(gen_settings, retriever):
     question = "Which paper trains a diffusion model for music generation?"
-    stream = AnswerStream(question, settings=gen_settings, retriever=retriever, model=ScriptedModel(responses=[""]))
+    model = ScriptedModel(responses=[""])
+    stream = AnswerStream(question, settings=gen_settings, retriever=retriever, model=model)
     assert stream.sources and max(s.similarity for s in stream.sources) < QUOTE_SIMILARITY
-    stream._model = ScriptedModel(responses=[f"{stream.sources[0].title} generates music with 4096 diffusion steps [1]."])
+    model.responses = [f"{stream.sources[0].title} generates music with 4096 diffusion steps [1]."]
     list(stream)
     assert stream.answer.refused and stream.answer.text == NO_ANSWER
     assert stream.answer.removed_statements
