@@ -41,13 +41,19 @@ class Source:
         return f'<source n="{self.n}">\nTitle: {title}\n{excerpt}\n</source>'
 
 
-def relevant(hits: list[PaperHit], settings: Settings) -> list[PaperHit]:
-    """Only papers that plausibly bear on the question reach the model."""
+def relevant(hits: list[PaperHit], settings: Settings, several: bool = False) -> list[PaperHit]:
+    """Only papers that plausibly bear on the question reach the model; a question that asks for
+    several papers keeps the top `list_min_papers` by rank too, since the second paper that fits
+    often trails the first by more than the margin (benchmarks/lists.py)."""
     if not hits:
         return []
     best = max(hit.similarity for hit in hits)
     floor = max(settings.min_similarity, best - settings.source_margin)
-    return [hit for hit in hits if hit.similarity >= floor]
+    least = settings.list_min_papers if several else 0
+    return [
+        hit for rank, hit in enumerate(hits)
+        if hit.similarity >= floor or (rank < least and hit.similarity >= settings.min_similarity)
+    ]
 
 
 def sentences(text: str) -> list[str]:
@@ -86,9 +92,11 @@ def joined(all_sentences: list[str], chosen: list[int]) -> str:
     return "".join(parts)
 
 
-def build_sources(question: str, hits: list[PaperHit], store: Store, settings: Settings) -> list[Source]:
+def build_sources(
+    question: str, hits: list[PaperHit], store: Store, settings: Settings, several: bool = False
+) -> list[Source]:
     """The best paper gets twice the others' share of the budget: it is most often the answer."""
-    hits = relevant(hits, settings)
+    hits = relevant(hits, settings, several)
     if not hits:
         return []
     papers = store.papers_by_id([hit.id for hit in hits])

@@ -85,6 +85,11 @@ class Settings(BaseSettings):
         description="Papers whose similarity trails the best paper's by more than this are not given to "
         "the model (fewer, better sources: shorter prompts and fewer wrong citations).",
     )
+    list_min_papers: int = Field(
+        default=2,
+        description="A question that asks for several papers ('Which papers use X?') is given at least "
+        "this many of the best-ranked papers above min_similarity, however far they trail the best.",
+    )
     context_tokens: int = Field(
         default=600,
         description="Tokens of abstract text given to the model per question; the local model's time to "

@@ -1,0 +1,81 @@
+"""Questions that ask for several papers: how well they are recognised, and which papers they are given.
+
+1. `asks_for_several` (rag/intent.py) against the labels of benchmarks/list_questions.jsonl, two
+   sets written by someone who had not seen the rule, and the dev questions ("Which papers ..." ones
+   are lists). Each set was held out until its first measurement, then tuned on: the first held-out set
+   gave precision 0.83, recall 0.40, the second 0.94, 0.64 (issue 8 session notes, README).
+2. For the list questions with gold papers, the precision and recall of the papers that reach the
+   model, for the shipped `list_min_papers` and `source_margin` and for the values around them.
+
+No model runs. Usage: python benchmarks/lists.py [--data-dir DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from common import ROOT, SHARED, WORK, dev_questions, machine
+
+from rag.evidence import relevant
+from rag.ingest import ingest, open_store
+from rag.intent import asks_for_several
+from rag.retrieval import Retriever
+from rag.settings import Settings
+
+MIN_PAPERS = (0, 1, 2, 3)
+MARGINS = (0.1, 0.15, 0.2)
+
+
+def labelled(name: str) -> list[dict]:
+    path = ROOT / "benchmarks" / name
+    return [json.loads(line) for line in path.open() if line.strip()]
+
+
+def detection(label: str, rows: list[tuple[str, bool]]) -> None:
+    said = [(asks_for_several(question), wanted) for question, wanted in rows]
+    hits = sum(s and w for s, w in said)
+    precision = hits / max(sum(s for s, _ in said), 1)
+    recall = hits / max(sum(w for _, w in said), 1)
+    print(f"recognised as asking for several papers, {label}: precision {precision:.2f}, recall {recall:.2f} "
+          f"({sum(w for _, w in said)} of {len(rows)} are)")
+    for question, wanted in rows:
+        if asks_for_several(question) != wanted:
+            print(f"  {'missed' if wanted else 'wrongly'}: {question}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--data-dir", default=str(WORK / "sample"))
+    args = parser.parse_args()
+    settings = Settings(data_dir=args.data_dir)
+    if not open_store(settings).count():
+        ingest([SHARED / "data" / "hf_papers_page" / "papers.txt"], settings)
+    print(f"machine: {machine()}")
+    tuned = labelled("list_questions.jsonl")
+    dev = [(row["question"], row["question"].lower().startswith("which papers"), set(row["gold"]))
+           for row in dev_questions("qa")]
+    detection("tuned set", [(row["question"], row["list"]) for row in tuned])
+    for held_out in ("list_questions_heldout.jsonl", "list_questions_heldout2.jsonl"):
+        detection(held_out, [(row["question"], row["list"]) for row in labelled(held_out)])
+    detection("dev", [(question, wanted) for question, wanted, _ in dev])
+
+    lists = [(row["question"], set(row["gold"])) for row in tuned if row["list"]]
+    lists += [(question, gold) for question, wanted, gold in dev if wanted]
+    retriever = Retriever(settings)
+    hits = {question: retriever.search(question) for question, _ in lists}
+    print(f"papers given to the model for {len(lists)} list questions with gold papers (top_k {settings.top_k}):")
+    for least in MIN_PAPERS:
+        for margin in MARGINS:
+            varied = settings.model_copy(update={"list_min_papers": least, "source_margin": margin})
+            given = [({hit.title for hit in relevant(hits[q], varied, several=True)}, gold) for q, gold in lists]
+            right = sum(len(titles & gold) for titles, gold in given)
+            precision = right / max(sum(len(titles) for titles, _ in given), 1)
+            recall = right / sum(len(gold) for _, gold in given)
+            shipped = " (shipped)" if (least, margin) == (settings.list_min_papers, settings.source_margin) else ""
+            print(f"  list_min_papers {least}, source_margin {margin:.2f}: precision {precision:.2f}, "
+                  f"recall {recall:.2f}{shipped}")
+
+
+if __name__ == "__main__":
+    main()

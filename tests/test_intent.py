@@ -1,0 +1,59 @@
+"""Which questions ask for every paper that fits, and how many papers such a question is given."""
+
+import pytest
+
+from rag.evidence import relevant
+from rag.intent import asks_for_several
+from rag.retrieval import PaperHit
+from rag.settings import Settings
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "Which papers use hypernetworks?",
+        "Are there papers on pruning?",
+        "papers with experiments on cifar-10",
+        "Which methods in the library use neural architecture search?",
+        "show me everything about Kolmogorov-Arnold networks",
+        "What work do you have on graph neural networks?",
+        "Which of these were evaluated on ImageNet?",
+        "Find me work on spatio-temporal graph learning",
+        "Name every paper that deals with hypernetworks.",
+    ],
+)
+def test_a_question_for_every_paper_that_fits_asks_for_several(question):
+    assert asks_for_several(question)
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "Which paper reaches 85% success on rearrangement?",
+        "Which method reaches 82% success on ImageNav?",
+        "Which paper studies Hopfield networks?",
+        "Among the Kolmogorov-Arnold network papers, which one uses attention?",
+        "Which of the papers reports the highest throughput?",
+        "In which paper do the authors translate C. elegans circuits?",
+        "What speedups over the original frameworks are reported?",
+        "How does Eigen-CAM build its class activation maps?",
+    ],
+)
+def test_a_question_about_one_paper_or_fact_does_not(question):
+    assert not asks_for_several(question)
+
+
+def hits(*similarities: float) -> list[PaperHit]:
+    return [PaperHit(f"p{rank}", f"Paper {rank}", 1.0 / (rank + 1), similarity=s) for rank, s in enumerate(similarities)]
+
+
+def test_a_list_question_keeps_the_best_ranked_papers_that_trail_past_the_margin(tmp_path):
+    settings = Settings(data_dir=tmp_path, source_margin=0.1, min_similarity=0.2, list_min_papers=2)
+    ranked = hits(0.6, 0.4, 0.35, 0.58)
+    assert [hit.id for hit in relevant(ranked, settings)] == ["p0", "p3"]
+    assert [hit.id for hit in relevant(ranked, settings, several=True)] == ["p0", "p1", "p3"]
+
+
+def test_a_list_question_keeps_no_paper_below_the_similarity_floor(tmp_path):
+    settings = Settings(data_dir=tmp_path, min_similarity=0.2, list_min_papers=2)
+    assert [hit.id for hit in relevant(hits(0.3, 0.1), settings, several=True)] == ["p0"]
