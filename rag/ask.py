@@ -14,6 +14,7 @@ from langchain_core.language_models import BaseChatModel
 from rag.citations import clean_citations
 from rag.evidence import GAP, Source, build_sources, rejoin, sentences
 from rag.grounding import citing_sentences, echoes, ground, supporting_passage, unknown_names, words
+from rag.intent import asks_for_several
 from rag.llm import get_chat_model, llm_errors
 from rag.prompts import load_prompt
 from rag.retrieval import Retriever, checked_query
@@ -32,9 +33,15 @@ answer, the source is quoted instead of refusing. `benchmarks/refusals.py` print
 precision and recall on the dev questions and the off-library questions in benchmarks/off_library.jsonl."""
 QUOTED_SENTENCES = 2
 MAX_ANSWER_WORDS = 100
-"""Past this many words the answer stops at the next sentence end: the prompt asks for 80, and a
+"""Past this many words the answer stops at the next sentence end: the prompt asks for 60, and a
 small model that runs on is re-typing the abstract (issue 8: p95 at most 120 words)."""
+MAX_LINE_WORDS = 45
+"""A list line past this many words (title included) stops at its next sentence end: the list prompt
+asks for 25 words after the title, and a line that runs on is re-typing one abstract."""
 SENTENCE_DONE = re.compile(r"[.!?](?:\s*\[\d+(?:\s*[,;–-]\s*\d+)*\])*\s*$|\n\s*$")
+
+LIST_PROMPT = "ask_list"
+"""A question asking for several papers is answered one line per paper by this prompt instead of `ask`."""
 
 Turn = tuple[str, str]
 """("user" | "assistant", text)."""
@@ -148,12 +155,13 @@ class AnswerStream:
         self.question = checked_query(question, settings)
         self.retriever = retriever or Retriever(settings)
         self._model = model
-        self.prompt_name = prompt_name
         self.standalone_question = (
             self._condense(self.question, history) if history else self.question
         )
+        several = asks_for_several(self.standalone_question)
+        self.prompt_name = LIST_PROMPT if prompt_name == "ask" and several else prompt_name
         hits = self.retriever.search(self.standalone_question)
-        self.sources = build_sources(self.standalone_question, hits, self.retriever.store, settings)
+        self.sources = build_sources(self.standalone_question, hits, self.retriever.store, settings, several)
         self.answer: Answer | None = None
 
     @property
@@ -195,9 +203,15 @@ class AnswerStream:
                 if chunk.content:
                     written += chunk.content
                     yield chunk.content
-                    if len(written.split()) > MAX_ANSWER_WORDS and SENTENCE_DONE.search(written):
+                    if self._runs_on(written) and SENTENCE_DONE.search(written):
                         break
         self.answer = finish(self.question, self.standalone_question, written, self.sources, prompt.system, cut_off)
+
+    def _runs_on(self, written: str) -> bool:
+        line = written.rsplit("\n", 1)[-1]
+        return len(written.split()) > MAX_ANSWER_WORDS or (
+            self.prompt_name == LIST_PROMPT and len(line.split()) > MAX_LINE_WORDS
+        )
 
 
 def ask(question: str, history: Sequence[Turn] = (), *, settings: Settings, **parts) -> Answer:

@@ -21,7 +21,7 @@ from langchain_core.outputs import ChatGenerationChunk, ChatResult
 from pydantic import Field
 
 from conftest import SHORT_PAPERS, arxiv_record, copy_library, library_settings, sample_papers, small_model, write_jsonl
-from rag.ask import MAX_ANSWER_WORDS, NO_ANSWER, QUOTE_SIMILARITY, AnswerStream, ask
+from rag.ask import LIST_PROMPT, MAX_ANSWER_WORDS, MAX_LINE_WORDS, NO_ANSWER, QUOTE_SIMILARITY, AnswerStream, ask
 from rag.aspects import LABELS, NOT_STATED
 from rag.citations import CITATION, cited_numbers
 from rag.compare import compare, side_by_side
@@ -29,6 +29,7 @@ from rag.digest import MAX_WORDS, DigestStream, digest, one_paragraph
 from rag.errors import PapersError
 from rag.evidence import GAP, Source, sentences
 from rag.llm import get_chat_model
+from rag.prompts import load_prompt
 from rag.retrieval import Retriever
 from rag.settings import Settings
 
@@ -299,10 +300,29 @@ def test_an_answer_whose_every_sentence_is_removed_is_refused_when_no_source_is_
 def test_a_list_answer_keeps_one_line_per_paper(gen_settings, retriever):
     model = ScriptedModel(responses=[""])
     stream = AnswerStream(KAN_Q, settings=gen_settings, retriever=retriever, model=model)
-    reply = "\n".join(f"- {sentences(s.excerpt)[0].rstrip('.')} [{s.n}]." for s in stream.sources[:2])
+    reply = "\n".join(f"- {' '.join(sentences(s.excerpt)[0].split()[:15]).rstrip('.,')} [{s.n}]." for s in stream.sources[:2])
     model.responses = [reply]
     list(stream)
     assert stream.answer.text == reply
+
+
+def test_a_question_for_several_papers_is_answered_one_line_per_paper_from_more_sources(gen_settings, retriever):
+    model = ScriptedModel(responses=["- A [1]: B."])
+    several = AnswerStream(KAN_Q, settings=gen_settings, retriever=retriever, model=model)
+    one = AnswerStream(GALACTIC_Q, settings=gen_settings, retriever=retriever, model=model)
+    list(several)
+    assert several.prompt_name == LIST_PROMPT and one.prompt_name == "ask"
+    assert len(several.sources) >= gen_settings.list_min_papers
+    assert contents(model.seen[0])[0] == ("system", load_prompt(LIST_PROMPT, gen_settings.prompts_dir).system)
+
+
+def test_a_list_line_running_on_stops_at_its_next_sentence_end(gen_settings, retriever):
+    sentence = "Kolmogorov-Arnold networks learn activation functions on edges [1]."
+    model = ScriptedModel(responses=["- KAN [1]: " + " ".join([sentence] * 12) + "\n- Other [2]: more."])
+    stream = AnswerStream(KAN_Q, settings=gen_settings, retriever=retriever, model=model)
+    streamed = "".join(stream)
+    assert MAX_LINE_WORDS < len(streamed.split()) <= MAX_LINE_WORDS + len(sentence.split())
+    assert "Other" not in streamed and streamed.endswith("[1].")
 
 
 def test_an_answer_running_past_its_word_limit_stops_at_the_next_sentence_end(gen_settings, retriever):
