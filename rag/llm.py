@@ -150,7 +150,7 @@ def get_chat_model(settings: Settings, progress: Progress | None = None) -> Base
 def _cache_key(settings: Settings) -> tuple:
     common = (settings.llm_backend, settings.temperature, settings.max_answer_tokens)
     if settings.llm_backend == "local":
-        return (*common, settings.local_model_path, settings.cache_dir, settings.local_n_ctx, _threads(settings))
+        return (*common, settings.local_model_path, settings.cache_dir, *_llama_shape(settings))
     return (
         *common,
         settings.openai_model,
@@ -170,28 +170,50 @@ def _threads(settings: Settings) -> int:
 def _local_chat(settings: Settings, progress: Progress | None) -> LlamaCppChat:
     path = local_model.resolve_model_path(settings, progress)
     return LlamaCppChat(
-        llama=_load_llama(path, settings.local_n_ctx, _threads(settings), progress),
+        llama=_load_llama(path, *_llama_shape(settings), progress),
         model_name=path.name,
         temperature=settings.temperature,
         max_tokens=settings.max_answer_tokens,
     )
 
 
-def _load_llama(path: Path, n_ctx: int, n_threads: int, progress: Progress | None) -> Any:
+def _llama_shape(settings: Settings) -> tuple[int, int, int]:
+    return settings.local_n_ctx, _threads(settings), settings.local_prompt_cache_mb
+
+
+def _load_llama(path: Path, n_ctx: int, n_threads: int, prompt_cache_mb: int, progress: Progress | None) -> Any:
     """One Llama per file and shape, whatever the sampling settings of the models sharing it."""
-    key = (path, n_ctx, n_threads)
+    key = (path, n_ctx, n_threads, prompt_cache_mb)
     if key not in _llamas:
         from llama_cpp import Llama
 
         if progress:
             progress("load", 0.0)
         try:
-            _llamas[key] = Llama(model_path=str(path), n_ctx=n_ctx, n_threads=n_threads, verbose=False)
+            llama = Llama(model_path=str(path), n_ctx=n_ctx, n_threads=n_threads, verbose=False)
         except ValueError as exc:
             raise _ModelLoadError(path) from exc
+        if prompt_cache_mb:
+            llama.set_cache(_prompt_cache(prompt_cache_mb << 20))
+        _llamas[key] = llama
         if progress:
             progress("load", 1.0)
     return _llamas[key]
+
+
+def _prompt_cache(capacity_bytes: int) -> Any:
+    """llama.cpp's RAM cache of model states, keyed by the tokens they hold; a prompt resumes from the
+    state sharing its longest start. llama-cpp-python stores each state with a copy of every row of
+    logits (about 300 MB for Qwen's vocabulary) that its capacity does not count, yet resuming reads
+    back only the last row (load_state broadcasts it): only that row is kept."""
+    from llama_cpp import LlamaRAMCache
+
+    class LastLogitsCache(LlamaRAMCache):
+        def __setitem__(self, key, state) -> None:
+            state.scores = state.scores[-1:].copy()
+            super().__setitem__(key, state)
+
+    return LastLogitsCache(capacity_bytes=capacity_bytes)
 
 
 def _openai_chat(settings: Settings) -> BaseChatModel:

@@ -115,6 +115,25 @@ def test_model_is_shared_per_configuration(local_settings):
     assert warmer.llama is first.llama
 
 
+def test_a_prompt_starting_like_an_earlier_one_resumes_its_cached_state_and_answers_the_same(local_settings, monkeypatch):
+    """A list question between two answers (another system prompt) no longer costs re-reading the answer prompt."""
+    system = SystemMessage("You answer in one short sentence about animals. " * 8)
+    first, second = [system, HumanMessage("What do cats eat?")], [system, HumanMessage("Where do owls live?")]
+    cached = llm.get_chat_model(local_settings.model_copy(update={"temperature": 0.0}))
+    cached.llama.cache.cache_state.clear()  # the model is shared with earlier tests
+    cached.invoke(first, max_tokens=12)
+    cached.invoke([SystemMessage("You are terse."), HumanMessage("Name a colour.")], max_tokens=4)
+    loads, load = [], cached.llama.load_state
+    monkeypatch.setattr(cached.llama, "load_state", lambda state: (loads.append(state), load(state))[1])
+    resumed = cached.invoke(second, max_tokens=12).content
+    states = list(cached.llama.cache.cache_state.values())
+    assert len(loads) == 1 and len(states) == 3
+    assert all(len(state.scores) == 1 for state in states)  # one row of logits, not one per token
+    uncached = llm.get_chat_model(local_settings.model_copy(update={"temperature": 0.0, "local_prompt_cache_mb": 0}))
+    assert uncached.llama is not cached.llama and uncached.llama.cache is None
+    assert uncached.invoke(second, max_tokens=12).content == resumed
+
+
 def test_local_mode_opens_no_sockets(local_settings, monkeypatch):
     """Load and run the local model from scratch with every outward connection refused."""
     attempts: list[object] = []
