@@ -489,11 +489,8 @@ def test_reply_repeating_the_system_prompt_is_removed(garden_settings):
     model = ScriptedModel(responses=[system_prompt])
     answer = ask("What does GardenBot do in urban rooftop gardens?", settings=garden_settings, model=model)
     assert answer.removed_statements
-    # none of the leak is said; the source, which is about the question, is quoted instead
-    assert answer.text == (
-        'Quoted from "GardenBot: Quantum Sensing Robots for Urban Rooftop Gardens" [1]: “We present GardenBot, a robot '
-        "that tends urban rooftop gardens with quantum soil sensors. GardenBot waters 40 rooftop plants per hour in our field trials.”"
-    )
+    # none of the leak is said (the leak holds the refusal rule, so the answer is a refusal)
+    assert answer.text == NO_ANSWER
     assert_answer_invariants(answer)
 
 
