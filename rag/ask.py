@@ -196,15 +196,18 @@ class AnswerStream:
             sources="\n".join(source.prompt_block() for source in self.sources),
             question=self.standalone_question,
         )
-        written = ""
+        written = hidden = ""
         cut_off = skipping = False
         with llm_errors(self.settings):
             for chunk in self.model.stream(messages):
                 text = chunk.content
                 if skipping:  # the rest of a list line that ran on; the next line is shown
                     if "\n" not in text:
+                        hidden += text
+                        if len(hidden.split()) > MAX_ANSWER_WORDS:
+                            break  # a line hidden for longer than a whole answer is the abstract re-typed
                         continue
-                    text, skipping = text[text.index("\n"):], False
+                    text, skipping, hidden = text[text.index("\n"):], False, ""
                 cut_off = chunk.response_metadata.get("finish_reason") == "length" or cut_off
                 if text:
                     written += text

@@ -325,6 +325,14 @@ def test_a_list_line_running_on_is_shown_to_its_next_sentence_end_and_the_next_l
     assert first.endswith("[1].") and second == "- Other [2]: more."
 
 
+def test_a_list_line_hidden_for_longer_than_a_whole_answer_ends_the_answer(gen_settings, retriever):
+    sentence = "Kolmogorov-Arnold networks learn activation functions on edges [1]."
+    model = ScriptedModel(responses=["- KAN [1]: " + " ".join([sentence] * 40) + "\n- Other [2]: more."])
+    stream = AnswerStream(KAN_Q, settings=gen_settings, retriever=retriever, model=model)
+    streamed = "".join(stream)
+    assert "Other" not in streamed and len(streamed.split()) <= MAX_LINE_WORDS + len(sentence.split())
+
+
 def test_an_answer_running_past_its_word_limit_stops_at_the_next_sentence_end(gen_settings, retriever):
     sentence = "Galactic trains a Fetch mobile manipulator for rearrangement in simulated homes [1]."
     model = ScriptedModel(responses=[" ".join([sentence] * 30)])
