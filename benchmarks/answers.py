@@ -14,16 +14,14 @@ import sys
 import time
 from pathlib import Path
 
-from common import SHARED, WORK, dev_questions, machine, percentile
+from common import WORK, dev_questions, machine, percentile, sample_library
 
 from rag.ask import AnswerStream
 from rag.citations import CITATION
 from rag.compare import compare
 from rag.digest import DigestStream
-from rag.ingest import ingest, open_store
 from rag.llm import describe_backend, get_chat_model
 from rag.retrieval import Retriever
-from rag.settings import Settings
 
 
 def timed(stream) -> tuple[float, float]:
@@ -168,10 +166,7 @@ def main() -> None:
     def questions(kind: str) -> list[dict]:
         return [row for row in dev_questions(kind) if not wanted or row["id"] in wanted]
 
-    settings = Settings(data_dir=args.data_dir)
-    store = open_store(settings)
-    if not store.count():
-        ingest([SHARED / "data" / "hf_papers_page" / "papers.txt"], settings)
+    settings, store = sample_library(args.data_dir)
     print(f"machine: {machine()}; model: {describe_backend(settings)}")
     start = time.perf_counter()
     get_chat_model(settings)

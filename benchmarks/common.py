@@ -1,4 +1,4 @@
-"""What the benchmark scripts share: where shared data lives, timing, percentiles, dev questions."""
+"""What the benchmark scripts share: where shared data lives, the sample library, timing, percentiles, dev questions."""
 
 from __future__ import annotations
 
@@ -7,6 +7,10 @@ import os
 import platform
 import statistics
 from pathlib import Path
+
+from rag.ingest import ingest, open_store
+from rag.settings import Settings
+from rag.store import Store
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = Path(os.environ.get("PAPERS_SHARED_DIR", ROOT.parent / "shared"))
@@ -28,3 +32,12 @@ def machine() -> str:
 def dev_questions(kind: str) -> list[dict]:
     rows = [json.loads(line) for line in (SHARED / "eval" / "dev.jsonl").read_text().splitlines() if line.strip()]
     return [row for row in rows if row["kind"] == kind]
+
+
+def sample_library(data_dir: str) -> tuple[Settings, Store]:
+    """The library a benchmark runs on; the sample listing page is ingested into it the first time."""
+    settings = Settings(data_dir=data_dir)
+    store = open_store(settings)
+    if not store.count():
+        ingest([SHARED / "data" / "hf_papers_page" / "papers.txt"], settings)
+    return settings, store

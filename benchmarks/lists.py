@@ -15,13 +15,11 @@ from __future__ import annotations
 import argparse
 import json
 
-from common import ROOT, SHARED, WORK, dev_questions, machine
+from common import ROOT, WORK, dev_questions, machine, sample_library
 
 from rag.evidence import relevant
-from rag.ingest import ingest, open_store
 from rag.intent import asks_for_several
 from rag.retrieval import Retriever
-from rag.settings import Settings
 
 MIN_PAPERS = (0, 1, 2, 3)
 MARGINS = (0.1, 0.15, 0.2)
@@ -48,9 +46,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--data-dir", default=str(WORK / "sample"))
     args = parser.parse_args()
-    settings = Settings(data_dir=args.data_dir)
-    if not open_store(settings).count():
-        ingest([SHARED / "data" / "hf_papers_page" / "papers.txt"], settings)
+    settings, _ = sample_library(args.data_dir)
     print(f"machine: {machine()}")
     tuned = labelled("list_questions.jsonl")
     dev = [(row["question"], row["question"].lower().startswith("which papers"), set(row["gold"]))

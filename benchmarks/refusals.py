@@ -16,13 +16,11 @@ from __future__ import annotations
 import argparse
 import json
 
-from common import ROOT, SHARED, WORK, dev_questions, machine
+from common import ROOT, WORK, dev_questions, machine, sample_library
 
 from rag.ask import QUOTE_SIMILARITY, asked_names_no_source_holds
 from rag.evidence import build_sources
-from rag.ingest import ingest, open_store
 from rag.retrieval import Retriever
-from rag.settings import Settings
 
 THRESHOLDS = (0.35, 0.40, 0.45, 0.50, 0.55)
 
@@ -31,9 +29,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--data-dir", default=str(WORK / "sample"))
     args = parser.parse_args()
-    settings = Settings(data_dir=args.data_dir)
-    if not open_store(settings).count():
-        ingest([SHARED / "data" / "hf_papers_page" / "papers.txt"], settings)
+    settings, _ = sample_library(args.data_dir)
     retriever = Retriever(settings)
     off_library = [json.loads(line) for line in (ROOT / "benchmarks" / "off_library.jsonl").open()]
     answerable = [(row["question"], set(row["gold"])) for row in dev_questions("qa")]
