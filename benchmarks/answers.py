@@ -7,7 +7,9 @@ The sample library is ingested into benchmarks/.work/sample if it is not there y
 from __future__ import annotations
 
 import argparse
+import difflib
 import json
+import os
 import re
 import subprocess
 import sys
@@ -64,9 +66,25 @@ def copied_share(answer: str, abstracts: list[str]) -> float:
     return max((len(said & runs(abstract)) / len(said) for abstract in abstracts), default=0.0) if said else 0.0
 
 
-def run_qa(settings, retriever, ids, times, rows, log) -> None:
+def mangled(text: str, vocabulary: set[str]) -> list[str]:
+    """Words the library does not hold that are library words run together ("theinputs") or
+    spelt otherwise before their ending ("mismclassifications", "generalisation"): how a model
+    dodges a penalty on copying (rag/copy_guard.py)."""
+    found = []
+    for word in set(re.findall(r"[a-z]{4,}", text.lower())) - vocabulary:
+        run_together = any(word[:i] in vocabulary and word[i:] in vocabulary for i in range(3, len(word) - 1))
+        misspelt = any(
+            abs(len(word) - len(close)) <= 1 and 3 <= len(os.path.commonprefix([word, close])) < min(len(word), len(close)) - 3
+            for close in difflib.get_close_matches(word, vocabulary, n=3, cutoff=0.85)
+        )
+        if run_together or misspelt:
+            found.append(word)
+    return found
+
+
+def run_qa(settings, retriever, ids, vocabulary, times, rows, log) -> None:
     cites_gold, precision, facts_found, facts_total = [], [], 0, 0
-    lengths, retyped, refused, quoted = [], 0, 0, 0
+    lengths, retyped, refused, quoted, garbled = [], 0, 0, 0, []
     for row in rows:
         stream = answer_timed(row["question"], settings, retriever, times)
         answer = stream.answer
@@ -83,6 +101,7 @@ def run_qa(settings, retriever, ids, times, rows, log) -> None:
             lengths.append(len(CITATION.sub(" ", answer.text).split()))
             share = copied_share(answer.text, [s.abstract for s in answer.sources])
             retyped += share >= RETYPED
+            garbled += mangled(answer.text, vocabulary)
         log.append({"id": row["id"], "answer": answer.text, "removed": answer.removed_statements, "cited_gold": bool(cited & gold),
                     "cited": sorted(cited), "gold": sorted(gold), "words": len(answer.text.split())})
         print(f"  {row['id']}: gold cited {bool(cited & gold)}, {len(cited)} cited, "
@@ -92,6 +111,7 @@ def run_qa(settings, retriever, ids, times, rows, log) -> None:
     print(f"qa: refused {refused}/{len(rows)}, quoted instead of refused {quoted}/{len(rows)}; answer words p50 "
           f"{percentile(lengths, 50):.0f}, p95 {percentile(lengths, 95):.0f}, longest {max(lengths, default=0)}; "
           f"mostly re-typing one abstract ({RETYPED:.0%}+ of {RUN}-word runs) {retyped}/{len(lengths)} (quotes left out)")
+    print(f"qa: words respelt or run together {len(garbled)} {sorted(garbled)}")
 
 
 def run_unanswerable(settings, retriever, times, rows, log, kind) -> None:
@@ -172,12 +192,14 @@ def main() -> None:
     get_chat_model(settings)
     print(f"model load: {time.perf_counter() - start:.1f} s")
     retriever = Retriever(settings)
-    ids = {paper.title: paper.id for paper in store.papers()}
+    papers = store.papers()
+    ids = {paper.title: paper.id for paper in papers}
+    vocabulary = set(re.findall(r"\w+", " ".join(f"{p.title} {p.abstract}" for p in papers).lower()))
     kinds = args.only.split(",")
     times: list[tuple[float, float]] = []
     log: list[dict] = []
     if "qa" in kinds:
-        run_qa(settings, retriever, ids, times, questions("qa"), log)
+        run_qa(settings, retriever, ids, vocabulary, times, questions("qa"), log)
     for kind in ("unanswerable", "injection"):
         if kind in kinds:
             run_unanswerable(settings, retriever, times, questions(kind), log, kind)
