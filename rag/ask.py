@@ -15,7 +15,7 @@ from rag.citations import clean_citations
 from rag.evidence import GAP, Source, build_sources, rejoin, sentences
 from rag.grounding import citing_sentences, echoes, ground, supporting_passage, unknown_names, words
 from rag.intent import asks_for_several
-from rag.llm import get_chat_model, llm_errors
+from rag.llm import avoiding_copies, get_chat_model, llm_errors
 from rag.prompts import load_prompt
 from rag.retrieval import Retriever, checked_query
 from rag.settings import Settings
@@ -198,8 +198,9 @@ class AnswerStream:
         )
         written = hidden = ""
         cut_off = skipping = False
+        model = avoiding_copies(self.model, [source.excerpt for source in self.sources])
         with llm_errors(self.settings):
-            for chunk in self.model.stream(messages):
+            for chunk in model.stream(messages):
                 text = chunk.content
                 if skipping:  # the rest of a list line that ran on; the next line is shown
                     if "\n" not in text:

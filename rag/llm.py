@@ -27,6 +27,7 @@ from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResu
 from pydantic import ConfigDict, Field, SecretStr
 
 from rag import local_model
+from rag.copy_guard import CopyGuard
 from rag.errors import PapersError, Unavailable
 from rag.local_model import Progress
 from rag.remote import AnswerTimeout, client_timeout, explain_wait, retrying, server_name
@@ -59,6 +60,8 @@ class LlamaCppChat(BaseChatModel):
     model_name: str
     temperature: float = 0.1
     max_tokens: int = 384
+    max_copied_words: int = 0
+    """A call given `avoid_copying=[texts]` copies no run of more words than this from them (0: any)."""
 
     @property
     def _llm_type(self) -> str:
@@ -69,6 +72,11 @@ class LlamaCppChat(BaseChatModel):
         return {"model_name": self.model_name, "temperature": self.temperature, "max_tokens": self.max_tokens}
 
     def _request(self, messages: list[BaseMessage], stop: list[str] | None, kwargs: dict) -> dict[str, Any]:
+        texts = kwargs.pop("avoid_copying", None)
+        if texts and self.max_copied_words:
+            from llama_cpp import LogitsProcessorList
+
+            kwargs["logits_processor"] = LogitsProcessorList([CopyGuard(self.llama, texts, self.max_copied_words)])
         request = {
             "messages": convert_to_openai_messages(messages),
             "temperature": self.temperature,
@@ -150,7 +158,7 @@ def get_chat_model(settings: Settings, progress: Progress | None = None) -> Base
 def _cache_key(settings: Settings) -> tuple:
     common = (settings.llm_backend, settings.temperature, settings.max_answer_tokens)
     if settings.llm_backend == "local":
-        return (*common, settings.local_model_path, settings.cache_dir, *_llama_shape(settings))
+        return (*common, settings.local_model_path, settings.cache_dir, settings.max_copied_words, *_llama_shape(settings))
     return (
         *common,
         settings.openai_model,
@@ -161,6 +169,12 @@ def _cache_key(settings: Settings) -> tuple:
         settings.openai_answer_timeout,
         settings.openai_max_retries,
     )
+
+
+def avoiding_copies(model: BaseChatModel, texts: list[str]) -> BaseChatModel:
+    """The model, told not to re-type long runs of `texts`; only the local model can be told
+    (a server's sampling is out of reach), and larger served models retell less anyway."""
+    return model.bind(avoid_copying=texts) if isinstance(model, LlamaCppChat) else model
 
 
 def _threads(settings: Settings) -> int:
@@ -174,6 +188,7 @@ def _local_chat(settings: Settings, progress: Progress | None) -> LlamaCppChat:
         model_name=path.name,
         temperature=settings.temperature,
         max_tokens=settings.max_answer_tokens,
+        max_copied_words=settings.max_copied_words,
     )
 
 

@@ -113,6 +113,13 @@ class Settings(BaseSettings):
         "earlier one (the answer prompt after a list question or a digest) resumes from it instead of "
         "reading its start again, about 4 s on 2 cores. 0 turns it off.",
     )
+    max_copied_words: int = Field(
+        default=5,
+        ge=0,
+        description="The local model may copy at most this many words in a row from the sources it "
+        "answers from; past them it must go on in its own words, so an answer does not re-type the "
+        "abstract. Names and numbers are shorter and stay exact. 0 lets it copy.",
+    )
     local_threads: int | None = Field(
         default=None, description="CPU threads for the local model (default: all cores)."
     )

@@ -23,7 +23,8 @@ from rag.retrieval import Retriever
 from rag.settings import Settings
 
 KAN_QUESTION = "Which papers study Kolmogorov-Arnold networks?"
-"""SmolLM2 answers this one by repeating itself up to the token limit: a long, steady stream."""
+"""SmolLM2 answers this one by repeating itself up to the token limit, when it may copy
+(PAPERS_MAX_COPIED_WORDS=0): a long, steady stream."""
 KEY = "test-key-0123456789"
 
 
@@ -212,7 +213,7 @@ def test_keys_limits_and_a_busy_model(library: Settings, tmp_path: Path):
     """With keys, /v1 and /mcp answer 401 without one; an upload over the limit is 413; with no room to
     wait, a second ask gets 429 while a search goes through; a client that leaves frees the model."""
     extra = {"PAPERS_API_KEYS": f"other-key,{KEY}", "PAPERS_MAX_WAITING": "0", "PAPERS_MAX_UPLOAD_MB": "0.01",
-             "PAPERS_MAX_ANSWER_TOKENS": "200"}
+             "PAPERS_MAX_ANSWER_TOKENS": "200", "PAPERS_MAX_COPIED_WORDS": "0"}
     with papers_serve(library, tmp_path, **extra) as url, httpx.Client(base_url=url, timeout=120) as anonymous:
         for path in ("/v1/papers", "/v1/models", "/mcp"):
             assert_error(anonymous.get(path), 401, "API key")
