@@ -41,6 +41,9 @@ the model's next line is: the list prompt asks for 25 words after the title, and
 is re-typing one abstract. Replayed on the dev answers, 30 or 35 words keep every fact 45 kept."""
 SENTENCE_DONE = re.compile(r"[.!?](?:\s*\[\d+(?:\s*[,;–-]\s*\d+)*\])*\s*$|\n\s*$")
 
+LIST_LINE_SOURCE = re.compile(r"^\s*[-*•][^\n\[]*\[(\d+)\]", re.M)
+"""A list line's first citation, after its title: the paper the line is about."""
+
 LIST_PROMPT = "ask_list"
 """A question asking for several papers is answered one line per paper by this prompt instead of `ask`."""
 
@@ -136,6 +139,15 @@ def quote(source: Source, question: str) -> str:
     return f'Quoted from "{source.title}" [{source.n}]: “{quoted}”'
 
 
+def repeated_line(written: str) -> str:
+    """The list's last line, if it is about a paper an earlier line was about: lines go in the
+    sources' order, so the model is writing the list again (issue 8: a paper listed four times)."""
+    earlier, _, line = written.rpartition("\n")
+    this_paper = LIST_LINE_SOURCE.match(line)
+    listed = {match.group(1) for match in LIST_LINE_SOURCE.finditer(earlier)}
+    return line if this_paper and this_paper.group(1) in listed else ""
+
+
 class AnswerStream:
     """Retrieval happens first, so `sources` can be shown before the answer streams.
 
@@ -213,6 +225,9 @@ class AnswerStream:
                 if text:
                     written += text
                     yield text
+                    if self.prompt_name == LIST_PROMPT and (again := repeated_line(written)):
+                        written = written[: -len(again)]
+                        break  # the model is going round the sources again
                     if SENTENCE_DONE.search(written):
                         if len(written.split()) > MAX_ANSWER_WORDS:
                             break

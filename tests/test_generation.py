@@ -333,6 +333,16 @@ def test_a_list_line_hidden_for_longer_than_a_whole_answer_ends_the_answer(gen_s
     assert "Other" not in streamed and len(streamed.split()) <= MAX_LINE_WORDS + len(sentence.split())
 
 
+def test_a_list_that_starts_over_ends_before_the_repeated_paper(gen_settings, retriever):
+    model = ScriptedModel(responses=[""])
+    stream = AnswerStream(KAN_Q, settings=gen_settings, retriever=retriever, model=model)
+    lines = [f"- {' '.join(sentences(s.excerpt)[0].split()[:15]).rstrip('.,')} [{s.n}]." for s in stream.sources[:2]]
+    model.responses = ["\n".join([*lines, lines[0], lines[1]])]
+    streamed = "".join(stream)
+    assert stream.answer.text == "\n".join(lines)
+    assert lines[1] not in streamed.split("\n")[2:]  # the model was not read past the repeated paper's citation
+
+
 def test_an_answer_running_past_its_word_limit_stops_at_the_next_sentence_end(gen_settings, retriever):
     sentence = "Galactic trains a Fetch mobile manipulator for rearrangement in simulated homes [1]."
     model = ScriptedModel(responses=[" ".join([sentence] * 30)])
