@@ -755,6 +755,7 @@ def test_compare_columns_are_each_abstract_in_order_and_one_call_relates_them(co
     relation_prompt = contents(model.seen[0])[1][1]
     assert f"Approach: {comparison.aspects_a['approach']}" in relation_prompt
     assert f"Approach: {comparison.aspects_b['approach']}" in relation_prompt
+    assert comparison.aspects_a["results"] not in relation_prompt  # the model relates what the papers do
 
 
 def test_compare_columns_need_no_model(compare_settings, retriever):
