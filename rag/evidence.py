@@ -14,8 +14,11 @@ from rag.retrieval import PaperHit
 from rag.settings import Settings
 from rag.store import Store
 
-SENTENCE_END = re.compile(r"(?<!\bal\.)(?<!\be\.g\.)(?<!\bi\.e\.)(?<=[.!?])\s+(?=[A-Z0-9(\[\"'“])|\s*\n\s*")
-"""A stop followed by a capital, a digit or a citation, but not the stop of 'et al.', 'e.g.' or 'i.e.'; or a line break."""
+SENTENCE_END = re.compile(
+    r"(?<!\bal\.)(?<!\be\.g\.)(?<!\bi\.e\.)(?<=[.!?])\s+(?=[A-Z0-9(\[\"'“])(?![^\n.!?\[]*\[\d+\]:)|\s*\n\s*"
+)
+"""A stop followed by a capital, a digit or a citation, but not the stop of 'et al.', 'e.g.' or 'i.e.',
+nor one inside a list line's title ("- Is Attention Learnable? A Study [2]: ..."); or a line break."""
 GAP = " … "
 LIST_ITEM = re.compile(r"^\s*[-*•]\s+")
 

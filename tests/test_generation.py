@@ -306,6 +306,15 @@ def test_a_list_answer_keeps_one_line_per_paper(gen_settings, retriever):
     assert stream.answer.text == reply
 
 
+def test_a_list_line_whose_title_asks_a_question_keeps_its_title_whole(gen_settings, retriever):
+    model = ScriptedModel(responses=[""])
+    stream = AnswerStream(KAN_Q, settings=gen_settings, retriever=retriever, model=model)
+    asking = next(s for s in stream.sources if s.title.endswith("?"))
+    model.responses = [f"- {asking.title} [{asking.n}]: {' '.join(sentences(asking.excerpt)[0].split()[:12]).rstrip('.,')}."]
+    list(stream)
+    assert stream.answer.text == model.responses[0]  # not "Transformers [2]? [2]:"
+
+
 def test_a_question_for_several_papers_is_answered_one_line_per_paper_from_more_sources(gen_settings, retriever):
     model = ScriptedModel(responses=["- A [1]: B."])
     several = AnswerStream(KAN_Q, settings=gen_settings, retriever=retriever, model=model)
