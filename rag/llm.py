@@ -61,7 +61,7 @@ class LlamaCppChat(BaseChatModel):
     temperature: float = 0.1
     max_tokens: int = 384
     max_copied_words: int = 0
-    """A call given `avoid_copying=[texts]` copies no run of more words than this from them (0: any)."""
+    """A call given `avoid_copying=[texts]` pays for copying a run of more words than this from them (0: free)."""
 
     @property
     def _llm_type(self) -> str:

@@ -116,9 +116,9 @@ class Settings(BaseSettings):
     max_copied_words: int = Field(
         default=5,
         ge=0,
-        description="The local model may copy at most this many words in a row from the sources it "
-        "answers from; past them it must go on in its own words, so an answer does not re-type the "
-        "abstract. Names and numbers are shorter and stay exact. 0 lets it copy.",
+        description="Past this many words copied in a row from its sources (or its own answer), each "
+        "further copied token costs the local model, so it goes on in its own words where it can and "
+        "an answer does not re-type the abstract. Names and numbers are shorter and stay exact. 0 lets it copy.",
     )
     local_threads: int | None = Field(
         default=None, description="CPU threads for the local model (default: all cores)."
