@@ -18,7 +18,7 @@ import sys
 import time
 from pathlib import Path
 
-from common import WORK, dev_questions, machine, percentile, sample_library
+from common import WORK, dev_questions, labelled, machine, percentile, sample_library
 
 from rag.ask import AnswerStream
 from rag.citations import CITATION
@@ -68,13 +68,13 @@ def copied_share(answer: str, abstracts: list[str]) -> float:
     return max((len(said & runs(abstract)) / len(said) for abstract in abstracts), default=0.0) if said else 0.0
 
 
-UNSEEN = WORK.parent / "list_questions.jsonl"
+UNSEEN = "list_questions.jsonl"
 """Questions over the sample library with gold papers, which the prompts and the copy guard were not
 tuned on (the list-question rule was): every third one, list and one-paper questions both."""
 
 
 def unseen_questions(wanted: set[str]) -> list[dict]:
-    rows = [row for line in UNSEEN.read_text().splitlines() if (row := json.loads(line)).get("gold")][::3]
+    rows = [row for row in labelled(UNSEEN) if row.get("gold")][::3]
     return [row for row in rows if not wanted or row["id"] in wanted]
 
 

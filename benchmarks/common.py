@@ -1,4 +1,4 @@
-"""What the benchmark scripts share: where shared data lives, the sample library, timing, percentiles, dev questions."""
+"""What the benchmark scripts share: where shared data lives, the sample library, timing, percentiles, labelled sets, dev questions."""
 
 from __future__ import annotations
 
@@ -27,6 +27,12 @@ def percentile(values: list[float], p: float) -> float:
 
 def machine() -> str:
     return f"{os.cpu_count()} cores, {platform.machine()}, Python {platform.python_version()}"
+
+
+def labelled(name: str) -> list[dict]:
+    """The rows of one of the labelled sets kept in benchmarks/ (JSON lines)."""
+    path = ROOT / "benchmarks" / name
+    return [json.loads(line) for line in path.open() if line.strip()]
 
 
 def dev_questions(kind: str) -> list[dict]:

@@ -13,9 +13,8 @@ No model runs. Usage: python benchmarks/lists.py [--data-dir DIR]
 from __future__ import annotations
 
 import argparse
-import json
 
-from common import ROOT, WORK, dev_questions, machine, sample_library
+from common import WORK, dev_questions, labelled, machine, sample_library
 
 from rag.evidence import relevant
 from rag.intent import asks_for_several
@@ -23,11 +22,6 @@ from rag.retrieval import Retriever
 
 MIN_PAPERS = (0, 1, 2, 3)
 MARGINS = (0.1, 0.15, 0.2)
-
-
-def labelled(name: str) -> list[dict]:
-    path = ROOT / "benchmarks" / name
-    return [json.loads(line) for line in path.open() if line.strip()]
 
 
 def detection(label: str, rows: list[tuple[str, bool]]) -> None:

@@ -14,9 +14,8 @@ Usage: python benchmarks/refusals.py [--data-dir DIR]
 from __future__ import annotations
 
 import argparse
-import json
 
-from common import ROOT, WORK, dev_questions, machine, sample_library
+from common import WORK, dev_questions, labelled, machine, sample_library
 
 from rag.ask import QUOTE_SIMILARITY, asked_names_no_source_holds
 from rag.evidence import build_sources
@@ -31,7 +30,7 @@ def main() -> None:
     args = parser.parse_args()
     settings, _ = sample_library(args.data_dir)
     retriever = Retriever(settings)
-    off_library = [json.loads(line) for line in (ROOT / "benchmarks" / "off_library.jsonl").open()]
+    off_library = labelled("off_library.jsonl")
     answerable = [(row["question"], set(row["gold"])) for row in dev_questions("qa")]
     unanswerable = [(row["question"], set()) for kind in ("unanswerable", "injection") for row in dev_questions(kind)]
     unanswerable += [(row["question"], set()) for row in off_library]
