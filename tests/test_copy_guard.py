@@ -32,20 +32,26 @@ def penalties_after(guard: CopyGuard, llama, written: list[int]) -> np.ndarray:
     return -scores
 
 
-def copied_words(llama, text: str) -> int:
+def copied_words(text: str) -> int:
     return len(re.findall(r"\w+", text))
+
+
+def longest_copied_run(text: str, source: str) -> int:
+    said, held = re.findall(r"\w+", text.lower()), " ".join(re.findall(r"\w+", source.lower()))
+    return max((n for i in range(len(said)) for n in range(1, len(said) - i + 1)
+                if f" {' '.join(said[i:i + n])} " in f" {held} "), default=0)
 
 
 def test_a_copied_run_shorter_than_the_limit_costs_nothing(llama):
     source = tokens(llama, SOURCE)
-    short = next(n for n in range(len(source)) if copied_words(llama, llama.detokenize(source[:n]).decode()) == 4)
+    short = next(n for n in range(len(source)) if copied_words(llama.detokenize(source[:n]).decode()) == 4)
     guard = CopyGuard(llama, [SOURCE], max_words=5)
     assert not penalties_after(guard, llama, source[:short]).any()
 
 
 def test_the_token_continuing_a_long_copied_run_is_penalised_and_more_so_as_the_run_grows(llama):
     source = tokens(llama, SOURCE)
-    five = next(n for n in range(len(source)) if copied_words(llama, llama.detokenize(source[:n]).decode()) == 5)
+    five = next(n for n in range(len(source)) if copied_words(llama.detokenize(source[:n]).decode()) == 5)
     penalties = penalties_after(CopyGuard(llama, [SOURCE], max_words=5), llama, source[:five])
     assert penalties[source[five]] == PENALTY
     penalised_text = [llama.detokenize([t]).decode() for t in np.flatnonzero(penalties)]
@@ -70,12 +76,6 @@ def test_an_answer_told_not_to_copy_copies_shorter_runs(local_settings):
     held = llm.avoiding_copies(guarded, [SOURCE]).invoke(messages).content
     assert longest_copied_run(free, SOURCE) >= 8
     assert longest_copied_run(held, SOURCE) < longest_copied_run(free, SOURCE)
-
-
-def longest_copied_run(text: str, source: str) -> int:
-    said, held = re.findall(r"\w+", text.lower()), " ".join(re.findall(r"\w+", source.lower()))
-    return max((n for i in range(len(said)) for n in range(1, len(said) - i + 1)
-                if f" {' '.join(said[i:i + n])} " in f" {held} "), default=0)
 
 
 def test_only_the_local_model_is_told(openai_server, local_settings):
