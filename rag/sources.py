@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from rag.errors import PapersError
+from rag.paper import Paper
 
 FORMATS = ("hf_page", "arxiv_json", "arxiv_jsonl", "beir", "csv")
 _ALIASES = {"json": "arxiv_json", "jsonl": "arxiv_jsonl"}
@@ -33,35 +34,6 @@ _FORMATS_HELP = (
     "beir (corpus.jsonl, may be .gz), csv (with title and abstract columns)"
 )
 _GZIP_MAGIC = b"\x1f\x8b"
-
-
-@dataclass(frozen=True)
-class Paper:
-    id: str
-    title: str
-    abstract: str
-    authors: tuple[str, ...] = ()
-    date: str = ""
-    source: str = ""
-    categories: tuple[str, ...] = ()
-    doi: str = ""
-
-    @property
-    def text(self) -> str:
-        """Everything a summary of the paper may draw on: title, authors and abstract."""
-        return "\n".join([self.title, ", ".join(self.authors), self.abstract])
-
-    @property
-    def content_hash(self) -> str:
-        """Changes when what a reader sees changes; `source` is left out so a moved file keeps it."""
-        fields = [self.title, self.abstract, list(self.authors), self.date, list(self.categories), self.doi]
-        return hashlib.sha256(json.dumps(fields, ensure_ascii=False).encode("utf-8")).hexdigest()
-
-    def as_dict(self) -> dict:
-        """The paper as a library listing shows it (`papers list --json`): no abstract, so a long list stays small."""
-        return {
-            "id": self.id, "title": self.title, "date": self.date, "authors": list(self.authors), "source": self.source
-        }
 
 
 @dataclass(frozen=True)

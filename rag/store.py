@@ -12,8 +12,8 @@ from typing import Any, Iterable
 
 from rag.chunking import Chunk
 from rag.errors import PapersError, Unavailable
+from rag.paper import Paper
 from rag.settings import Settings
-from rag.sources import Paper
 
 AUTHOR_SEPARATOR = "; "
 

@@ -165,7 +165,7 @@ def sample_papers():
 
 
 def arxiv_record(paper=None, **fields) -> dict:
-    """An arXiv-style JSON record; `paper` (a rag.sources.Paper) supplies title and abstract."""
+    """An arXiv-style JSON record; `paper` (a rag.paper.Paper) supplies title and abstract."""
     record = {"title": paper.title, "abstract": paper.abstract} if paper is not None else {}
     return {**record, **fields}
 

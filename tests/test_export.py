@@ -10,7 +10,7 @@ from rag.aspects import LABELS
 from rag.compare import FELL_BACK, Comparison, Relation
 from rag.evidence import Source
 from rag.export import comparison_csv, comparison_markdown, conversation_markdown
-from rag.sources import Paper
+from rag.paper import Paper
 
 
 def source(n: int, paper_id: str, title: str) -> Source:

@@ -31,9 +31,9 @@ from rag.embeddings import LOCAL_MODEL_ID, MAX_TOKENS, LocalMiniLM, get_embedder
 from rag.errors import PapersError
 from rag.ingest import ingest
 from rag.lexical import STALE_MARK, LexicalIndex
+from rag.paper import Paper
 from rag.retrieval import Filters, Retriever
 from rag.settings import Settings
-from rag.sources import Paper
 from rag.store import Store
 
 DEV_QUESTIONS = Path("/work/shared/eval/dev.jsonl")

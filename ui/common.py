@@ -22,9 +22,9 @@ from rag.errors import PapersError
 from rag.evidence import Source
 from rag.ingest import IngestReport, ingest
 from rag.llm import describe_backend, get_chat_model
+from rag.paper import Paper
 from rag.retrieval import Retriever
 from rag.settings import Settings
-from rag.sources import Paper
 
 # Not in `pages/`: Streamlit runs a folder of that name as an old-style multipage app until
 # st.navigation is first called, so the first visit to /digest after a start would skip app.py.
