@@ -14,7 +14,7 @@ import time
 from common import SHARED, WORK, machine
 
 from rag.errors import PapersError
-from rag.sources import read_papers
+from rag.readers import read_papers
 
 REAL = [
     SHARED / "data" / "hf_papers_page" / "papers.txt",

@@ -9,8 +9,9 @@ from typing import Callable
 from rag.chunking import chunk_paper
 from rag.embeddings import embedding_model_id, get_embedder
 from rag.lexical import LexicalIndex, clear_stale, mark_stale
+from rag.paper import Paper
+from rag.readers import Rejection, read_papers
 from rag.settings import Settings
-from rag.sources import Paper, Rejection, read_papers
 from rag.store import Store
 
 PAPERS_PER_WRITE = 32

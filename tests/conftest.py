@@ -159,7 +159,7 @@ def library_settings(data_dir: Path, **overrides) -> Settings:
 
 def sample_papers():
     """The 87 papers of the bundled sample library, as the reader returns them."""
-    from rag.sources import read_papers
+    from rag.readers import read_papers
 
     return read_papers(SAMPLE_LIBRARY).papers
 

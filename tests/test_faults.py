@@ -39,8 +39,8 @@ from conftest import (
 from rag import llm
 from rag.embeddings import OpenAIEmbedder
 from rag.errors import PapersError
+from rag.readers import read_papers
 from rag.settings import Settings
-from rag.sources import read_papers
 
 # --- model servers that never answer, or answer slowly ---------------------------------------------
 

@@ -99,7 +99,7 @@ def assert_complete(settings: Settings, papers: list[Paper]) -> None:
 
 def papers_file(path: Path, papers: list[Paper], prefix: str = "p") -> tuple[Path, list[Paper]]:
     """An arXiv JSONL file of `papers` with ids prefix-00.., and the Papers a reader makes of it."""
-    from rag.sources import read_papers
+    from rag.readers import read_papers
 
     records = [
         arxiv_record(p, id=f"{prefix}-{i:02d}", authors="Ada Lovelace, Alan Turing", published="2023-05-17")
@@ -175,7 +175,7 @@ def test_changed_abstract_replaces_the_old_chunks(tmp_path: Path):
     assert report.summary() == "1 added, 1 unchanged, 2 updated, 0 rejected"
     assert sorted(report.updated) == ["p-00", "p-01"]
 
-    from rag.sources import read_papers
+    from rag.readers import read_papers
 
     assert_complete(settings, read_papers(source).papers)
     now = chunks_by_paper(settings)
@@ -374,7 +374,7 @@ def test_interruption_while_shortening_a_paper_is_redone_by_a_rerun(
 
     report = ingest([source], settings)
     assert report.summary() == "0 added, 0 unchanged, 1 updated, 0 rejected"
-    from rag.sources import read_papers
+    from rag.readers import read_papers
 
     assert_complete(settings, read_papers(source).papers)
 

@@ -7,7 +7,9 @@ from pathlib import Path
 import pytest
 
 from rag.errors import PapersError
-from rag.sources import FORMATS, Paper, detect_format, normalise_text, parse_date, read_papers
+from rag.paper import Paper
+from rag.readers import FORMATS, detect_format, read_papers
+from rag.readers.normalise import normalise_text, parse_date
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 needs_shared = pytest.mark.skipif(not SHARED.is_dir(), reason=f"shared data folder {SHARED} is missing")
@@ -249,8 +251,9 @@ def test_bad_files_raise_papers_error_naming_the_file(tmp_path, name, content, e
 
 
 def test_unrecognisable_text_suggests_format_option(tmp_path):
-    with pytest.raises(PapersError, match="--format"):
+    with pytest.raises(PapersError, match="--format") as err:
         detect_format(write(tmp_path, "notes.txt", "hello\nworld"))
+    assert all(name in str(err.value) for name in FORMATS)  # the list comes from the registry
 
 
 def test_missing_file_and_directory(tmp_path):

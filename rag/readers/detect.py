@@ -1,0 +1,61 @@
+"""Which registered format a file is: the name given with `--format`, else what its content shows.
+
+The content is looked at rather than the extension because one extension covers several formats:
+a `.json` file may hold a list or one record per line, of arXiv or BEIR records.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from rag.errors import PapersError
+from rag.readers.beir import is_beir
+from rag.readers.csv_file import has_csv_header
+from rag.readers.formats import FORMATS, REGISTRY
+from rag.readers.hf_page import looks_like_hf_page
+from rag.readers.json_records import json_lines
+
+_ALIASES = {"json": "arxiv_json", "jsonl": "arxiv_jsonl"}
+_FORMATS_HELP = ", ".join(f"{name} ({entry.note})" if entry.note else name for name, entry in REGISTRY.items())
+
+
+def format_name(name: str, path: Path) -> str:
+    key = name.strip().lower().replace("-", "_")
+    key = _ALIASES.get(key, key)
+    if key not in FORMATS:
+        choices = ", ".join(FORMATS + tuple(_ALIASES))
+        raise PapersError(f"{path}: unknown --format {name!r}; choose one of: {choices}.")
+    return key
+
+
+def detect(text: str, path: Path) -> str:
+    """Content decides; the `.csv` extension only settles text that is no kind of JSON."""
+    head = text.lstrip()
+    if head.startswith("["):
+        return "arxiv_json"
+    if head.startswith("{"):
+        return _detect_json_object(text, path)
+    if path.name.lower().removesuffix(".gz").endswith((".csv", ".tsv")) or has_csv_header(text):
+        return "csv"
+    if looks_like_hf_page(text):
+        return "hf_page"
+    raise PapersError(
+        f"{path}: cannot tell what kind of papers file this is. Supported formats: {_FORMATS_HELP}. "
+        "Use --format NAME to force one."
+    )
+
+
+def _detect_json_object(text: str, path: Path) -> str:
+    """One object in the file is arxiv_json, else it is JSON Lines; BEIR when records have _id and text."""
+    try:
+        first = json.loads(text)
+    except ValueError:
+        first = next((obj for _, obj in json_lines(text) if isinstance(obj, dict)), None)
+        if first is None:
+            raise PapersError(
+                f"{path} starts like JSON but no line parses as a JSON object. Fix the JSON, "
+                "or use --format NAME to force a reader."
+            ) from None
+        return "beir" if is_beir(first) else "arxiv_jsonl"
+    return "beir" if is_beir(first) else "arxiv_json"

@@ -1,0 +1,36 @@
+"""The registry: each `--format` name with its reader and what the user is told about it.
+
+`read_papers` runs the reader registered under the given or detected name, and the messages that
+list the formats are built from here. A new format (BibTeX, RIS, PDF...) is therefore one reader
+module and one line below, plus a check in `detect.detect` if its content can tell it apart.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from rag.readers.arxiv import read_arxiv_json, read_arxiv_jsonl
+from rag.readers.beir import read_beir
+from rag.readers.csv_file import read_csv
+from rag.readers.hf_page import read_hf_page
+from rag.readers.records import Item
+
+Reader = Callable[[str, Path], Iterator[Item]]
+
+
+@dataclass(frozen=True)
+class Format:
+    read: Reader
+    note: str = ""  # said after the name where the formats are listed, when the name alone is not enough
+
+
+REGISTRY: dict[str, Format] = {
+    "hf_page": Format(read_hf_page, "a copied Hugging Face Papers page"),
+    "arxiv_json": Format(read_arxiv_json),
+    "arxiv_jsonl": Format(read_arxiv_jsonl),
+    "beir": Format(read_beir, "corpus.jsonl, may be .gz"),
+    "csv": Format(read_csv, "with title and abstract columns"),
+}
+FORMATS = tuple(REGISTRY)
