@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-from rag.evidence import sentences
+from rag.text import sentences
 
 ORDERED = ("problem", "approach", "results")
 """The aspects in the order abstracts present them."""

@@ -109,9 +109,19 @@ class OpenAIEmbedder:
         return [item.embedding for item in response.data]
 
 
+_LOADING = threading.Lock()
+
+
 @lru_cache(maxsize=1)
-def _local_minilm() -> LocalMiniLM:
+def _loaded_minilm() -> LocalMiniLM:
     return LocalMiniLM()
+
+
+def _local_minilm() -> LocalMiniLM:
+    """The one model per process: the first searches of a cold server arrive together, and
+    lru_cache alone would let each of them load its own."""
+    with _LOADING:
+        return _loaded_minilm()
 
 
 def embedding_model_id(settings: Settings) -> str:

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import numpy as np
 
+from rag.settings import Settings
+
 STALE_MARK = "STALE"
 CHUNKS_FILE = "chunks.json"
 INDEX_FILE = "params.index.json"
@@ -42,7 +44,7 @@ class LexicalIndex:
     date_nums: np.ndarray
 
     @classmethod
-    def build(cls, folder: Path, chunk_ids: list[str], texts: list[str], metadatas: list[dict]) -> "LexicalIndex":
+    def build(cls, folder: Path, chunk_ids: list[str], texts: list[str], metadatas: list[dict]) -> LexicalIndex:
         """Write to a fresh folder and swap it in, so a crash never leaves half an index."""
         import bm25s
 
@@ -69,7 +71,7 @@ class LexicalIndex:
         return cls.load(folder)
 
     @classmethod
-    def load(cls, folder: Path) -> "LexicalIndex":
+    def load(cls, folder: Path) -> LexicalIndex:
         import bm25s
 
         rows = json.loads((folder / CHUNKS_FILE).read_text())
@@ -96,6 +98,16 @@ class LexicalIndex:
             [tokens], k=k, show_progress=False, weight_mask=mask, n_threads=0
         )
         return [(int(r), float(s)) for r, s in zip(rows[0], scores[0]) if s > 0]
+
+
+def rebuild(store, settings: Settings) -> LexicalIndex:
+    """BM25 rebuilt from what Chroma holds, so the two never disagree for long; a read-only
+    library keeps the rebuilt index in its private copy."""
+    if store.scratch_dir:
+        return LexicalIndex.build(store.scratch_dir / "bm25", *store.all_chunks())
+    index = LexicalIndex.build(settings.bm25_dir, *store.all_chunks())
+    clear_stale(settings.data_dir)
+    return index
 
 
 def mark_stale(data_dir: Path) -> None:

@@ -6,11 +6,14 @@ import os
 import shutil
 import tempfile
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
+from rag import chroma_client
 from rag.chunking import Chunk
+from rag.embeddings import embedding_model_id
 from rag.errors import PapersError, Unavailable
 from rag.paper import Paper
 from rag.settings import Settings
@@ -73,34 +76,11 @@ INDEX_WAITS = (0.5, 1.0, 2.0)
 """Pauses between tries of a query that finds no vector index on disk."""
 _INDEX_NOT_ON_DISK = "Nothing found on disk"
 
-_DAMAGED = ("malformed", "not a database", "file is encrypted", "disk i/o error")
-"""SQLite's words for a Chroma file that is truncated or overwritten."""
-
-
 def _exists_read_only(folder: Path) -> bool:
     """An existing Chroma folder whose files this process may not change."""
     database = folder / "chroma.sqlite3"
     writable = os.access(folder, os.W_OK) and (not database.exists() or os.access(database, os.W_OK))
     return folder.is_dir() and not writable
-
-
-def _open_failure(exc: Exception, settings: Settings) -> str:
-    """Where the library is, what went wrong, and what to do next."""
-    if settings.chroma_host:
-        where = f"the Chroma server at {settings.chroma_host}:{settings.chroma_port} (CHROMA_HOST/CHROMA_PORT)"
-        if "timed out" in str(exc).lower() or "timeout" in type(exc).__name__.lower():
-            return (
-                f"Could not open {where}: it accepted the connection but did not answer within "
-                f"{settings.chroma_timeout:g} s (PAPERS_CHROMA_TIMEOUT). Check that the server is a working Chroma server."
-            )
-        return f"Could not open {where}: {exc}"
-    message = f"Could not open the library folder {settings.data_dir} (PAPERS_DATA_DIR): {exc}"
-    if any(word in str(exc).lower() for word in _DAMAGED):
-        message += (
-            ". Its Chroma database is damaged. Move the folder aside and ingest the original papers files "
-            "into a new library folder (`papers --data-dir NEW ingest FILE...`) to rebuild it."
-        )
-    return message
 
 
 class Store:
@@ -118,9 +98,8 @@ class Store:
         self._snapshot: tempfile.TemporaryDirectory | None = None
         try:
             if settings.chroma_host:
-                from rag import chroma_http
-
-                self._client = chroma_http.client(settings.chroma_host, settings.chroma_port, settings.chroma_timeout)
+                self._client = chroma_client.http_client(settings.chroma_host, settings.chroma_port,
+                                                         settings.chroma_timeout)
             else:
                 self._client = chromadb.PersistentClient(
                     path=str(self._local_path(settings)), settings=chromadb.Settings(anonymized_telemetry=False)
@@ -129,7 +108,7 @@ class Store:
         except PapersError:
             raise
         except Exception as exc:
-            raise Unavailable(_open_failure(exc, settings)) from exc
+            raise Unavailable(chroma_client.open_failure(exc, settings)) from exc
         self.embedding_model = embedding_model
         self.built_with = (self._collection.metadata or {}).get("embedding_model", embedding_model)
 
@@ -171,7 +150,7 @@ class Store:
         self._collection = self._open_collection(name, self.embedding_model)
         self.built_with = self.embedding_model
 
-    def replace_with(self, staging: "Store") -> None:
+    def replace_with(self, staging: Store) -> None:
         """Swap a complete staging collection in under this collection's name."""
         name = self._collection.name
         self._client.delete_collection(name)
@@ -226,11 +205,12 @@ class Store:
                 metadatas=[_paper_metadata(p, c, n) for p, c, _, n in group],
             )
 
-    def remove(self, paper_id: str) -> bool:
-        found = self._collection.get(where={"paper_id": paper_id}, include=[])["ids"]
-        if found:
-            self._collection.delete(ids=found)
-        return bool(found)
+    def chunk_ids(self, paper_id: str) -> list[str]:
+        """Every chunk of a paper, those of an unfinished write included."""
+        return self._collection.get(where={"paper_id": paper_id}, include=[])["ids"]
+
+    def delete(self, chunk_ids: list[str]) -> None:
+        self._collection.delete(ids=chunk_ids)
 
     def papers(self) -> list[Paper]:
         records = self._collection.get(where={"chunk_index": 0}, include=["metadatas"])
@@ -297,3 +277,8 @@ class Store:
             f"The library's vector index is not on disk yet ({failure}); another process is probably adding "
             "the first papers to this library. Search again when that ingest has finished."
         ) from failure
+
+
+def open_store(settings: Settings) -> Store:
+    """The library's store, stamped with (and checked against) the embedding model the settings select."""
+    return Store(settings, embedding_model_id(settings))

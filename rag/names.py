@@ -1,0 +1,58 @@
+"""Names in a sentence (methods, models, datasets, authors) and whether a text holds them.
+
+A small model makes up authors, models and datasets; a question may name what no source mentions.
+A name is a capitalised word; an acronym counts as found where its words are.
+"""
+
+from __future__ import annotations
+
+import re
+
+from rag.citations import CITATION
+
+NAME = re.compile(r"\b[A-Z][\w-]+")
+DESCRIPTIVE_TAIL = re.compile(r"(?:-[a-z]+)+$")
+"""A compound such as "GPT-style", "ViT-based" or "LLM-generated" describes by its head: it is found
+where the head is. A capitalised tail ("ViWS-Net") is part of the name."""
+AUTHOR_MARK = re.compile(r"^\S+(?:\s+et\s+al\b|\s+and\s+(?:colleagues|co-?authors|coworkers)\b|'s\b)")
+"""A sentence's first word is capitalised by grammar; it is looked up as a name when it is written as
+one: with a capital inside ("DeepMind"), or as an author ("Karpov et al.", "Zhang and colleagues").
+Looking up every first word removed correct sentences opening with a common word ("Digest.")."""
+PLAIN_WORDS = frozenset(
+    "the this these those both and but however also yes paper papers source sources abstract "
+    "abstracts study studies title library authors".split()
+)
+"""Words a model capitalises by habit ("In Paper 1, ...") that name nothing."""
+
+
+def unknown_names(sentence: str, known: str) -> list[str]:
+    """Names the sources do not contain: authors, models or datasets a small model made up, or a
+    name from the question that the model claims a source covers when none mentions it.
+
+    A name is a capitalised word, the sentence's first when written as a name (AUTHOR_MARK); an
+    acronym counts as found where its words are ("TSP": "travelling salesman problem"). `known` is
+    the sources' text, lower-cased.
+    """
+    text = CITATION.sub(" ", sentence).lstrip(" \"'(")
+    names = [
+        m.group(0) for m in NAME.finditer(text)
+        if m.start() > 0 or re.search(r"\w[A-Z0-9]", m.group(0)) or AUTHOR_MARK.match(text)
+    ]
+    return [
+        name for name in names
+        if name.lower() not in PLAIN_WORDS and not _found(DESCRIPTIVE_TAIL.sub("", name) or name, known)
+    ]
+
+
+def _found(name: str, known: str) -> bool:
+    """Spelled with other separators counts ("F1" in "F 1 -score"), and so do a plural and a name
+    glued to a number ("DoF" in "7DoF")."""
+    characters = [c for c in name.lower() if c.isalnum()]
+    loose = r"[\W_]*".join(map(re.escape, characters))
+    if re.search(rf"(?<![^\W\d_]){loose}s?(?![^\W_])", known):
+        return True
+    letters = name.rstrip("s")
+    if not (2 <= len(letters) <= 6 and letters.isalpha() and letters.isupper()):
+        return False
+    spelled = r"[\s-]+".join(rf"{letter}[\w']*" for letter in letters.lower())
+    return re.search(rf"\b{spelled}", known) is not None
