@@ -1,7 +1,4 @@
-"""The paper record every stage after reading works on: chunking, store, retrieval, answers, UI.
-
-It lives apart from the readers so that those stages depend on the record, not on file formats.
-"""
+"""A paper as the library holds it: the record every reader makes and every later step reads."""
 
 from __future__ import annotations
 
@@ -31,9 +28,3 @@ class Paper:
         """Changes when what a reader sees changes; `source` is left out so a moved file keeps it."""
         fields = [self.title, self.abstract, list(self.authors), self.date, list(self.categories), self.doi]
         return hashlib.sha256(json.dumps(fields, ensure_ascii=False).encode("utf-8")).hexdigest()
-
-    def as_dict(self) -> dict:
-        """The paper as a library listing shows it (`papers list --json`): no abstract, so a long list stays small."""
-        return {
-            "id": self.id, "title": self.title, "date": self.date, "authors": list(self.authors), "source": self.source
-        }

@@ -15,27 +15,35 @@ from rag.readers.detect import detect, format_name
 from rag.readers.formats import FORMATS, REGISTRY
 from rag.readers.load import load_text
 from rag.readers.records import (
-    MAX_REJECTED_SHARE, ReadResult, Rejection, collect, mostly_rejected_error, no_papers_error,
+    MAX_REJECTED_SHARE,
+    ReadResult,
+    Rejection,
+    collect,
+    mostly_rejected_error,
+    no_papers_error,
 )
 
 __all__ = ["FORMATS", "ReadResult", "Rejection", "detect_format", "read_papers"]
 
 
-def read_papers(path: Path, format: str | None = None, keep_partial: bool = False) -> ReadResult:
-    """Read every paper in `path`; `format` (a `--format` name) skips detection.
+def read_papers(path: Path, format: str | None = None, keep_partial: bool = False,
+                name: str | None = None) -> ReadResult:
+    """Read every paper in `path`; `format` (a `--format` name) skips detection. `name` is what
+    messages and the papers' `source` call the file when it is not `path` (an upload's own name).
 
     A file whose records are mostly rejected is almost never what the user meant, so it is
     refused unless `keep_partial` asks for its good records anyway.
     """
     path = Path(path)
-    fmt = format_name(format, path) if format else None
-    text = load_text(path)
-    fmt = fmt or detect(text, path)
-    papers, rejected = collect(REGISTRY[fmt].read(text, path), path.name)
+    shown = Path(name) if name else path
+    fmt = format_name(format, shown) if format else None
+    text = load_text(path, shown)
+    fmt = fmt or detect(text, shown)
+    papers, rejected = collect(REGISTRY[fmt].read(text, shown), shown.name)
     if not papers:
-        raise no_papers_error(path, fmt, rejected)
+        raise no_papers_error(shown, fmt, rejected)
     if not keep_partial and len(rejected) > MAX_REJECTED_SHARE * (len(papers) + len(rejected)):
-        raise mostly_rejected_error(path, fmt, text, papers, rejected)
+        raise mostly_rejected_error(shown, fmt, text, papers, rejected)
     return ReadResult(papers, rejected, fmt)
 
 

@@ -15,19 +15,27 @@ from rag.errors import PapersError
 _GZIP_MAGIC = b"\x1f\x8b"
 
 
-def load_text(path: Path) -> str:
-    """The file's text, un-gzipped and decoded, or a PapersError saying what is wrong with it."""
+def load_text(path: Path, shown: Path | None = None) -> str:
+    """The file's text, un-gzipped and decoded, or a PapersError saying what is wrong with it;
+    messages call the file `shown` when given."""
+    return _decoded(_read(path, shown or path), shown or path)
+
+
+def _read(path: Path, shown: Path) -> bytes:
     if not path.exists():
-        raise PapersError(f"{path}: no such file. Check the path and try again.")
+        raise PapersError(f"{shown}: no such file. Check the path and try again.")
     if path.is_dir():
-        raise PapersError(f"{path} is a directory; give the path of a papers file inside it.")
+        raise PapersError(f"{shown} is a directory; give the path of a papers file inside it.")
     try:
-        data = path.read_bytes()
+        return path.read_bytes()
     except PermissionError:
-        message = f"{path}: permission denied. Make the file readable (chmod +r) and retry."
+        message = f"{shown}: permission denied. Make the file readable (chmod +r) and retry."
         raise PapersError(message) from None
     except OSError as exc:
-        raise PapersError(f"{path}: cannot read the file ({exc.strerror or exc}).") from None
+        raise PapersError(f"{shown}: cannot read the file ({exc.strerror or exc}).") from None
+
+
+def _decoded(data: bytes, path: Path) -> str:
     if data[:2] == _GZIP_MAGIC:
         try:
             data = gzip.decompress(data)

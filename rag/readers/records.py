@@ -8,6 +8,7 @@ valid record, or mostly rejected ones, is refused whole with a message that says
 from __future__ import annotations
 
 import ast
+import contextlib
 import hashlib
 import re
 import unicodedata
@@ -19,15 +20,7 @@ from rag.errors import PapersError
 from rag.paper import Paper
 from rag.readers.load import first_line
 from rag.readers.normalise import as_text, normalise_text, parse_date
-
-
-@dataclass(frozen=True)
-class Rejection:
-    """A record that was skipped. `line` is 1-based; for a JSON array it is the element number."""
-
-    file: str
-    line: int
-    reason: str
+from rag.replies import Rejection
 
 
 @dataclass
@@ -79,10 +72,8 @@ def _title_id(title: str) -> str:
 def _names(value: object, key: str, separators: str) -> list[str]:
     """Authors/categories from a list, a list of dicts, a repr'd list, or a separated string."""
     if isinstance(value, str) and value.strip().startswith("["):
-        try:
+        with contextlib.suppress(ValueError, SyntaxError):
             value = ast.literal_eval(value.strip())
-        except (ValueError, SyntaxError):
-            pass
     if isinstance(value, str):
         items: list[object] = re.split(separators, value)
     elif isinstance(value, (list, tuple)):
@@ -102,10 +93,10 @@ def collect(items: Iterator[Item], source: str) -> tuple[list[Paper], list[Rejec
     first_at: dict[str, int] = {}
     for line, item in items:
         if isinstance(item, str):
-            rejected.append(Rejection(source, line, item))
+            rejected.append(Rejection(file=source, line=line, reason=item))
         elif item.id in first_at:
             reason = f"duplicate id {item.id!r} (first at line {first_at[item.id]})"
-            rejected.append(Rejection(source, line, reason))
+            rejected.append(Rejection(file=source, line=line, reason=reason))
         else:
             first_at[item.id] = line
             papers.append(item)

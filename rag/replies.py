@@ -1,0 +1,204 @@
+"""Every reply of the pipeline, as the CLI's `--json`, the HTTP routes and the MCP tools give it.
+
+The pipeline returns these models themselves. Fields that only the pipeline and the app need (the
+excerpt a source showed the model, a paper's record) are excluded from serialisation, so what a
+model dumps, and what `/openapi.json` describes, is exactly the contract.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.json_schema import SkipJsonSchema
+from pydantic_core import to_jsonable_python
+
+from rag.paper import Paper
+
+Internal = SkipJsonSchema
+"""A field the pipeline and the app use, never sent: excluded from the JSON, left out of every schema."""
+
+
+class Reply(BaseModel):
+    # A reply read back (MCP checks what a tool returns) may use the names it was sent under.
+    model_config = ConfigDict(serialize_by_alias=True, validate_by_name=True, validate_by_alias=True,
+                              arbitrary_types_allowed=True)
+
+
+class PaperInfo(Reply):
+    """A paper as a library listing shows it: no abstract, so a long list stays small."""
+
+    id: str = Field(description="The paper's id in the library (ids may contain '/').")
+    title: str
+    date: str = Field(description="ISO date, year-month or year; empty when unknown.")
+    authors: list[str]
+    source: str = Field(description="The name of the file the paper was read from.")
+
+    @classmethod
+    def of(cls, paper: Paper) -> PaperInfo:
+        return cls(id=paper.id, title=paper.title, date=paper.date, authors=list(paper.authors), source=paper.source)
+
+
+class PaperDetail(PaperInfo):
+    abstract: str
+
+    @classmethod
+    def of(cls, paper: Paper) -> PaperDetail:
+        return cls(**PaperInfo.of(paper).model_dump(), abstract=paper.abstract)
+
+
+class PaperPage(Reply):
+    total: int = Field(description="Papers matching the filter, before paging.")
+    items: list[PaperInfo]
+
+
+class SearchHit(Reply):
+    id: str
+    title: str
+    score: float = Field(description="Reciprocal-rank fusion score of the paper's best passage.")
+    passages: list[str] = Field(description="The paper's best-matching passages, best first.")
+    similarity: Internal[float] = Field(0.0, exclude=True)
+    """The best passage's cosine similarity to the query: tells 'nothing relevant' from 'a close race'."""
+
+
+class Source(Reply):
+    """A paper given to the model as numbered source [n]."""
+
+    n: int
+    id: str
+    title: str
+    excerpt: Internal[str] = Field("", exclude=True)
+    """The abstract sentences the model was shown."""
+    passages: Internal[list[str]] = Field(default_factory=list, exclude=True)
+    score: Internal[float] = Field(0.0, exclude=True)
+    similarity: Internal[float] = Field(0.0, exclude=True)
+    abstract: Internal[str] = Field("", exclude=True)
+    """The whole abstract, of which the model saw `excerpt`: a name it holds is not made up."""
+
+
+class Citation(Reply):
+    n: int = Field(description="The source number the answer cites as [n].")
+    id: str
+    title: str
+    passage: str = Field(description="The source sentences the cited claims rest on.")
+
+
+class Answer(Reply):
+    text: str = Field(alias="answer", description="The checked answer with [n] citations.")
+    citations: list[Citation] = Field(default_factory=list)
+    sources: list[Source] = Field(default_factory=list, description="Every paper the model was given.")
+    removed_statements: list[str] = Field(
+        default_factory=list, description="Sentences the checks removed: not supported by the sources."
+    )
+    removed_citations: list[int] = Field(
+        default_factory=list, description="Citation numbers of sources that were not given, removed."
+    )
+    refused: bool = Field(False, description="True when the library does not answer the question.")
+    question: Internal[str] = Field("", exclude=True)
+    standalone_question: Internal[str] = Field("", exclude=True)
+    """A follow-up rewritten to stand alone: what retrieval was asked."""
+
+
+class Digest(Reply):
+    id: str
+    title: str
+    digest: str
+    removed_statements: list[str] = Field(
+        default_factory=list, description="Sentences of the model's digest that the abstract does not support."
+    )
+    cached: Internal[bool] = Field(False, exclude=True)
+
+
+class PaperRef(Reply):
+    id: str
+    title: str
+
+
+class ComparisonRow(Reply):
+    aspect: str
+    a: str
+    b: str
+
+
+class Comparison(Reply):
+    a: PaperRef
+    b: PaperRef
+    rows: list[ComparisonRow]
+    in_common: str = Field("", description="What both papers share; empty until related.")
+    difference: str = Field("", description="The key difference between them; empty until related.")
+    fell_back: bool = Field(
+        False, description="True when the model gave no relation the abstracts support (the rows stand alone)."
+    )
+    paper_a: Internal[Paper | None] = Field(None, exclude=True)
+    paper_b: Internal[Paper | None] = Field(None, exclude=True)
+
+    @property
+    def related(self) -> bool:
+        return bool(self.in_common or self.fell_back)
+
+
+class Rejection(Reply):
+    """A record that was skipped. `line` is 1-based; for a JSON array it is the element number."""
+
+    file: str
+    line: int
+    reason: str
+
+
+class IngestReport(Reply):
+    added: list[str] = Field(default_factory=list, description="Ids of papers new to the library.")
+    updated: list[str] = Field(default_factory=list, description="Ids of papers whose record changed.")
+    unchanged: list[str] = Field(default_factory=list, description="Ids of papers already there as read.")
+    rejected: list[Rejection] = Field(default_factory=list)
+
+    def summary(self) -> str:
+        return (
+            f"{len(self.added)} added, {len(self.unchanged)} unchanged, "
+            f"{len(self.updated)} updated, {len(self.rejected)} rejected"
+        )
+
+
+class Job(Reply):
+    """An upload being ingested in the background."""
+
+    state: Literal["queued", "running", "done", "failed"] = "queued"
+    done: int = Field(0, description="Papers embedded so far.")
+    total: int = Field(0, description="Papers to embed (known once the files are read).")
+    added: int = 0
+    unchanged: int = 0
+    updated: int = 0
+    rejected: list[Rejection] = Field(default_factory=list)
+    error: str | None = None
+
+
+class Stats(Reply):
+    library: str = Field(description="The library folder, or the Chroma server it lives on.")
+    papers: int
+    chunks: int = Field(description="Passages stored (each embedded and indexed for BM25).")
+    embeddings: str = Field(description="The embedding model that built the library.")
+    sources: list[str] = Field(description="Names of the files the papers were read from.")
+
+
+class JobCreated(Reply):
+    job: str = Field(description="The job's id: GET /v1/jobs/ID says how it goes.")
+
+
+class ErrorReply(Reply):
+    error: str = Field(description="What went wrong and what to do about it.")
+
+
+class OpenAIErrorDetail(Reply):
+    message: str = Field(description="What went wrong and what to do about it.")
+    type: str = Field(description="OpenAI's kind of error: invalid_request_error, not_found_error, ...")
+    code: int = Field(description="The HTTP status.")
+
+
+class OpenAIErrorReply(Reply):
+    """The error object OpenAI's clients read, on the OpenAI-compatible routes."""
+
+    error: OpenAIErrorDetail
+
+
+def as_json(value: Any) -> Any:
+    """A reply (or a list of them) as plain JSON values, as every interface gives it."""
+    return to_jsonable_python(value, by_alias=True)
