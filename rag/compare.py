@@ -8,7 +8,6 @@ share and how they differ; it is cached per pair (both papers' content, model, p
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 
 from langchain_core.language_models import BaseChatModel
 from pydantic import BaseModel, Field, ValidationError
@@ -17,51 +16,22 @@ from rag.aspects import LABELS, sort_abstract
 from rag.cache import DiskCache
 from rag.errors import PapersError
 from rag.grounding import unsupported_sentences
-from rag.ingest import open_store
-from rag.llm import describe_backend, get_chat_model, llm_errors
-from rag.lookup import find_paper
+from rag.llm import describe_backend, llm_errors
 from rag.paper import Paper
 from rag.prompts import load_prompt
+from rag.replies import Comparison, ComparisonRow, PaperRef
 from rag.settings import Settings
-from rag.store import Store
-
+from rag.wording import FELL_BACK_IN_COMMON
 
 RELATED_ASPECTS = ("problem", "approach")
 """What the model reads to relate two papers: what they share and how they differ is in their
 problem and approach. The results sentences were half the prompt; without them an uncached
 pair took 17 s instead of 24 s in process on 2 cores (benchmarks/answers.py), the columns unchanged."""
 
-FELL_BACK = "The model gave no comparison the abstracts support; the rows are each abstract's own sentences."
-
 
 class Relation(BaseModel):
     in_common: str = Field(description="What both papers share.")
     difference: str = Field(description="The key difference between them.")
-
-
-@dataclass
-class Comparison:
-    a: Paper
-    b: Paper
-    relation: Relation | None = None
-    """None until the model has written it: the columns can be shown before."""
-    fell_back: bool = False
-
-    def __post_init__(self) -> None:
-        self.aspects_a, self.aspects_b = sort_abstract(self.a.abstract), sort_abstract(self.b.abstract)
-
-    def rows(self) -> list[dict]:
-        return [{"aspect": label, "a": self.aspects_a[name], "b": self.aspects_b[name]} for name, label in LABELS.items()]
-
-    def as_dict(self) -> dict:
-        relation = self.relation or Relation(in_common="", difference="")
-        return {
-            "a": {"id": self.a.id, "title": self.a.title},
-            "b": {"id": self.b.id, "title": self.b.title},
-            "rows": self.rows(),
-            "in_common": relation.in_common,
-            "difference": relation.difference,
-        }
 
 
 def structured(model: BaseChatModel, messages: list, schema: type[BaseModel], settings: Settings) -> BaseModel | None:
@@ -86,70 +56,49 @@ def structured(model: BaseChatModel, messages: list, schema: type[BaseModel], se
     return None
 
 
-def side_by_side(name_a: str, name_b: str, *, settings: Settings, store: Store | None = None) -> Comparison:
+def side_by_side(a: Paper, b: Paper) -> Comparison:
     """The two papers' columns, at once; `relate` adds what links them."""
-    store = store or open_store(settings)
-    a, b = find_paper(store, name_a), find_paper(store, name_b)
     if a.id == b.id:
         raise PapersError(f"Both names point at the same paper ('{a.title}'); name two different papers.")
-    return Comparison(a, b)
+    aspects_a, aspects_b = sort_abstract(a.abstract), sort_abstract(b.abstract)
+    rows = [ComparisonRow(aspect=label, a=aspects_a[name], b=aspects_b[name]) for name, label in LABELS.items()]
+    return Comparison(a=PaperRef(id=a.id, title=a.title), b=PaperRef(id=b.id, title=b.title), rows=rows,
+                      paper_a=a, paper_b=b)
 
 
-def _describe(aspects: dict[str, str]) -> str:
+def _describe(paper: Paper) -> str:
+    aspects = sort_abstract(paper.abstract)
     return "\n".join(f"{LABELS[name]}: {aspects[name]}" for name in RELATED_ASPECTS)
 
 
 def relate(
     comparison: Comparison,
-    *,
+    model: Callable[[], BaseChatModel],
     settings: Settings,
-    model: BaseChatModel | Callable[[], BaseChatModel] | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> Comparison:
-    """`model` may be a loader, called only when the pair is not cached (the app's first load shows progress).
-
-    One model call, tens of seconds on a laptop, unless the pair is cached: `progress` hears when it starts.
+    """`comparison` with what links the two papers. One model call, tens of seconds on a laptop,
+    unless the pair is cached; `progress` hears when it starts, and `model` is only loaded then.
 
     A sentence naming or numbering what neither abstract holds is not kept: the fallback says so."""
     prompt = load_prompt("compare_relation", settings.prompts_dir)
-    a, b = comparison.a, comparison.b
+    a, b = comparison.paper_a, comparison.paper_b
     cache = DiskCache(
         settings.comparison_cache_dir, a.content_hash, b.content_hash, describe_backend(settings), prompt.version
     )
     try:
-        comparison.relation = Relation.model_validate(cache.read())
-        return comparison
+        return comparison.model_copy(update=Relation.model_validate(cache.read()).model_dump())
     except ValidationError:
         pass
     (progress or (lambda step: None))("Relating the two papers")
-    messages = prompt.messages(
-        title_a=a.title, aspects_a=_describe(comparison.aspects_a), title_b=b.title, aspects_b=_describe(comparison.aspects_b)
-    )
-    if not isinstance(model, BaseChatModel):
-        model = model() if model else get_chat_model(settings)
-    relation = structured(model, messages, Relation, settings)
+    messages = prompt.messages(title_a=a.title, aspects_a=_describe(a), title_b=b.title, aspects_b=_describe(b))
+    relation = structured(model(), messages, Relation, settings)
     both = f"{a.text}\n{b.text}"
     if relation is None or any(unsupported_sentences(text, both) for text in relation.model_dump().values()):
-        comparison.fell_back = True
-        comparison.relation = Relation(
-            in_common="The model gave no answer that the abstracts support; compare the rows above.",
-            difference=f"A: {comparison.aspects_a['approach']} B: {comparison.aspects_b['approach']}",
-        )
-        return comparison
-    comparison.relation = relation
+        approaches = {row.aspect: (row.a, row.b) for row in comparison.rows}[LABELS["approach"]]
+        return comparison.model_copy(update={
+            "fell_back": True, "in_common": FELL_BACK_IN_COMMON,
+            "difference": f"A: {approaches[0]} B: {approaches[1]}",
+        })
     cache.write(relation.model_dump())
-    return comparison
-
-
-def compare(
-    name_a: str,
-    name_b: str,
-    *,
-    settings: Settings,
-    store: Store | None = None,
-    model: BaseChatModel | None = None,
-    progress: Callable[[str], None] | None = None,
-) -> Comparison:
-    """The columns, then the relation; the CLI, the service and MCP take it whole."""
-    comparison = side_by_side(name_a, name_b, settings=settings, store=store)
-    return relate(comparison, settings=settings, model=model, progress=progress)
+    return comparison.model_copy(update=relation.model_dump())

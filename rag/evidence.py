@@ -2,49 +2,24 @@
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass
-
 import numpy as np
 
 from rag.chunking import count_tokens
 from rag.citations import SOURCE_TAG
 from rag.embeddings import get_embedder
-from rag.retrieval import PaperHit
+from rag.replies import SearchHit, Source
 from rag.settings import Settings
 from rag.store import Store
-
-SENTENCE_END = re.compile(
-    r"(?<!\bal\.)(?<!\be\.g\.)(?<!\bi\.e\.)(?<=[.!?])\s+(?=[A-Z0-9(\[\"'“])(?![^\n.!?\[]*\[\d+\]:)|\s*\n\s*"
-)
-"""A stop followed by a capital, a digit or a citation, but not the stop of 'et al.', 'e.g.' or 'i.e.',
-nor one inside a list line's title ("- Is Attention Learnable? A Study [2]: ..."); or a line break."""
-GAP = " … "
-LIST_ITEM = re.compile(r"^\s*[-*•]\s+")
+from rag.text import joined, sentences
 
 
-@dataclass
-class Source:
-    n: int
-    id: str
-    title: str
-    excerpt: str
-    passages: list[str]
-    score: float
-    similarity: float
-    abstract: str = ""
-    """The whole abstract, of which the model saw `excerpt`: a name it holds is not made up."""
-
-    def as_dict(self) -> dict:
-        return {"n": self.n, "id": self.id, "title": self.title}
-
-    def prompt_block(self) -> str:
-        # A paper's text that mimics the prompt's delimiters could close its own <source> block.
-        title, excerpt = (SOURCE_TAG.sub("", text) for text in (self.title, self.excerpt))
-        return f'<source n="{self.n}">\nTitle: {title}\n{excerpt}\n</source>'
+def prompt_block(source: Source) -> str:
+    # A paper's text that mimics the prompt's delimiters could close its own <source> block.
+    title, excerpt = (SOURCE_TAG.sub("", text) for text in (source.title, source.excerpt))
+    return f'<source n="{source.n}">\nTitle: {title}\n{excerpt}\n</source>'
 
 
-def relevant(hits: list[PaperHit], settings: Settings, several: bool = False) -> list[PaperHit]:
+def relevant(hits: list[SearchHit], settings: Settings, several: bool = False) -> list[SearchHit]:
     """Only papers that plausibly bear on the question reach the model; a question that asks for
     several papers keeps the top `list_min_papers` by rank too, since the second paper that fits
     often trails the first by more than the margin (benchmarks/lists.py)."""
@@ -57,15 +32,6 @@ def relevant(hits: list[PaperHit], settings: Settings, several: bool = False) ->
         hit for rank, hit in enumerate(hits)
         if hit.similarity >= floor or (rank < least and hit.similarity >= settings.min_similarity)
     ]
-
-
-def sentences(text: str) -> list[str]:
-    return [s.strip() for s in SENTENCE_END.split(text) if s.strip()]
-
-
-def rejoin(said: list[str]) -> str:
-    """`sentences` undone: one text again, where a list item keeps its own line."""
-    return "".join(("\n" if LIST_ITEM.match(s) else " ") + s for s in said).strip()
 
 
 def excerpt(question_vector: np.ndarray, abstract_sentences: list[str], vectors: np.ndarray, budget: int) -> str:
@@ -84,19 +50,8 @@ def excerpt(question_vector: np.ndarray, abstract_sentences: list[str], vectors:
     return joined(abstract_sentences, chosen)
 
 
-def joined(all_sentences: list[str], chosen: list[int]) -> str:
-    """The chosen sentences in their original order, with a gap mark where sentences were left out."""
-    chosen = sorted(set(chosen))
-    parts = []
-    for position, index in enumerate(chosen):
-        if position:
-            parts.append(" " if index == chosen[position - 1] + 1 else GAP)
-        parts.append(all_sentences[index])
-    return "".join(parts)
-
-
 def build_sources(
-    question: str, hits: list[PaperHit], store: Store, settings: Settings, several: bool = False
+    question: str, hits: list[SearchHit], store: Store, settings: Settings, several: bool = False
 ) -> list[Source]:
     """The best paper gets twice the others' share of the budget: it is most often the answer."""
     hits = relevant(hits, settings, several)
@@ -104,9 +59,8 @@ def build_sources(
         return []
     papers = store.papers_by_id([hit.id for hit in hits])
     per_paper = [sentences(papers[hit.id].abstract) if hit.id in papers else hit.passages for hit in hits]
-    embedder = get_embedder(settings)
     flat = [s for group in per_paper for s in group]
-    vectors = np.array(embedder.embed([question] + flat))
+    vectors = np.array(get_embedder(settings).embed([question] + flat))
     question_vector, sentence_vectors = vectors[0], vectors[1:]
     shares = [2] + [1] * (len(hits) - 1)
     sources, offset = [], 0
@@ -115,5 +69,6 @@ def build_sources(
         text = excerpt(question_vector, group, sentence_vectors[offset : offset + len(group)], budget)
         offset += len(group)
         abstract = papers[hit.id].abstract if hit.id in papers else " ".join(hit.passages)
-        sources.append(Source(n, hit.id, hit.title, text, hit.passages, hit.score, hit.similarity, abstract))
+        sources.append(Source(n=n, id=hit.id, title=hit.title, excerpt=text, passages=hit.passages,
+                              score=hit.score, similarity=hit.similarity, abstract=abstract))
     return sources

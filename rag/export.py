@@ -6,9 +6,9 @@ import csv
 import io
 from collections.abc import Sequence
 
-from rag.ask import Answer
 from rag.citations import CITATION, cited_numbers
-from rag.compare import FELL_BACK, Comparison
+from rag.replies import Answer, Comparison
+from rag.wording import FELL_BACK
 
 
 def _one_line(text: str) -> str:
@@ -62,13 +62,12 @@ def comparison_markdown(comparison: Comparison) -> str:
         f"| Aspect | A: {_cell(a.title)} | B: {_cell(b.title)} |",
         "| --- | --- | --- |",
     ]
-    data = comparison.as_dict()
-    lines += [f"| {row['aspect']} | {_cell(row['a'])} | {_cell(row['b'])} |" for row in data["rows"]]
+    lines += [f"| {row.aspect} | {_cell(row.a)} | {_cell(row.b)} |" for row in comparison.rows]
     lines += [
         "",
-        f"**In common:** {_one_line(data['in_common'])}",
+        f"**In common:** {_one_line(comparison.in_common)}",
         "",
-        f"**Key difference:** {_one_line(data['difference'])}",
+        f"**Key difference:** {_one_line(comparison.difference)}",
     ]
     if comparison.fell_back:
         lines += ["", f"_{FELL_BACK}_"]
@@ -81,9 +80,8 @@ def comparison_csv(comparison: Comparison) -> str:
     writer = csv.writer(out)
     writer.writerow(["aspect", f"A: {comparison.a.title}", f"B: {comparison.b.title}", "both"])
     writer.writerow(["id", comparison.a.id, comparison.b.id, ""])
-    data = comparison.as_dict()
-    for row in data["rows"]:
-        writer.writerow([row["aspect"], row["a"], row["b"], ""])
-    writer.writerow(["In common", "", "", data["in_common"]])
-    writer.writerow(["Key difference", "", "", data["difference"]])
+    for row in comparison.rows:
+        writer.writerow([row.aspect, row.a, row.b, ""])
+    writer.writerow(["In common", "", "", comparison.in_common])
+    writer.writerow(["Key difference", "", "", comparison.difference])
     return out.getvalue()

@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import re
 
-PLURAL_KINDS = r"(?:papers|abstracts|articles|works|studies|methods|models|approaches|architectures|frameworks|techniques|systems|surveys|reviews|ones)"
+PLURAL_KINDS = (
+    r"(?:papers|abstracts|articles|works|studies|methods|models|approaches|architectures|frameworks|techniques"
+    r"|systems|surveys|reviews|ones)"
+)
 SEVERAL = re.compile(
     r"\b(?:papers|abstracts|articles)\b"
     rf"|\b(?:which|what|any|all|these|list|(?:show|find|give) me)\s+(?:[\w-]+\s+){{0,2}}?{PLURAL_KINDS}\b"

@@ -30,11 +30,15 @@ class Prompt:
             raise PapersError(f"The prompt '{self.name}' needs a value for {exc}.") from exc
 
 
+SHARED_USER = {"ask_list": "ask"}
+"""Prompts whose user message is another prompt's: the list prompt differs from `ask` only in its instructions."""
+
+
 @lru_cache
 def load_prompt(name: str, folder: Path) -> Prompt:
     parts = {}
-    for role in ("system", "user"):
-        path = folder / f"{name}.{role}.txt"
+    for role, file_name in (("system", name), ("user", SHARED_USER.get(name, name))):
+        path = folder / f"{file_name}.{role}.txt"
         if not path.is_file():
             raise PapersError(f"Prompt file {path} is missing; check PAPERS_PROMPTS_DIR.")
         parts[role] = path.read_text(encoding="utf-8").strip()

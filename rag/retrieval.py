@@ -4,31 +4,21 @@ from __future__ import annotations
 
 import threading
 from collections import defaultdict
-from dataclasses import dataclass, field
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
 
 from rag.embeddings import get_embedder
 from rag.errors import PapersError, TooLarge
-from rag.ingest import open_store, refresh_lexical_index
-from rag.lexical import LexicalIndex
+from rag.lexical import LexicalIndex, rebuild
+from rag.replies import SearchHit
 from rag.settings import Settings
-from rag.store import Store, date_number
+from rag.store import Store, date_number, open_store
 
 Mode = Literal["hybrid", "dense", "bm25"]
-
-
-@dataclass
-class PaperHit:
-    id: str
-    title: str
-    score: float
-    passages: list[str] = field(default_factory=list)
-    similarity: float = 0.0
-
-    def as_dict(self) -> dict:
-        return {"id": self.id, "title": self.title, "score": round(self.score, 6), "passages": self.passages}
 
 
 @dataclass(frozen=True)
@@ -73,6 +63,11 @@ def checked_query(text: str, settings: Settings) -> str:
     query = text.strip()
     if not query:
         raise PapersError("The question is empty; type a question or a few words about the papers.")
+    try:
+        query.encode("utf-8")
+    except UnicodeEncodeError as exc:  # e.g. undecodable bytes in a command-line argument
+        raise PapersError(f"The question holds a character that is not text at position {exc.start}; "
+                          "retype it as plain text.") from None
     if len(query) > settings.max_question_chars:
         raise TooLarge(
             f"The question is too long: {len(query):,} characters, over the limit of "
@@ -82,30 +77,56 @@ def checked_query(text: str, settings: Settings) -> str:
 
 
 class Retriever:
-    """Holds the open store and BM25 index so repeated questions pay for neither again."""
+    """Holds the open store and BM25 index so repeated questions pay for neither again.
 
-    def __init__(self, settings: Settings) -> None:
+    Searches run on several threads at once: one of them loads or rebuilds a stale BM25 index while
+    the others wait for it. Another process's ingest is noticed by Chroma's count changing; this
+    process's own writes keep the index in use until they are done (`writing`), then rebuild it once.
+    """
+
+    def __init__(self, settings: Settings, store: Store | None = None) -> None:
         self.settings = settings
-        self.store: Store = open_store(settings)
+        self.store: Store = store or open_store(settings)
         self._lexical: LexicalIndex | None = None
         self._lexical_lock = threading.Lock()
-        """The service searches from several threads: one of them rebuilds a stale index, the others wait."""
+        self._writers = 0
 
     def lexical(self) -> LexicalIndex:
         with self._lexical_lock:
+            if self._writers and self._lexical is not None:
+                return self._lexical
             count = self.store.count()
             if self._lexical is None or len(self._lexical.chunk_ids) != count:
                 folder = self.settings.bm25_dir
-                self._lexical = (
-                    LexicalIndex.load(folder)
-                    if LexicalIndex.is_usable(folder, count)
-                    else refresh_lexical_index(self.store, self.settings)
-                )
+                usable = LexicalIndex.is_usable(folder, count)
+                self._lexical = LexicalIndex.load(folder) if usable else rebuild(self.store, self.settings)
             return self._lexical
+
+    @contextmanager
+    def writing(self) -> Iterator[None]:
+        """Around this process's writes to the store: searches meanwhile use the index as it was, and
+        the index is rebuilt once, at the end, while searches wait. Interrupted (Ctrl-C), the index
+        is left marked stale, for the next run to rebuild."""
+        with self._lexical_lock:
+            self._writers += 1
+        rebuilt = False
+        try:
+            yield
+            rebuilt = True
+        except Exception:
+            rebuilt = True
+            raise
+        finally:
+            with self._lexical_lock:
+                self._writers -= 1
+                if rebuilt and not self._writers:
+                    self._lexical = rebuild(self.store, self.settings)
+                elif not self._writers:
+                    self._lexical = None
 
     def search(
         self, query: str, k: int | None = None, filters: Filters = Filters(), mode: Mode = "hybrid"
-    ) -> list[PaperHit]:
+    ) -> list[SearchHit]:
         query = checked_query(query, self.settings)
         k = k or self.settings.top_k
         n = self.settings.candidates
@@ -130,7 +151,7 @@ class Retriever:
 
     def _fuse(
         self, rankings: list[list[tuple[str, str, str]]], similarity: dict[str, float], k: int
-    ) -> list[PaperHit]:
+    ) -> list[SearchHit]:
         """Reciprocal rank fusion per chunk; a paper scores as its best chunk.
 
         Each paper also keeps its best dense cosine similarity, an absolute measure of how well
@@ -142,7 +163,7 @@ class Retriever:
             for rank, (chunk_id, paper_id, passage) in enumerate(ranking):
                 fused[chunk_id] += 1.0 / (self.settings.rrf_k + rank + 1)
                 owner[chunk_id] = (paper_id, passage)
-        papers: dict[str, PaperHit] = {}
+        papers: dict[str, SearchHit] = {}
         # A paper is in the library once its first chunk (title, record) has landed; chunks of a
         # paper whose write was interrupted stay out until a rerun completes it.
         titles = self.store.titles(list({paper_id for paper_id, _ in owner.values()}))
@@ -154,7 +175,7 @@ class Retriever:
             if hit is None:
                 if len(papers) == k:
                     continue
-                hit = papers[paper_id] = PaperHit(paper_id, "", fused[chunk_id])
+                hit = papers[paper_id] = SearchHit(id=paper_id, title="", score=round(fused[chunk_id], 6), passages=[])
             if len(hit.passages) < self.settings.passages_per_paper:
                 hit.passages.append(passage)
             hit.similarity = max(hit.similarity, similarity.get(chunk_id, 0.0))

@@ -1,14 +1,21 @@
 """All settings in one place, read from the environment and `.env`."""
 
-from functools import lru_cache
 import os
+from importlib.resources import files
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field, SecretStr
+from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-PROJECT_DIR = Path(__file__).resolve().parent.parent
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+
+
+def package_path(package: str) -> Path:
+    """A folder shipped inside the installed package: the app (`rag.ui`), the prompt templates
+    (`rag.templates`) and the sample library (`rag.sample`); the checkout's own folders in an
+    editable install."""
+    return Path(str(files(package)))
 
 
 def _default_data_dir() -> Path:
@@ -155,6 +162,30 @@ class Settings(BaseSettings):
     )
     temperature: float = Field(default=0.1, description="Sampling temperature for answers.")
     max_answer_tokens: int = Field(default=384, description="Longest answer the model may write.")
+    max_answer_words: int = Field(
+        default=100,
+        ge=1,
+        description="Past this many words an answer stops at the next sentence end: the prompt asks for 60, "
+        "and a small model that runs on is re-typing the abstract (issue 8: p95 at most 120 words).",
+    )
+    max_list_line_words: int = Field(
+        default=30,
+        ge=1,
+        description="A list answer's line past this many words (title included) is shown to its next sentence "
+        "end and its rest hidden, while the next line is shown: the list prompt asks for 25 words after the "
+        "title. Replayed on the dev answers, 30 or 35 words keep every fact 45 kept.",
+    )
+    max_topic_words: int = Field(
+        default=150,
+        ge=1,
+        description="Past this many words a topic digest stops at the next sentence end (its prompt asks for 120).",
+    )
+    max_digest_words: int = Field(
+        default=150,
+        ge=1,
+        description="A paper's digest is one paragraph of at most this many words; a longer one loses its "
+        "background sentences first, then its approach sentences without numbers.",
+    )
     max_question_chars: int = Field(
         default=4000,
         description="Longest question or search query accepted, in characters; a longer one is refused "
@@ -166,6 +197,16 @@ class Settings(BaseSettings):
         description="Comma-separated keys for `papers serve`: when set, every /v1 and /mcp request needs "
         "'Authorization: Bearer KEY'. Without keys the service only binds a loopback address.",
     )
+    allowed_hosts: str = Field(
+        default="",
+        description="Comma-separated host names a keyless `papers serve` also answers, besides loopback names "
+        "(a keyless server refuses any other Host header, which a DNS-rebinding page would send).",
+    )
+    cors_origins: str = Field(
+        default="",
+        description="Comma-separated web origins (https://app.example) whose pages may call `papers serve` "
+        "from a browser; without them a keyless server answers only its own pages and CORS is off.",
+    )
     max_upload_mb: float = Field(
         default=50.0, description="Largest request body `papers serve` accepts (an upload of paper files), in MB."
     )
@@ -175,18 +216,39 @@ class Settings(BaseSettings):
         "one it is answering; more get 429 with Retry-After. Searches never wait behind them.",
     )
 
+    log_level: str = Field(
+        default="WARNING",
+        description="Least severe log messages written to stderr (`papers --log-level`); INFO shows each "
+        "request of `papers serve` and each ingest, DEBUG the pipeline's steps.",
+    )
+
     sample_library: Path = Field(
-        default=PROJECT_DIR / "data" / "sample" / "hf_papers.txt",
+        default_factory=lambda: package_path("rag.sample") / "hf_papers.txt",
         description="The bundled sample library (87 abstracts) that `make run` ingests into an empty library.",
     )
     prompts_dir: Path = Field(
-        default=PROJECT_DIR / "prompts", description="Folder of prompt templates."
+        default_factory=lambda: package_path("rag.templates"), description="Folder of prompt templates."
     )
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _known_level(cls, value: str) -> str:
+        level = str(value).strip().upper()
+        if level not in LOG_LEVELS:
+            raise ValueError(f"PAPERS_LOG_LEVEL is {value!r}; choose one of {', '.join(LOG_LEVELS)}")
+        return level
 
     @property
     def api_key_list(self) -> list[str]:
-        keys = self.api_keys.get_secret_value() if self.api_keys else ""
-        return [key.strip() for key in keys.split(",") if key.strip()]
+        return _listed(self.api_keys.get_secret_value() if self.api_keys else "")
+
+    @property
+    def allowed_host_list(self) -> list[str]:
+        return _listed(self.allowed_hosts)
+
+    @property
+    def cors_origin_list(self) -> list[str]:
+        return _listed(self.cors_origins)
 
     @property
     def chroma_dir(self) -> Path:
@@ -205,6 +267,6 @@ class Settings(BaseSettings):
         return self.data_dir / "comparisons"
 
 
-@lru_cache
-def get_settings() -> Settings:
-    return Settings()
+
+def _listed(value: str) -> list[str]:
+    return [item.strip() for item in value.split(",") if item.strip()]

@@ -1,0 +1,87 @@
+"""The model's text held to its sources: what stands of it becomes the `Answer`.
+
+Bad citation numbers, unsupported statements and sentences repeating the instructions are removed
+and reported, and so is a last sentence the token limit cut off. When the checks leave nothing, a
+source about the question is quoted; a model that said the sources do not answer, or an answer
+with no source about the question, is a refusal, which cites nothing.
+"""
+
+from __future__ import annotations
+
+import re
+
+from rag.citations import clean_citations
+from rag.grounding import citing_sentences, echoes, ground, supporting_passage
+from rag.names import unknown_names
+from rag.replies import Answer, Citation, Source
+from rag.text import GAP, rejoin, sentences, words
+from rag.wording import NO_ANSWER
+
+REFUSAL = re.compile(
+    r"\b(library|sources?|abstracts?|papers?)\b[^.]*\b(does|do) not (answer|contain|provide|mention|state|say)", re.I
+)
+ANSWER_LABEL = re.compile(r"^\s*answer:\s*", re.I)
+"""The prompt ends with "Answer:", which a model sometimes repeats."""
+QUOTE_SIMILARITY = 0.45
+"""A source this similar to the question is about it: when the checks leave nothing of the model's
+answer, the source is quoted instead of refusing. `benchmarks/refusals.py` prints this threshold's
+precision and recall on the dev questions and the off-library questions in benchmarks/off_library.jsonl."""
+QUOTED_SENTENCES = 2
+
+
+def check(raw: str, sources: list[Source], *, question: str, standalone: str,
+          instructions: str = "", cut_off: bool = False) -> Answer:
+    """The checked answer to `standalone` (what retrieval was asked) from the model's `raw` text."""
+    by_number = {source.n: source for source in sources}
+    text, _, removed_citations = clean_citations(ANSWER_LABEL.sub("", raw), set(by_number))
+    shown = {s.n: f"{s.title}\n{s.excerpt}" for s in sources}
+    grounded = ground(text, standalone, shown, "\n".join(s.abstract for s in sources))
+    said = [s for s in sentences(grounded.text) if not REFUSAL.search(s)]
+    removed = grounded.removed_statements + echoes(said, instructions)
+    if cut_off and said and said[-1] not in removed:
+        removed.append(said[-1])
+    said = [s for s in said if s not in removed]
+    model_refused = any(REFUSAL.search(s) for s in sentences(text))
+    if not said and removed and not model_refused and (source := about_the_question(sources)):
+        said = [quote(source, standalone)]
+    asked = {"question": question, "standalone_question": standalone, "sources": sources,
+             "removed_citations": removed_citations, "removed_statements": removed}
+    if not said:
+        return Answer(text=NO_ANSWER, refused=True, **asked)
+    text, cited, _ = clean_citations(rejoin(said), set(by_number))
+    citations = [cite(by_number[n], text) for n in cited]
+    return Answer(text=text, citations=citations, **asked)
+
+
+def cite(source: Source, text: str) -> Citation:
+    passage = supporting_passage(citing_sentences(text, source.n), source.excerpt)
+    return Citation(n=source.n, id=source.id, title=source.title, passage=passage)
+
+
+def refusal(text: str, sources: list[Source], *, question: str, standalone: str) -> Answer:
+    """An answer refused before the model was asked: `text` says why."""
+    return Answer(text=text, sources=sources, refused=True, question=question, standalone_question=standalone)
+
+
+def asked_names_no_source_holds(question: str, sources: list[Source]) -> list[str]:
+    """A question about something no source names ("... on LibriSpeech", "AlphaFold") is not answered
+    by them, however close they are otherwise: refused before the model is asked, so it cannot
+    answer from the wrong paper. `benchmarks/refusals.py` prints how often this refuses dev and
+    off-library questions."""
+    known = "\n".join(f"{source.title}\n{source.abstract}" for source in sources).lower()
+    return unknown_names(question, known)
+
+
+def about_the_question(sources: list[Source]) -> Source | None:
+    best = max(sources, key=lambda source: source.similarity, default=None)
+    return best if best is not None and best.similarity >= QUOTE_SIMILARITY else None
+
+
+def quote(source: Source, question: str) -> str:
+    """The checks removed every sentence the model wrote, yet this source is about the question:
+    its sentences that share most words with the question, quoted and cited, say more than a refusal."""
+    candidates = sentences(source.excerpt.replace(GAP, " "))
+    asked = words(question)
+    best = sorted(range(len(candidates)), key=lambda i: -len(asked & words(candidates[i])))[:QUOTED_SENTENCES]
+    quoted = " ".join(candidates[i] for i in sorted(best))
+    return f'Quoted from "{source.title}" [{source.n}]: “{quoted}”'
