@@ -1,0 +1,184 @@
+"""The one door to a library: the CLI, the app, the service and MCP call only this.
+
+A `Library` owns the settings, the store, the shared retriever and the chat model, and offers every
+operation. It opens the store once, under a lock, on first use or on `open()`: Chroma's client is
+not safe to create from several threads at once, and a server opens it before it says it is ready.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from langchain_core.language_models import BaseChatModel
+
+from rag import ingest as ingesting
+from rag.ask import AnswerStream, Turn, prepare
+from rag.compare import relate, side_by_side
+from rag.digest import DigestStream
+from rag.embeddings import get_embedder
+from rag.errors import NotFound
+from rag.llm import describe_backend, get_chat_model
+from rag.local_model import Progress as ModelProgress
+from rag.lookup import find_paper
+from rag.paper import Paper
+from rag.replies import Answer, Comparison, Digest, IngestReport, PaperDetail, PaperInfo, PaperPage, SearchHit, Stats
+from rag.retrieval import Retriever
+from rag.settings import Settings
+from rag.store import Store
+from rag.wording import not_a_paper
+
+log = logging.getLogger(__name__)
+
+IngestProgress = Callable[[int, int], None]
+StepProgress = Callable[[str], None]
+
+
+class Library:
+    def __init__(self, settings: Settings, model: BaseChatModel | None = None) -> None:
+        self.settings = settings
+        self._model = model
+        self._retriever: Retriever | None = None
+        self._opening = threading.Lock()
+        self._writing = threading.Lock()
+        """One ingest, removal or re-index at a time in this process."""
+
+    # --- the parts -------------------------------------------------------------------------------
+
+    def open(self) -> Library:
+        """Open the store, load (or build) the BM25 index and load the embedding model now, instead
+        of on the first request."""
+        self.retriever.lexical()
+        get_embedder(self.settings)
+        return self
+
+    @property
+    def is_open(self) -> bool:
+        return self._retriever is not None
+
+    @property
+    def retriever(self) -> Retriever:
+        if self._retriever is None:
+            with self._opening:
+                if self._retriever is None:
+                    self._retriever = Retriever(self.settings)
+                    log.info("opened the library at %s", self.location)
+        return self._retriever
+
+    @property
+    def store(self) -> Store:
+        return self.retriever.store
+
+    @property
+    def location(self) -> str:
+        settings = self.settings
+        if settings.chroma_host:
+            return f"Chroma server {settings.chroma_host}:{settings.chroma_port}"
+        return str(settings.data_dir)
+
+    def model(self, progress: ModelProgress | None = None) -> BaseChatModel:
+        """The chat model, loaded on first use (the first local load joins and verifies the bundled
+        model, then loads it: `progress` hears each stage)."""
+        return self._model or get_chat_model(self.settings, progress)
+
+    def describe_model(self) -> str:
+        return describe_backend(self.settings)
+
+    # --- the library's papers --------------------------------------------------------------------
+
+    def papers(self, query: str = "", limit: int | None = None, offset: int = 0) -> PaperPage:
+        """Papers by title; `query` keeps those whose title, id or authors contain it."""
+        wanted = query.strip().casefold()
+        found = [p for p in self.store.papers() if wanted in f"{p.title}\n{p.id}\n{' '.join(p.authors)}".casefold()]
+        end = None if limit is None else offset + limit
+        return PaperPage(total=len(found), items=[PaperInfo.of(p) for p in found[offset:end]])
+
+    def paper(self, paper_id: str, where: str = "`papers list`") -> PaperDetail:
+        """One paper by its exact id; `where` tells the user how to list the ids."""
+        paper = self.store.paper(paper_id)
+        if paper is None:
+            raise NotFound(not_a_paper(paper_id, where))
+        return PaperDetail.of(paper)
+
+    def show(self, name: str) -> PaperDetail:
+        """One paper, named by id or title, with its abstract."""
+        return PaperDetail.of(self.find(name))
+
+    def find(self, name: str) -> Paper:
+        """A paper named by id or title, with suggestions when the name is a near miss."""
+        return find_paper(self.store, name)
+
+    def stats(self) -> Stats:
+        papers = self.store.papers()
+        return Stats(library=self.location, papers=len(papers), chunks=self.store.count(),
+                     embeddings=self.store.built_with, sources=sorted({p.source for p in papers if p.source}))
+
+    def ingest(self, paths: Sequence[Path], format: str | None = None, progress: IngestProgress | None = None,
+               keep_partial: bool = False, names: Sequence[str] | None = None) -> IngestReport:
+        """`names` are what messages and the papers' `source` call the files (an upload's own names),
+        when they are not the paths' names."""
+        papers, rejected = ingesting.read_all(list(paths), format, keep_partial, names)
+        with self._writing:
+            report = ingesting.add(papers, rejected, self.retriever, progress)
+        log.info("ingested %s: %s", ", ".join(map(str, paths)), report.summary())
+        return report
+
+    def remove(self, paper_id: str, where: str = "`papers list`") -> None:
+        with self._writing:
+            if not ingesting.remove(paper_id, self.retriever):
+                raise NotFound(not_a_paper(paper_id, where))
+        log.info("removed %s", paper_id)
+
+    def reindex(self, progress: IngestProgress | None = None) -> int:
+        with self._writing:
+            return ingesting.reindex(self.retriever, progress)
+
+    # --- answers -----------------------------------------------------------------------------------
+
+    def search(self, query: str, k: int | None = None) -> list[SearchHit]:
+        return self.retriever.search(query, k)
+
+    def ask_stream(self, question: str, history: Sequence[Turn] = (), prompt_name: str = "ask") -> AnswerStream:
+        """Retrieval is done when this returns, so the sources can be shown while the answer streams."""
+        prepared = prepare(question, history, self.retriever, self.model, prompt_name)
+        return AnswerStream(prepared, self.model, self.settings)
+
+    def ask(self, question: str, history: Sequence[Turn] = ()) -> Answer:
+        return finished(self.ask_stream(question, history))
+
+    def topic_stream(self, topic: str) -> AnswerStream:
+        return self.ask_stream(topic, prompt_name="topic")
+
+    def topic(self, topic: str) -> Answer:
+        """A cited paragraph on what the library's papers say about `topic`."""
+        return finished(self.topic_stream(topic))
+
+    def digest_stream(self, name: str) -> DigestStream:
+        return DigestStream(self.find(name), self.model, self.settings)
+
+    def digest(self, name: str) -> Digest:
+        stream = self.digest_stream(name)
+        for _ in stream:
+            pass
+        return stream.digest
+
+    def side_by_side(self, name_a: str, name_b: str) -> Comparison:
+        """The two papers' columns, at once, without the model; `relate` adds what links them."""
+        return side_by_side(self.find(name_a), self.find(name_b))
+
+    def relate(self, comparison: Comparison, progress: StepProgress | None = None,
+               model: Callable[[], BaseChatModel] | None = None) -> Comparison:
+        """`model` loads the model instead of `self.model` (the app shows the first load's stages);
+        a cached pair needs none."""
+        return relate(comparison, model or self.model, self.settings, progress)
+
+    def compare(self, name_a: str, name_b: str, progress: StepProgress | None = None) -> Comparison:
+        return self.relate(self.side_by_side(name_a, name_b), progress)
+
+
+def finished(stream: AnswerStream) -> Answer:
+    for _ in stream:
+        pass
+    return stream.answer
