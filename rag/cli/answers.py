@@ -1,0 +1,123 @@
+"""Commands that answer: search, ask, topic, digest, compare."""
+
+from __future__ import annotations
+
+import click
+
+from rag.cli.common import friendly_errors, json_option, main, open_library, print_json
+from rag.errors import PapersError
+from rag.replies import Answer
+from rag.wording import FELL_BACK, removed_citations_note, removed_note, sources_list
+
+
+@main.command()
+@click.argument("query")
+@click.option("-k", "k", type=click.IntRange(1, 100), default=None, help="Papers to return.")
+@json_option("a JSON array, best first")
+@click.pass_context
+@friendly_errors
+def search(ctx: click.Context, query: str, k: int | None, as_json: bool) -> None:
+    """Find the papers that best match QUERY (hybrid dense + BM25)."""
+    hits = open_library(ctx).search(query, k)
+    if as_json:
+        print_json(hits)
+        return
+    if not hits:
+        click.echo("No papers found. Is the library empty? Try `papers stats`.")
+    for rank, hit in enumerate(hits, 1):
+        click.secho(f"{rank}. {hit.title}", bold=True)
+        click.echo(f"   id: {hit.id}  score: {hit.score:.4f}")
+        for passage in hit.passages:
+            click.echo(f"   > {passage[:300]}{'…' if len(passage) > 300 else ''}")
+
+
+def answer_command(name: str, prompt_name: str, doc: str):
+    """`ask` and `topic` stream a cited answer the same way; only the prompt differs."""
+
+    @main.command(name=name, help=doc)
+    @click.argument("question")
+    @json_option("the answer, its citations and sources")
+    @click.pass_context
+    @friendly_errors
+    def command(ctx: click.Context, question: str, as_json: bool) -> None:
+        stream = open_library(ctx).ask_stream(question, prompt_name=prompt_name)
+        try:
+            for text in stream:
+                if not as_json:
+                    click.echo(text, nl=False)
+        except PapersError:
+            if not as_json and stream.sources:
+                click.echo("\n\n" + sources_list(stream.sources))
+            raise
+        if as_json:
+            print_json(stream.answer)
+        else:
+            echo_checked(stream.answer)
+
+    return command
+
+
+def echo_checked(answer: Answer) -> None:
+    """After the streamed text: what the checks changed, then the sources, the cited ones starred."""
+    click.echo()
+    if note := removed_citations_note(answer.removed_citations):
+        click.echo(f"({note})", err=True)
+    echo_removed(answer.removed_statements, answer.text, "the sources")
+    if answer.sources:
+        click.echo("\n" + sources_list(answer.sources, {c.n for c in answer.citations}))
+
+
+def echo_removed(removed: list[str], text: str, against: str) -> None:
+    """What the grounding checks took out of streamed text, then the text that stands."""
+    if note := removed_note(removed, against):
+        click.echo("\n" + note.replace("\n- ", "\n  - "), err=True)
+        click.secho(f"\nChecked: {text}", bold=True)
+
+
+ask = answer_command("ask", "ask", "Answer QUESTION from the library, citing the papers used.")
+topic = answer_command("topic", "topic", "A cited paragraph on what the library's papers say about TOPIC.")
+
+
+@main.command()
+@click.argument("paper")
+@json_option("id, title and digest")
+@click.pass_context
+@friendly_errors
+def digest(ctx: click.Context, paper: str, as_json: bool) -> None:
+    """A one-paragraph digest of PAPER (an id or a title)."""
+    stream = open_library(ctx).digest_stream(paper)
+    if not as_json:
+        click.secho(stream.paper.title, bold=True)
+    for text in stream:
+        if not as_json:
+            click.echo(text, nl=False)
+    if as_json:
+        print_json(stream.digest)
+        return
+    click.echo()
+    echo_removed(stream.digest.removed_statements, stream.digest.digest, "the abstract")
+
+
+@main.command()
+@click.argument("paper_a")
+@click.argument("paper_b")
+@json_option("the comparison")
+@click.pass_context
+@friendly_errors
+def compare(ctx: click.Context, paper_a: str, paper_b: str, as_json: bool) -> None:
+    """Compare two papers (ids or titles) on the same aspects."""
+    library = open_library(ctx)
+    comparison = library.side_by_side(paper_a, paper_b)
+    if not as_json:  # the columns need no model: they are shown while the relation is written
+        click.secho(f"A: {comparison.a.title}", bold=True)
+        click.secho(f"B: {comparison.b.title}", bold=True)
+        for row in comparison.rows:
+            click.echo(f"\n{row.aspect}\n  A: {row.a}\n  B: {row.b}")
+    comparison = library.relate(comparison, progress=lambda step: click.echo(f"\n{step}…", err=True))
+    if as_json:
+        print_json(comparison)
+        return
+    click.echo(f"\nIn common: {comparison.in_common}")
+    click.echo(f"Key difference: {comparison.difference}")
+    if comparison.fell_back:
+        click.echo(f"({FELL_BACK})", err=True)

@@ -1,0 +1,82 @@
+"""What every `papers` command shares: the group, its options, the Library, errors and JSON."""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import sys
+from pathlib import Path
+
+import click
+
+from rag.errors import PapersError
+from rag.replies import as_json
+from rag.settings import LOG_LEVELS, Settings
+
+
+def open_library(ctx: click.Context):
+    """The Library the command works on, made once per command."""
+    from rag.library import Library
+
+    if "library" not in ctx.obj:
+        ctx.obj["library"] = Library(ctx.obj["settings"])
+    return ctx.obj["library"]
+
+
+def friendly_errors(command):
+    """A user's mistake prints what to fix and exits 1; Ctrl-C exits 130 with a word on resuming."""
+
+    @functools.wraps(command)
+    def wrapper(*args, **kwargs):
+        try:
+            return command(*args, **kwargs)
+        except PapersError as exc:
+            click.echo(f"Error: {exc}", err=True)
+            sys.exit(1)
+        except KeyboardInterrupt:
+            click.echo("\nInterrupted. The library is usable; run the same command again to finish.", err=True)
+            sys.exit(130)
+
+    return wrapper
+
+
+def print_json(value) -> None:
+    """A reply model (or a list of them) as the JSON the service and MCP also give."""
+    click.echo(json.dumps(as_json(value), ensure_ascii=False, indent=2))
+
+
+def configure_logging(level: str) -> None:
+    """One stderr handler at `level` for every logger: libraries that set their own loggers' levels
+    (bm25s logs at DEBUG) are held to it too."""
+    logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger().setLevel(level)
+    for handler in logging.getLogger().handlers:
+        handler.setLevel(level)
+
+
+def json_option(what: str):
+    return click.option("--json", "as_json", is_flag=True, help=f"Print {what} as JSON.")
+
+
+@click.group()
+@click.option(
+    "--data-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Library folder (overrides PAPERS_DATA_DIR; default ~/.local/share/papers).",
+)
+@click.option("--log-level", type=click.Choice(LOG_LEVELS, case_sensitive=False),
+              help="Least severe log messages to write to stderr (overrides PAPERS_LOG_LEVEL; default WARNING).")
+@click.pass_context
+def main(ctx: click.Context, data_dir: Path | None, log_level: str | None) -> None:
+    """Ask questions of a library of research-paper abstracts."""
+    overrides = {"data_dir": data_dir} if data_dir else {}
+    if log_level:
+        overrides["log_level"] = log_level
+    try:
+        settings = Settings(**overrides)
+    except ValueError as exc:
+        raise click.UsageError(f"A setting is invalid: {exc}") from None
+    configure_logging(settings.log_level)
+    ctx.obj = {"settings": settings}
+

@@ -1,0 +1,108 @@
+"""Commands on the library's papers: ingest, list, show, stats, remove, reindex."""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+from pathlib import Path
+
+import click
+
+from rag.cli.common import friendly_errors, json_option, main, open_library, print_json
+
+
+@main.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--format", "format_", help="Force the file format instead of detecting it.")
+@click.option("--keep-partial", is_flag=True, help="Add the good records of a file whose records are mostly rejected.")
+@json_option("what was added, updated, unchanged and rejected")
+@click.pass_context
+@friendly_errors
+def ingest(ctx: click.Context, paths: tuple[Path, ...], format_: str | None, keep_partial: bool, as_json: bool) -> None:
+    """Add papers from files (listing page, arXiv JSON/JSONL, BEIR corpus.jsonl[.gz], CSV)."""
+    with contextlib.ExitStack() as stack:
+        bar = None
+
+        def progress(done: int, total: int) -> None:
+            """The bar starts once the files are read and there is something to embed, so an
+            error is the only line on stderr."""
+            nonlocal bar
+            if bar is None and total:
+                bar = stack.enter_context(click.progressbar(length=total, label="Embedding", file=sys.stderr))
+            if bar is not None:
+                bar.update(done - bar.pos)
+
+        report = open_library(ctx).ingest(list(paths), format_, progress, keep_partial)
+    if as_json:
+        print_json(report)
+        return
+    for rejection in report.rejected:
+        where = f"{rejection.file}:{rejection.line}" if rejection.line else rejection.file
+        click.echo(f"rejected {where}: {rejection.reason}", err=True)
+    click.echo(report.summary())
+
+
+@main.command(name="list")
+@json_option("a JSON array of papers")
+@click.pass_context
+@friendly_errors
+def list_papers(ctx: click.Context, as_json: bool) -> None:
+    """List the papers in the library."""
+    papers = open_library(ctx).papers().items
+    if as_json:
+        print_json(papers)
+        return
+    for paper in papers:
+        click.echo(f"{paper.id}\t{paper.title}")
+
+
+@main.command()
+@click.argument("paper")
+@json_option("the paper with its abstract")
+@click.pass_context
+@friendly_errors
+def show(ctx: click.Context, paper: str, as_json: bool) -> None:
+    """Show one paper (by id or title) with its abstract."""
+    found = open_library(ctx).show(paper)
+    if as_json:
+        print_json(found)
+        return
+    click.secho(found.title, bold=True)
+    details = [", ".join(found.authors), found.date, found.source, f"id {found.id}"]
+    click.echo(" · ".join(d for d in details if d))
+    click.echo(f"\n{found.abstract}")
+
+
+@main.command()
+@json_option("the counts")
+@click.pass_context
+@friendly_errors
+def stats(ctx: click.Context, as_json: bool) -> None:
+    """Counts and where the library lives."""
+    figures = open_library(ctx).stats()
+    if as_json:
+        print_json(figures)
+        return
+    click.echo(f"library:    {figures.library}")
+    click.echo(f"papers:     {figures.papers}")
+    click.echo(f"chunks:     {figures.chunks}")
+    click.echo(f"embeddings: {figures.embeddings}")
+    click.echo(f"sources:    {', '.join(figures.sources) or '-'}")
+
+
+@main.command()
+@click.pass_context
+@friendly_errors
+def reindex(ctx: click.Context) -> None:
+    """Re-embed the whole library with the embedding model the settings select."""
+    click.echo(f"re-indexed {open_library(ctx).reindex()} papers")
+
+
+@main.command()
+@click.argument("paper_id")
+@click.pass_context
+@friendly_errors
+def remove(ctx: click.Context, paper_id: str) -> None:
+    """Remove one paper (by id, as `papers list` shows it)."""
+    open_library(ctx).remove(paper_id)
+    click.echo(f"removed {paper_id}")
