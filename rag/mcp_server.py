@@ -1,101 +1,117 @@
 """The library as MCP tools, for assistants and editors: over stdio (`papers mcp`) or streamable HTTP.
 
-Each tool calls the pipeline function its CLI command calls and replies with the JSON object that
-command prints with `--json`. A user's mistake (`PapersError`) comes back as a tool error carrying
-the message, which the calling model can read and act on.
+Each tool calls the Library operation its CLI command calls and replies with the object that command
+prints with `--json`: as one JSON text block, and as structured content. A tool is annotated with
+its reply model, from which the SDK writes the tool's output schema and checks the content. A user's
+mistake (`PapersError`) comes back as a tool error carrying the message, which the calling model can
+read and act on.
 """
 
 from __future__ import annotations
 
-import functools
 import json
 from collections.abc import Callable
 from typing import Annotated, Any
 
 from mcp.server import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
+from mcp.server.transport_security import TransportSecuritySettings
 from mcp.types import CallToolResult, TextContent
 from pydantic import Field
 from starlette.applications import Starlette
 
-from rag.ask import ask as run_ask
-from rag.compare import compare as run_compare
-from rag.digest import digest as run_digest
 from rag.errors import PapersError
-from rag.retrieval import Retriever
-from rag.settings import Settings
+from rag.library import Library
+from rag.replies import Answer, Comparison, Digest, PaperDetail, PaperInfo, SearchHit, Stats, as_json
 
 INSTRUCTIONS = (
     "A library of research-paper abstracts. search_papers finds papers; ask answers a question with "
-    "numbered citations of the papers used; digest summarises one paper; compare sets two side by side; "
-    "list_papers lists every paper. Papers are named by id or title."
+    "numbered citations of the papers used; topic writes a cited paragraph on a topic; digest summarises "
+    "one paper; compare sets two side by side; get_paper gives one paper's abstract; list_papers lists "
+    "every paper; stats counts them. Papers are named by id or title."
 )
 HTTP_PATH = "/mcp"
+PaperName = Annotated[str, Field(description="The paper's id or title.")]
 
 
 def reply(compute: Callable[[], Any]) -> CallToolResult:
-    """The CLI's `--json` value as one JSON text block, or a tool error with the message that says what to fix."""
+    """The CLI's `--json` value, or a tool error with the message that says what to fix."""
     try:
-        value = compute()
+        value = as_json(compute())
     except PapersError as exc:
         raise ToolError(str(exc)) from exc
-    return CallToolResult(content=[TextContent(type="text", text=json.dumps(value, ensure_ascii=False))])
+    structured = value if isinstance(value, dict) else {"result": value}
+    return CallToolResult(content=[TextContent(type="text", text=json.dumps(value, ensure_ascii=False))],
+                          structured_content=structured)
 
 
-def build_server(settings: Settings) -> MCPServer:
-    """The five tools over one library. The retriever is opened on first use, so a client's start is
-    quick, and then shared, so calls pay for the store and BM25 index once; the SDK runs each tool on
-    a worker thread."""
+def build_server(library: Library) -> MCPServer:
+    """The tools over one library, which opens on first use (so a client's start is quick) and is
+    then shared; the SDK runs each tool on a worker thread."""
     server = MCPServer("papers", instructions=INSTRUCTIONS, log_level="WARNING")
-    retriever = functools.cache(lambda: Retriever(settings))
+    add_answer_tools(server, library)
+    add_library_tools(server, library)
+    return server
 
+
+def add_answer_tools(server: MCPServer, library: Library) -> None:
     @server.tool()
     def search_papers(
         query: Annotated[str, Field(description="What to look for: a question or a few words.")],
         k: Annotated[int | None, Field(ge=1, le=100, description="Papers to return (default PAPERS_TOP_K).")] = None,
-    ) -> CallToolResult:
-        """Find the papers that best match a query (hybrid dense + BM25). Returns a JSON array, best first,
-        of {id, title, score, passages}."""
-        return reply(lambda: [hit.as_dict() for hit in retriever().search(query, k)])
+    ) -> list[SearchHit]:
+        """Find the papers that best match a query (hybrid dense + BM25), best first."""
+        return reply(lambda: library.search(query, k))
 
     @server.tool()
-    def ask(
-        question: Annotated[str, Field(description="A question the library's abstracts may answer.")],
-    ) -> CallToolResult:
-        """Answer a question from the library, citing the papers used as [n]. Returns JSON {answer,
-        citations: [{n, id, title, passage}], sources: [{n, id, title}], removed_statements}; an answer the
-        library does not support says so."""
-        return reply(lambda: run_ask(question, settings=settings, retriever=retriever()).as_dict())
+    def ask(question: Annotated[str, Field(description="A question the library's abstracts may answer.")]) -> Answer:
+        """Answer a question from the library, citing the papers used as [n]; `refused` is true when the
+        library does not answer it, and `removed_statements` lists what the checks took out."""
+        return reply(lambda: library.ask(question))
 
     @server.tool()
-    def digest(
-        paper: Annotated[str, Field(description="The paper's id or title.")],
-    ) -> CallToolResult:
-        """A one-paragraph digest of one paper, checked against its abstract. Returns JSON {id, title, digest}."""
-        return reply(lambda: run_digest(paper, settings=settings, store=retriever().store).as_dict())
+    def topic(topic: Annotated[str, Field(description="A research topic, in a few words.")]) -> Answer:
+        """A cited paragraph on what the library's papers say about a topic."""
+        return reply(lambda: library.topic(topic))
+
+    @server.tool()
+    def digest(paper: PaperName) -> Digest:
+        """A one-paragraph digest of one paper, checked against its abstract."""
+        return reply(lambda: library.digest(paper))
 
     @server.tool()
     def compare(
         a: Annotated[str, Field(description="The first paper's id or title.")],
         b: Annotated[str, Field(description="The second paper's id or title.")],
-    ) -> CallToolResult:
-        """Compare two papers on the same aspects (problem, approach, data, results, limitations). Returns
-        JSON {a: {id, title}, b: {id, title}, rows: [{aspect, a, b}], in_common, difference}."""
-        return reply(lambda: run_compare(a, b, settings=settings, store=retriever().store).as_dict())
+    ) -> Comparison:
+        """Compare two papers on the same aspects (problem, approach, results, limitations), and say what
+        they share and how they differ."""
+        return reply(lambda: library.compare(a, b))
+
+
+def add_library_tools(server: MCPServer, library: Library) -> None:
+    @server.tool()
+    def get_paper(paper: PaperName) -> PaperDetail:
+        """One paper with its abstract."""
+        return reply(lambda: library.show(paper))
 
     @server.tool()
-    def list_papers() -> CallToolResult:
-        """Every paper in the library, by title. Returns a JSON array of {id, title, date, authors, source}."""
-        return reply(lambda: [paper.as_dict() for paper in retriever().store.papers()])
+    def list_papers() -> list[PaperInfo]:
+        """Every paper in the library, by title."""
+        return reply(lambda: library.papers().items)
 
-    return server
+    @server.tool()
+    def stats() -> Stats:
+        """How many papers and passages the library holds, where it lives, and its source files."""
+        return reply(library.stats)
 
 
-def http_app(settings: Settings, host: str = "127.0.0.1") -> Starlette:
+def http_app(library: Library) -> Starlette:
     """The tools as streamable HTTP at `HTTP_PATH`, stateless, so any of several `papers serve`
     processes can answer any request. Its lifespan runs the SDK's session manager, which must be
-    running while requests arrive. `host` is the address served: on loopback the SDK also refuses
-    requests whose Host or Origin header names another site (DNS rebinding)."""
-    return build_server(settings).streamable_http_app(
-        streamable_http_path=HTTP_PATH, stateless_http=True, host=host
+    running while requests arrive. The service's own middleware guards it (keys, Host and Origin),
+    so the SDK's own DNS-rebinding check, which knows no PAPERS_ALLOWED_HOSTS, is off."""
+    return build_server(library).streamable_http_app(
+        streamable_http_path=HTTP_PATH, stateless_http=True,
+        transport_security=TransportSecuritySettings(enable_dns_rebinding_protection=False),
     )

@@ -1,0 +1,56 @@
+"""Answers over HTTP: admitted to the model by the gate, prepared on a worker thread, streamed from it."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Sequence
+from typing import TypeVar
+
+from starlette.concurrency import run_in_threadpool
+
+from rag.ask import AnswerStream, Turn
+from rag.library import Library
+from rag.replies import Answer
+from rag.service.gate import GenerationGate
+from rag.service.metrics import Metrics
+from rag.service.streams import pieces
+
+T = TypeVar("T")
+
+
+class Generation:
+    def __init__(self, library: Library, gate: GenerationGate, metrics: Metrics) -> None:
+        self.library = library
+        self.gate = gate
+        self.metrics = metrics
+
+    async def started(self, question: str, history: Sequence[Turn] = (), prompt_name: str = "ask") -> AnswerStream:
+        """Admitted to the model with its sources retrieved, before the response starts, so that a
+        refusal (429, 413, ...) is still an HTTP status. The caller must `leave` once it is done with it."""
+        self.gate.enter()
+        try:
+            return await run_in_threadpool(self.library.ask_stream, question, history, prompt_name)
+        except BaseException:
+            self.gate.leave()
+            raise
+
+    def text(self, stream: AnswerStream) -> AsyncIterator[str]:
+        """The stream's text as the model writes it."""
+        return pieces(lambda: iter(stream), self.metrics.tokens)
+
+    def leave(self) -> None:
+        """The model is free for the next request."""
+        self.gate.leave()
+
+    async def answered(self, question: str, history: Sequence[Turn] = (), prompt_name: str = "ask") -> Answer:
+        stream = await self.started(question, history, prompt_name)
+        try:
+            async for _ in self.text(stream):
+                pass
+        finally:
+            self.leave()
+        return stream.answer
+
+    async def call(self, work: Callable[..., T], *args) -> T:
+        """A model call that does not stream (a digest, a comparison), in its turn."""
+        async with self.gate.admitted():
+            return await run_in_threadpool(work, *args)

@@ -1,0 +1,62 @@
+"""Search, answers, digests and comparisons over HTTP: the CLI's `--json` objects, or a stream."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import StreamingResponse
+
+from rag.errors import PapersError
+from rag.replies import Answer, Comparison, Digest, SearchHit, as_json
+from rag.service.bodies import AskRequest, CompareRequest, DigestRequest, SearchRequest, TopicRequest
+from rag.service.deps import GenerationDep, LibraryDep
+from rag.service.streams import sse
+
+router = APIRouter(prefix="/v1", tags=["answers"])
+EVENTS = {200: {"model": Answer, "content": {"text/event-stream": {}},
+                "description": "The answer; with Accept: text/event-stream, the events sources, token..., "
+                               "then answer or error."}}
+
+
+@router.post("/search")
+def search(request: SearchRequest, library: LibraryDep) -> list[SearchHit]:
+    return library.search(request.query, request.k)
+
+
+@router.post("/ask", response_model=Answer, responses=EVENTS)
+async def ask(request: AskRequest, http: Request, generation: GenerationDep) -> Any:
+    history = [(turn.role, turn.content) for turn in request.history]
+    if "text/event-stream" not in http.headers.get("accept", ""):
+        return await generation.answered(request.question, history)
+    stream = await generation.started(request.question, history)
+
+    async def events() -> AsyncIterator[str]:
+        try:
+            yield sse("sources", as_json(stream.sources))
+            async for text in generation.text(stream):
+                yield sse("token", {"text": text})
+            yield sse("answer", as_json(stream.answer))
+        except PapersError as exc:
+            yield sse("error", {"error": str(exc)})
+        finally:
+            generation.leave()
+
+    return StreamingResponse(events(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
+
+
+@router.post("/topic")
+async def topic(request: TopicRequest, generation: GenerationDep) -> Answer:
+    return await generation.answered(request.topic, (), "topic")
+
+
+@router.post("/digest")
+async def digest(request: DigestRequest, generation: GenerationDep) -> Digest:
+    return await generation.call(generation.library.digest, request.paper)
+
+
+@router.post("/compare")
+async def compare(request: CompareRequest, generation: GenerationDep) -> Comparison:
+    return await generation.call(generation.library.compare, request.a, request.b)
+
