@@ -4,6 +4,7 @@ import streamlit as st
 
 import common
 from rag.errors import PapersError
+from render import error
 
 st.set_page_config(page_title="Papers", page_icon=":material/library_books:", layout="wide")
 page = st.navigation(
@@ -17,6 +18,6 @@ page = st.navigation(
 try:
     common.sidebar()  # the first to open the library: a folder or server that cannot be opened stops here
 except PapersError as exc:
-    common.error(str(exc))
+    error(str(exc))
     st.stop()
 page.run()

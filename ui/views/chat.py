@@ -3,7 +3,9 @@
 import streamlit as st
 
 import common
+from answers import ask_live, show_answer
 from rag.export import conversation_markdown
+from render import md
 
 st.title("Chat")
 common.require_papers()
@@ -20,16 +22,16 @@ with st.container(horizontal=True):
 
 for index, answer in enumerate(chat):
     with st.chat_message("user"):
-        st.markdown(common.md(answer.question))
+        st.markdown(md(answer.question))
     with st.chat_message("assistant"):
-        common.show_answer(answer, key=f"turn{index}")
+        show_answer(answer, key=f"turn{index}")
 
 if question := st.chat_input("Ask a question about the papers"):
     history = [turn for answer in chat for turn in (("user", answer.question), ("assistant", answer.text))]
     with st.chat_message("user"):
-        st.markdown(common.md(question))
+        st.markdown(md(question))
     with st.chat_message("assistant"):
-        answer = common.ask_live(question, history)
+        answer = ask_live(question, history)
     if answer:
         chat.append(answer)
         st.rerun()

@@ -3,25 +3,26 @@
 import streamlit as st
 
 import common
-from rag.digest import DigestStream
+from answers import ask_live, removed_caption, show_answer
+from render import md
 
 st.title("Digest")
-library = common.require_papers()
+listed = common.require_papers()
 
-paper_id = common.paper_picker("Paper", library, key="digest_paper")
+paper_id = common.paper_picker("Paper", listed, key="digest_paper")
 if paper_id:
-    stream = DigestStream(paper_id, settings=common.settings(), store=common.retriever().store)
+    stream = common.library().digest_stream(paper_id)
     abstract_column, digest_column = st.columns(2, gap="large")
     with abstract_column:
-        common.show_paper(stream.paper)
+        common.show_paper(common.library().paper(paper_id))
     with digest_column:
         st.subheader("Digest", anchor=False)
         if stream.cached:
             st.caption("Cached: written earlier for this paper with this model.")
         text = st.empty()
-        if common.stream_text(stream, needs_model=not stream.cached, into=text) and stream.removed_statements:
-            text.markdown(common.md(stream.text))
-        common.removed_caption(stream.removed_statements, "the abstract")
+        if common.stream_text(stream, needs_model=not stream.cached, into=text) and stream.digest.removed_statements:
+            text.markdown(md(stream.digest.digest))
+        removed_caption(stream.digest.removed_statements, "the abstract")
 
 st.divider()
 st.subheader("Topic digest", anchor=False)
@@ -29,10 +30,10 @@ with st.form("topic"):
     topic = st.text_input("Topic", placeholder="e.g. graph neural networks for molecules")
     asked = st.form_submit_button("Write a topic digest", icon=":material/summarize:")
 if asked and topic.strip():
-    answer = common.ask_live(topic, prompt_name="topic")
+    answer = ask_live(topic, prompt_name="topic")
     if answer:
         st.session_state.topic_digest = answer
         st.rerun()
 elif answer := st.session_state.get("topic_digest"):
-    st.caption(common.md(f"Topic: {answer.question}"))
-    common.show_answer(answer, key="topic")
+    st.caption(md(f"Topic: {answer.question}"))
+    show_answer(answer, key="topic")

@@ -1,4 +1,4 @@
-"""Browse and search the library, and add papers from a file."""
+"""Browse and search the library, and add papers from files."""
 
 import tempfile
 from pathlib import Path
@@ -7,18 +7,21 @@ import streamlit as st
 
 import common
 from rag.errors import PapersError
+from rag.uploads import shown_name, stored_name
+from render import error
 
 st.title("Library")
-library = common.papers()
+library = common.library()
+listed = common.papers()
 
-if not library:
+if not listed:
     common.empty_library_hint()
 else:
-    sources = sorted({paper.source for paper in library if paper.source})
-    years = sorted({paper.date[:4] for paper in library if paper.date[:4].isdigit()})
+    sources = sorted({paper.source for paper in listed if paper.source})
+    years = sorted({paper.date[:4] for paper in listed if paper.date[:4].isdigit()})
     with st.container(horizontal=True):
-        st.metric("Papers", len(library))
-        st.metric("Passages", common.retriever().store.count())
+        st.metric("Papers", len(listed))
+        st.metric("Passages", library.store.count())
         st.metric("Source files", len(sources))
     search, source_filter = st.columns(2)
     words = search.text_input("Search titles", placeholder="e.g. graph").casefold()
@@ -33,37 +36,40 @@ else:
 
     rows = [
         {"Title": p.title, "Date": p.date, "Authors": ", ".join(p.authors), "Source": p.source, "Id": p.id}
-        for p in library if shown(p)
+        for p in listed if shown(p)
     ]
-    st.caption(f"{len(rows)} of {len(library)} papers")
+    st.caption(f"{len(rows)} of {len(listed)} papers")
     filled = [name for name in rows[0] if any(row[name] for row in rows)] if rows else None
     st.dataframe(rows, hide_index=True, width="stretch", column_order=filled)
 
 st.subheader("Add papers", anchor=False)
-upload = st.file_uploader(
-    "A papers file: a copied Hugging Face Papers page, arXiv JSON or JSONL, a BEIR corpus.jsonl(.gz), or CSV"
+uploads = st.file_uploader(
+    "Papers files: a copied Hugging Face Papers page, arXiv JSON or JSONL, a BEIR corpus.jsonl(.gz), or CSV",
+    accept_multiple_files=True,
 )
 keep_partial = st.checkbox(
     "Keep the good records", help="Add the valid records of a file even when most of its records are rejected."
 )
-if upload and st.button("Add to the library", type="primary", icon=":material/upload:"):
+if uploads and st.button("Add to the library", type="primary", icon=":material/upload:"):
     with tempfile.TemporaryDirectory() as folder:
-        path = Path(folder) / Path(upload.name).name  # the reader may go by the file's suffix
-        path.write_bytes(upload.getvalue())
+        paths = [Path(folder) / stored_name(upload.name, number) for number, upload in enumerate(uploads)]
+        for path, upload in zip(paths, uploads):
+            path.write_bytes(upload.getvalue())
+        names = [shown_name(upload.name, number) for number, upload in enumerate(uploads)]
         try:
-            st.session_state.last_ingest = common.ingest_files([path], keep_partial)
+            st.session_state.last_ingest = common.ingest_files(paths, keep_partial, names)
         except PapersError as exc:
-            st.session_state.last_ingest = str(exc).replace(f"{folder}/", "")
+            st.session_state.last_ingest = str(exc)
     st.rerun()  # the counts, here and in the sidebar, include the new papers
 
 outcome = st.session_state.get("last_ingest")
 if isinstance(outcome, str):
-    common.error(f"Nothing was added. {outcome}")
+    error(f"Nothing was added. {outcome}")
 elif outcome:
     st.success(outcome.summary())
     if outcome.rejected:
         st.caption("Rejected records")
         st.dataframe(
-            [{"File": Path(r.file).name, "Line": r.line, "Reason": r.reason} for r in outcome.rejected],
+            [{"File": r.file, "Line": r.line, "Reason": r.reason} for r in outcome.rejected],
             hide_index=True, width="stretch",
         )
