@@ -6,14 +6,25 @@ PIP := $(BIN)/pip --disable-pip-version-check -q
 # llama.cpp built for AVX2, not -march=native: its AMX kernels crash (SIGSEGV in
 # ggml_backend_amx_mul_mat) on CPUs that advertise AMX, such as this project's VMs.
 LLAMA_CMAKE_ARGS ?= -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON
+FUZZ_EXAMPLES ?= 1000
 
-.PHONY: run test install install-test chromium benchmark
+.PHONY: run test check fuzz install install-test chromium benchmark
 
 run: install
 	$(BIN)/papers ui --with-sample
 
 test: install-test chromium
 	$(BIN)/pytest
+
+# The fast tier: lint, then the tests that need no server, browser, subprocess or real model
+# (marked `slow` otherwise); under 2 minutes on 2 cores.
+check: install-test
+	$(BIN)/ruff check .
+	$(BIN)/pytest -m "not slow" -q
+
+# Property-based tests with many more cases than `make test` draws, new ones each run.
+fuzz: install-test
+	PAPERS_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/pytest tests/test_service_schema.py -q
 
 install: $(VENV)/.installed
 
