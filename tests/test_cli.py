@@ -11,7 +11,17 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from conftest import PAPERS_CLI, arxiv_record, assert_user_error, cli_env, free_port, run_cli, sample_papers, serving, write_jsonl
+from conftest import (
+    PAPERS_CLI,
+    arxiv_record,
+    assert_user_error,
+    cli_env,
+    free_port,
+    run_cli,
+    sample_papers,
+    serving,
+    write_jsonl,
+)
 from rag.cli import main
 from rag.embeddings import LOCAL_MODEL_ID
 from rag.settings import Settings
@@ -21,6 +31,8 @@ Q02 = (
     "Which simulation-plus-RL framework for a Fetch mobile manipulator claims to simulate 54x faster "
     "than Habitat 2.0, and what rearrangement success did its large-scale training reach?"
 )
+
+pytestmark = pytest.mark.slow
 Q02_GOLD = "Galactic: Scaling End-to-End Reinforcement Learning for Rearrangement at 100k Steps-Per-Second"
 
 
@@ -183,3 +195,42 @@ def test_ui_adds_the_sample_to_an_empty_library_serves_on_loopback_and_stops_wit
         urllib.request.build_opener(urllib.request.ProxyHandler({})).open(health, timeout=2)
     log = (tmp_path / "ui.log").read_text()
     assert "2 added" in log and f"Serving on http://127.0.0.1:{port}" in log
+
+
+def test_show_stats_and_ingest_as_json_on_the_sample_library(runner: CliRunner, sample_library: Settings):
+    library = ["--data-dir", str(sample_library.data_dir)]
+    shown = json.loads(runner.invoke(main, [*library, "show", "Stitchable Neural Networks", "--json"]).stdout)
+    assert set(shown) == {"id", "title", "date", "authors", "source", "abstract"}
+    assert shown["title"] == "Stitchable Neural Networks" and shown["abstract"].startswith("The public model zoo")
+    text = runner.invoke(main, [*library, "show", shown["id"]]).stdout
+    assert text.startswith("Stitchable Neural Networks\n") and shown["abstract"] in text
+    near = runner.invoke(main, [*library, "show", "Stichable Neural Network"])
+    assert near.exit_code == 1 and "Did you mean" in near.stderr
+
+    stats = json.loads(runner.invoke(main, [*library, "stats", "--json"]).stdout)
+    assert stats["papers"] == 87 and stats["embeddings"] == LOCAL_MODEL_ID and stats["library"] == str(sample_library.data_dir)
+
+
+def test_ingest_json_and_log_level(runner: CliRunner, tmp_path: Path):
+    source = write_jsonl(tmp_path / "one.jsonl", [arxiv_record(SAMPLE[5], id="one"), {"id": "bad", "title": "x"}])
+    result = run_cli("--data-dir", str(tmp_path / "lib"), "--log-level", "info", "ingest", str(source), "--json",
+                     cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["added"] == ["one"] and report["rejected"] == [{"file": "one.jsonl", "line": 2,
+                                                                 "reason": "missing or empty abstract"}]
+    assert "INFO rag.library: ingested" in result.stderr
+    bad = runner.invoke(main, ["--log-level", "loud", "stats"])
+    assert bad.exit_code == 2 and "'loud' is not one of" in bad.output
+
+
+def test_topic_needs_a_topic_and_refuses_without_the_model_when_nothing_matches(tmp_path: Path):
+    """The topic digest is a command too (it was only in the app and over HTTP)."""
+    source = write_jsonl(tmp_path / "one.jsonl", [arxiv_record(SAMPLE[5], id="one")])
+    run_cli("--data-dir", str(tmp_path / "lib"), "ingest", str(source), cwd=tmp_path)
+    env = cli_env(PAPERS_LOCAL_MODEL_PATH="/nonexistent.gguf")
+    result = run_cli("--data-dir", str(tmp_path / "lib"), "topic", "protein folding with AlphaFold", "--json",
+                     cwd=tmp_path, env=env)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["refused"] is True
+    assert_user_error(run_cli("--data-dir", str(tmp_path / "lib"), "topic", "  ", cwd=tmp_path), "empty")

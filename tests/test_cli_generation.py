@@ -26,11 +26,13 @@ from conftest import (
     small_model,
     write_jsonl,
 )
-from rag.ask import NO_ANSWER
 from rag.aspects import LABELS, NOT_STATED
 from rag.citations import CITATION, cited_numbers
-from rag.digest import MAX_WORDS
-from rag.evidence import sentences
+from rag.settings import Settings
+from rag.text import sentences
+from rag.wording import NO_ANSWER
+
+pytestmark = pytest.mark.slow
 
 GALACTIC = next(p for p in sample_papers() if p.title.startswith("Galactic:"))
 STITCH = next(p for p in sample_papers() if p.title == "Stitchable Neural Networks")
@@ -42,7 +44,7 @@ TINY, LEAF = SHORT_PAPERS
 
 @pytest.fixture(scope="module")
 def cli_runs(sample_library, small_model_path: Path, tmp_path_factory) -> dict[str, subprocess.CompletedProcess]:
-    from rag.ingest import ingest
+    from conftest import ingest
 
     folder = tmp_path_factory.mktemp("cli_generation")
     library = copy_library(sample_library, folder / "library")
@@ -92,7 +94,8 @@ def ok_json(result: subprocess.CompletedProcess):
 
 def test_ask_json_follows_the_contract(cli_runs):
     data = ok_json(cli_runs["ask"])
-    assert set(data) == {"answer", "citations", "sources", "removed_statements"}
+    assert set(data) == {"answer", "citations", "sources", "removed_statements", "removed_citations", "refused"}
+    assert data["refused"] == (data["answer"] == NO_ANSWER)
     assert isinstance(data["answer"], str) and data["answer"].strip()
     assert data["sources"] and data["sources"][0] == {"n": 1, "id": GALACTIC.id, "title": GALACTIC.title}
     assert [s["n"] for s in data["sources"]] == list(range(1, len(data["sources"]) + 1))
@@ -112,15 +115,15 @@ def test_ask_json_follows_the_contract(cli_runs):
 
 def test_digest_json_follows_the_contract(cli_runs):
     data = ok_json(cli_runs["digest"])
-    assert set(data) == {"id", "title", "digest"}
+    assert set(data) == {"id", "title", "digest", "removed_statements"}
     assert (data["id"], data["title"]) == (TINY["id"], TINY["title"])
     assert data["digest"].strip() and "\n" not in data["digest"]
-    assert len(data["digest"].split()) <= MAX_WORDS
+    assert len(data["digest"].split()) <= Settings.model_fields["max_digest_words"].default
 
 
 def test_compare_json_follows_the_contract_when_the_model_fails_to_give_json(cli_runs):
     data = ok_json(cli_runs["compare"])
-    assert set(data) == {"a", "b", "rows", "in_common", "difference"}
+    assert set(data) == {"a", "b", "rows", "in_common", "difference", "fell_back"}
     assert data["a"] == {"id": TINY["id"], "title": TINY["title"]}
     assert data["b"] == {"id": LEAF["id"], "title": LEAF["title"]}
     assert [row["aspect"] for row in data["rows"]] == list(LABELS.values())
@@ -161,7 +164,8 @@ def test_missing_model_file_names_the_setting(cli_runs):
 def test_question_the_library_does_not_cover_needs_no_model(cli_runs):
     """No relevant paper: the answer is that the library does not cover it; the (missing) model is never loaded."""
     data = ok_json(cli_runs["no_model_unrelated"])
-    assert data == {"answer": NO_ANSWER, "citations": [], "sources": [], "removed_statements": []}
+    assert data == {"answer": NO_ANSWER, "citations": [], "sources": [], "removed_statements": [],
+                    "removed_citations": [], "refused": True}
 
 
 def test_near_miss_title_suggests_the_paper(cli_runs):

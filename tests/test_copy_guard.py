@@ -11,6 +11,8 @@ from langchain_core.messages import HumanMessage
 from rag import llm
 from rag.copy_guard import CAP, PENALTY, CopyGuard
 
+pytestmark = pytest.mark.slow
+
 SOURCE = "We introduce Galactic, a large-scale simulation and reinforcement-learning framework for robotic mobile manipulation in indoor environments."
 PROMPT_TOKENS = [1, 2, 3]
 

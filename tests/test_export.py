@@ -5,23 +5,23 @@ from __future__ import annotations
 import csv
 import io
 
-from rag.ask import Answer, Citation
 from rag.aspects import LABELS
-from rag.compare import FELL_BACK, Comparison, Relation
-from rag.evidence import Source
+from rag.compare import side_by_side
 from rag.export import comparison_csv, comparison_markdown, conversation_markdown
 from rag.paper import Paper
+from rag.replies import Answer, Citation, Comparison, Source
+from rag.wording import FELL_BACK
 
 
 def source(n: int, paper_id: str, title: str) -> Source:
-    return Source(n, paper_id, title, f"excerpt of {title}", [], 0.5, 0.5)
+    return Source(n=n, id=paper_id, title=title, excerpt=f"excerpt of {title}", similarity=0.5)
 
 
 def answer(question: str, text: str, cited: list[tuple[int, str, str, str]]) -> Answer:
     """`cited`: (n, id, title, passage) for each citation; every cited paper is also a source."""
     sources = [source(n, paper_id, title) for n, paper_id, title, _ in cited]
-    citations = [Citation(n, paper_id, title, passage) for n, paper_id, title, passage in cited]
-    return Answer(question, question, text, sources, citations)
+    citations = [Citation(n=n, id=paper_id, title=title, passage=passage) for n, paper_id, title, passage in cited]
+    return Answer(question=question, standalone_question=question, text=text, sources=sources, citations=citations)
 
 
 def test_citations_are_renumbered_to_one_reference_list_for_the_conversation():
@@ -53,7 +53,8 @@ def test_a_conversation_without_citations_has_no_references():
 def comparison(fell_back: bool = False) -> Comparison:
     a = Paper("p-a", "Pipes | and\nnewlines", "Pipes | are hard to model.\nWe propose a pipe model.")
     b = Paper("p-b", 'A "quoted", title', 'Quotes are "hard". We present a quote model.')
-    return Comparison(a, b, Relation(in_common="Both are papers.", difference="A vs B."), fell_back)
+    return side_by_side(a, b).model_copy(
+        update={"in_common": "Both are papers.", "difference": "A vs B.", "fell_back": fell_back})
 
 
 def test_comparison_markdown_is_a_table_of_aspects_then_what_links_the_papers():

@@ -22,6 +22,7 @@ import chromadb.errors as chromadb_errors
 import pytest
 
 from conftest import (
+    BUSY_SLACK,
     PAPERS_CLI,
     SHORT_PAPERS,
     arxiv_record,
@@ -39,8 +40,11 @@ from conftest import (
 from rag import llm
 from rag.embeddings import OpenAIEmbedder
 from rag.errors import PapersError
+from rag.library import Library
 from rag.readers import read_papers
 from rag.settings import Settings
+
+pytestmark = pytest.mark.slow
 
 # --- model servers that never answer, or answer slowly ---------------------------------------------
 
@@ -112,41 +116,39 @@ def test_a_silent_model_server_fails_papers_ask_within_30_s_with_the_real_wait(s
         env = cli_env(PAPERS_DATA_DIR=str(sample_library.data_dir), PAPERS_LLM_BACKEND="openai",
                       OPENAI_BASE_URL=base_url, OPENAI_API_KEY="k")
         started = time.monotonic()
-        result = run_cli("ask", "Which papers study Kolmogorov-Arnold networks?", cwd=tmp_path, env=env, timeout=120)
+        result = run_cli("ask", "Which papers study Kolmogorov-Arnold networks?", cwd=tmp_path, env=env)
         elapsed = time.monotonic() - started
-    assert elapsed < 30 + 10, elapsed  # the bound, plus the CLI's start-up on a busy machine
+    assert elapsed < 20 + BUSY_SLACK, elapsed  # the bound, plus the CLI's start-up on a busy machine
     assert_user_error(result, "sent nothing for 20 s", "PAPERS_OPENAI_FIRST_TOKEN_TIMEOUT")
-    assert 20 <= waited(result.stderr) < 30
+    assert 20 <= waited(result.stderr) < 20 + BUSY_SLACK
 
 
 @pytest.mark.parametrize("call", ["invoke", "stream"])
 def test_a_silent_model_server_is_given_up_on_once(call):
     """Retries are for refusals and 5xx: a silence is not waited out again."""
-    with silent_server() as base_url:
+    connections: list = []
+    with silent_server(connections) as base_url:
         settings = remote(base_url, openai_first_token_timeout=1.5, openai_max_retries=3)
         model = llm.get_chat_model(settings)
         started = time.monotonic()
         with pytest.raises(PapersError) as caught, llm.llm_errors(settings):
             model.invoke("hello") if call == "invoke" else list(model.stream("hello"))
     elapsed = time.monotonic() - started
-    assert elapsed < 4, elapsed
+    assert len(connections) == 1 and elapsed < 1.5 + BUSY_SLACK, (len(connections), elapsed)
     assert "sent nothing for 1.5 s" in str(caught.value)
     assert 1.5 <= waited(str(caught.value)) <= elapsed
 
 
 def test_digest_and_compare_fail_alike_on_a_silent_server(sample_library: Settings):
-    from rag.compare import compare
-    from rag.digest import DigestStream
-
     with silent_server() as base_url:
         settings = remote(base_url, data_dir=sample_library.data_dir, openai_first_token_timeout=1.0)
         papers = [p.id for p in sample_papers()[:2]]
-        for run in (lambda: list(DigestStream(papers[0], settings=settings)),
-                    lambda: compare(papers[0], papers[1], settings=settings)):
+        library = Library(settings)
+        for run in (lambda: library.digest(papers[0]), lambda: library.compare(papers[0], papers[1])):
             started = time.monotonic()
             with pytest.raises(PapersError, match="sent nothing for 1 s"):
                 run()
-            assert time.monotonic() - started < 4
+            assert time.monotonic() - started < 1 + BUSY_SLACK
 
 
 @pytest.mark.parametrize("call", ["invoke", "stream"])
@@ -167,15 +169,13 @@ def test_a_slow_but_steady_server_is_never_cut_off(call):
 
 def test_compare_gets_its_structured_reply_from_a_streaming_server(two_paper_library):
     """A comparison's relation calls `invoke` with a JSON schema: it streams too, and is parsed whole."""
-    from rag.compare import compare
-
     with trickling_server(gap=0.05) as base_url:
         settings = two_paper_library.model_copy(update=remote(base_url).model_dump(include={
             "llm_backend", "openai_base_url", "openai_api_key", "openai_model"}))
-        comparison = compare(SHORT_PAPERS[0]["id"], SHORT_PAPERS[1]["id"], settings=settings)
+        comparison = Library(settings).compare(SHORT_PAPERS[0]["id"], SHORT_PAPERS[1]["id"])
     assert not comparison.fell_back
-    assert comparison.relation.in_common == "in_common from the server"
-    assert comparison.relation.difference == "difference from the server"
+    assert comparison.in_common == "in_common from the server"
+    assert comparison.difference == "difference from the server"
 
 
 def test_an_answer_over_its_whole_limit_stops_and_says_how_long_it_ran():
@@ -185,7 +185,7 @@ def test_an_answer_over_its_whole_limit_stops_and_says_how_long_it_ran():
             list(llm.get_chat_model(settings).stream("hello"))
     message = str(caught.value)
     assert "PAPERS_OPENAI_ANSWER_TIMEOUT" in message and "still answering" in message
-    assert 1.6 <= waited(message) < 3
+    assert 1.6 <= waited(message) < len(TOKENS) * 0.5  # stopped before the whole answer had come
 
 
 def test_a_refused_connection_is_retried_with_backoff_and_the_tries_are_counted():
@@ -205,7 +205,7 @@ def test_a_silent_embeddings_server_fails_within_its_limit():
         started = time.monotonic()
         with pytest.raises(PapersError, match=r"\(embeddings\) accepted the connection but sent nothing for 1 s"):
             OpenAIEmbedder(settings).embed(["a passage"])
-    assert time.monotonic() - started < 3
+    assert time.monotonic() - started < 1 + BUSY_SLACK
 
 
 # --- garbage files --------------------------------------------------------------------------------
@@ -277,7 +277,7 @@ WITHOUT_ROOTS_OVERRIDE = ["setpriv", "--bounding-set=-dac_override,-dac_read_sea
 
 @pytest.fixture
 def two_paper_library(tmp_path) -> Settings:
-    from rag.ingest import ingest
+    from conftest import ingest
 
     settings = library_settings(tmp_path / "library")
     report = ingest([write_jsonl(tmp_path / "short.jsonl", SHORT_PAPERS)], settings)
@@ -298,7 +298,7 @@ def test_a_read_only_library_can_be_searched_listed_and_counted_but_not_written(
 
         def papers(*args):
             return subprocess.run([*WITHOUT_ROOTS_OVERRIDE, str(PAPERS_CLI), "--data-dir", str(library), *args],
-                                  cwd=tmp_path, env=cli_env(), capture_output=True, text=True, timeout=120)
+                                  cwd=tmp_path, env=cli_env(), capture_output=True, text=True)
 
         tiny, leaf = SHORT_PAPERS
         search = papers("search", "keyword spotting on microcontrollers", "--json")
@@ -327,8 +327,8 @@ def test_a_chroma_server_that_never_answers_does_not_hang_papers_stats(tmp_path)
         port = base_url.split(":")[-1].split("/")[0]
         env = cli_env(CHROMA_HOST="127.0.0.1", CHROMA_PORT=port, PAPERS_CHROMA_TIMEOUT="2")
         started = time.monotonic()
-        result = run_cli("stats", cwd=tmp_path, env=env, timeout=60)
-    assert time.monotonic() - started < 20
+        result = run_cli("stats", cwd=tmp_path, env=env)
+    assert time.monotonic() - started < 2 + BUSY_SLACK
     assert_user_error(result, f"127.0.0.1:{port} (CHROMA_HOST/CHROMA_PORT)", "did not answer within 2 s",
                       "PAPERS_CHROMA_TIMEOUT")
 

@@ -7,7 +7,8 @@ import re
 
 import pytest
 
-from rag.grounding import citing_sentences, ground, numbers, supported, supporting_passage, unsupported_sentences
+from rag.grounding import citing_sentences, ground, supported, supporting_passage, unsupported_sentences
+from rag.quantities import numbers
 
 SOURCES = {
     1: "Galactic: Scaling End-to-End Reinforcement Learning for Rearrangement\n"

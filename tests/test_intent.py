@@ -4,7 +4,7 @@ import pytest
 
 from rag.evidence import relevant
 from rag.intent import asks_for_several
-from rag.retrieval import PaperHit
+from rag.replies import SearchHit
 from rag.settings import Settings
 
 
@@ -43,8 +43,9 @@ def test_a_question_about_one_paper_or_fact_does_not(question):
     assert not asks_for_several(question)
 
 
-def hits(*similarities: float) -> list[PaperHit]:
-    return [PaperHit(f"p{rank}", f"Paper {rank}", 1.0 / (rank + 1), similarity=s) for rank, s in enumerate(similarities)]
+def hits(*similarities: float) -> list[SearchHit]:
+    return [SearchHit(id=f"p{rank}", title=f"Paper {rank}", score=1.0 / (rank + 1), passages=[], similarity=s)
+            for rank, s in enumerate(similarities)]
 
 
 def test_a_list_question_keeps_the_best_ranked_papers_that_trail_past_the_margin(tmp_path):

@@ -19,9 +19,11 @@ import pytest
 from langchain_core.messages import HumanMessage, SystemMessage
 
 from conftest import SERVER_MODEL, free_port, make_settings
-from rag import llm, local_model
+from rag import llama_chat, llm, local_model
 from rag.errors import PapersError
 from rag.settings import Settings
+
+pytestmark = pytest.mark.slow
 
 API_KEY = "sk-test-SECRET-0123456789abcdef"
 PERSON_SCHEMA = {
@@ -96,15 +98,14 @@ def test_local_calls_from_two_threads_are_serialised(local_chat, monkeypatch):
 def test_open_stream_holds_the_model_until_closed(local_chat):
     stream = local_chat.stream("Write a long story about a cat.")
     next(stream)
-    assert llm._LLAMA_LOCK.locked()
+    assert llama_chat.LLAMA_LOCK.locked()
     stream.close()
-    assert not llm._LLAMA_LOCK.locked()
+    assert not llama_chat.LLAMA_LOCK.locked()
 
 
 def test_local_prompt_longer_than_context_names_setting(local_chat, local_settings):
-    with pytest.raises(PapersError, match="PAPERS_LOCAL_N_CTX"):
-        with llm.llm_errors(local_settings):
-            local_chat.invoke("word " * 5000)
+    with pytest.raises(PapersError, match="PAPERS_LOCAL_N_CTX"), llm.llm_errors(local_settings):
+        local_chat.invoke("word " * 5000)
 
 
 def test_model_is_shared_per_configuration(local_settings):
@@ -151,7 +152,7 @@ def test_local_mode_opens_no_sockets(local_settings, monkeypatch):
     monkeypatch.setattr(socket.socket, "connect_ex", lambda s, a: (refuse(a), real_connect_ex(s, a))[1])
     monkeypatch.setattr(socket, "create_connection", lambda a, *r, **k: (refuse(a), real_create(a, *r, **k))[1])
     monkeypatch.setattr(llm, "_models", {})
-    monkeypatch.setattr(llm, "_llamas", {})
+    monkeypatch.setattr(llama_chat, "_llamas", {})
 
     with llm.llm_errors(local_settings):
         answer = llm.get_chat_model(local_settings).invoke("Say hi.", max_tokens=8)
@@ -188,15 +189,15 @@ def test_describe_backend_never_shows_the_key(small_model_path):
 
 
 def served_settings(base_url: str, **overrides) -> Settings:
-    values = dict(
-        llm_backend="openai",
-        openai_base_url=base_url,
-        openai_model=SERVER_MODEL,
-        openai_first_token_timeout=60.0,
-        openai_max_retries=0,
-        temperature=0.0,
-        max_answer_tokens=24,
-    )
+    values = {
+        "llm_backend": "openai",
+        "openai_base_url": base_url,
+        "openai_model": SERVER_MODEL,
+        "openai_first_token_timeout": 60.0,
+        "openai_max_retries": 0,
+        "temperature": 0.0,
+        "max_answer_tokens": 24,
+    }
     return make_settings(**{**values, **overrides})
 
 
@@ -275,12 +276,11 @@ def serve(fake: FakeServer) -> Iterator[str]:
 def fails_with(settings: Settings, stream: bool = False) -> str:
     """The PapersError message a call produces; it must never carry the key."""
     model = llm.get_chat_model(settings)
-    with pytest.raises(PapersError) as caught:
-        with llm.llm_errors(settings):
-            if stream:
-                list(model.stream("hello"))
-            else:
-                model.invoke("hello")
+    with pytest.raises(PapersError) as caught, llm.llm_errors(settings):
+        if stream:
+            list(model.stream("hello"))
+        else:
+            model.invoke("hello")
     message = str(caught.value)
     assert API_KEY not in message
     return message

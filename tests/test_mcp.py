@@ -1,6 +1,7 @@
 """MCP with the SDK's own clients: over stdio, spawning `papers mcp` on the sample library, and over
 streamable HTTP, through the `papers serve` app under uvicorn. Tools reply with the CLI's
-`--json` objects; a user's mistake is a tool error carrying the message, never a traceback."""
+`--json` objects, as text and as structured content that their output schemas describe; a user's
+mistake is a tool error carrying the message, never a traceback."""
 
 from __future__ import annotations
 
@@ -12,31 +13,53 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import pytest
 import uvicorn
 from mcp import ClientSession
 from mcp.client.stdio import StdioServerParameters, stdio_client
 from mcp.client.streamable_http import streamable_http_client
 
-from conftest import PAPERS_CLI, SHORT_PAPERS, as_env, cli_env, copy_library, free_port, small_model, write_jsonl
+from conftest import (
+    PAPERS_CLI,
+    SHORT_PAPERS,
+    ScriptedModel,
+    as_env,
+    cli_env,
+    copy_library,
+    free_port,
+    ingest,
+    small_model,
+    write_jsonl,
+)
 from rag.aspects import LABELS
-from rag.ingest import ingest, open_store
+from rag.library import Library
 from rag.mcp_server import HTTP_PATH
+from rag.replies import as_json
 from rag.service import create_app
-from rag.retrieval import Retriever
 from rag.settings import Settings
 
-TOOLS = {"search_papers", "ask", "digest", "compare", "list_papers"}
+pytestmark = pytest.mark.slow
+
+TOOLS = {"search_papers", "ask", "topic", "digest", "compare", "get_paper", "list_papers", "stats"}
 QUERY = "Kolmogorov-Arnold networks with learnable activation functions"
 QUESTION = "How much faster than Habitat 2.0 does Galactic simulate a Fetch robot?"
 TINY, LEAF = SHORT_PAPERS
+DIGEST = "TinyFormer runs transformers on microcontrollers."
+RELATION = json.dumps({"in_common": "Both are small models.", "difference": "Transformers against a CNN."})
+TOPIC = "TinyFormer runs transformers on microcontrollers with 256 KB of memory [1]."
 
 
 async def call(session: ClientSession, tool: str, **arguments):
-    """The tool's JSON reply, or its error text for a call that failed."""
+    """The tool's JSON reply, or its error text for a call that failed; the structured content is
+    the same value (a list wrapped as {"result": [...]})."""
     result = await session.call_tool(tool, arguments)
     assert len(result.content) == 1, result.content
     text = result.content[0].text
-    return ("error", text) if result.is_error else json.loads(text)
+    if result.is_error:
+        return "error", text
+    value = json.loads(text)
+    assert result.structured_content == (value if isinstance(value, dict) else {"result": value})
+    return value
 
 
 def assert_tool_error(reply, *fragments: str) -> None:
@@ -74,9 +97,12 @@ def test_stdio_client_lists_tools_searches_lists_and_asks(sample_library: Settin
     assert all(tool.description for tool in replies["tools"].values())
 
     # the very objects `papers search --json` and `papers list --json` print
-    assert replies["search"] == [hit.as_dict() for hit in Retriever(sample_library).search(QUERY, 3)]
+    library = Library(sample_library)
+    assert replies["search"] == as_json(library.search(QUERY, 3))
     assert "Kolmogorov-Arnold" in replies["search"][0]["title"]
-    assert replies["list"] == [paper.as_dict() for paper in open_store(sample_library).papers()]
+    assert replies["list"] == as_json(library.papers().items)
+    assert replies["tools"]["ask"].output_schema["properties"]["refused"]["type"] == "boolean"
+    assert "excerpt" not in json.dumps(replies["tools"]["ask"].output_schema)
     assert len(replies["list"]) == 87 and set(replies["list"][0]) == {"id", "title", "date", "authors", "source"}
 
     assert_tool_error(replies["empty"], "The question is empty")
@@ -84,7 +110,7 @@ def test_stdio_client_lists_tools_searches_lists_and_asks(sample_library: Settin
     assert_tool_error(replies["near_miss"], "Did you mean", "Stitchable Neural Networks")
 
     answer = replies["ask"]
-    assert set(answer) == {"answer", "citations", "sources", "removed_statements"}
+    assert set(answer) == {"answer", "citations", "sources", "removed_statements", "removed_citations", "refused"}
     assert answer["answer"].strip()
     assert any(source["title"].startswith("Galactic:") for source in answer["sources"])
     numbers = {source["n"] for source in answer["sources"]}
@@ -97,7 +123,7 @@ def uvicorn_server(app, port: int) -> Iterator[None]:
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + 600
     while not server.started:
         assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
         time.sleep(0.1)
@@ -116,26 +142,34 @@ def test_streamable_http_client_calls_the_tools_mounted_at_mcp(
     port = free_port()
 
     async def session_run() -> dict:
-        async with streamable_http_client(f"http://127.0.0.1:{port}{HTTP_PATH}") as (read, write):
-            async with ClientSession(read, write) as session:
-                await session.initialize()
-                return {
-                    "tools": {tool.name for tool in (await session.list_tools()).tools},
-                    "search": await call(session, "search_papers", query="microcontrollers keyword spotting", k=2),
-                    "digest": await call(session, "digest", paper=TINY["title"]),
-                    "compare": await call(session, "compare", a=TINY["id"], b=LEAF["title"]),
-                    "same": await call(session, "compare", a=TINY["id"], b=TINY["title"]),
-                }
+        async with streamable_http_client(f"http://127.0.0.1:{port}{HTTP_PATH}") as (read, write), \
+                ClientSession(read, write) as session:
+            await session.initialize()
+            return {
+                "tools": {tool.name for tool in (await session.list_tools()).tools},
+                "search": await call(session, "search_papers", query="microcontrollers keyword spotting", k=2),
+                "digest": await call(session, "digest", paper=TINY["title"]),
+                "compare": await call(session, "compare", a=TINY["id"], b=LEAF["title"]),
+                "same": await call(session, "compare", a=TINY["id"], b=TINY["title"]),
+                "refused": await call(session, "ask", question="What does AlphaFold reach on CASP14?"),
+                "paper": await call(session, "get_paper", paper=LEAF["id"]),
+                "stats": await call(session, "stats"),
+                "topic": await call(session, "topic", topic="keyword spotting on microcontrollers"),
+            }
 
-    with uvicorn_server(create_app(library), port):
+    with uvicorn_server(create_app(Library(library, ScriptedModel(responses=[DIGEST, RELATION, TOPIC]))), port):
         replies = asyncio.run(session_run())
 
     assert replies["tools"] == TOOLS
     assert replies["search"][0]["id"] == TINY["id"] and len(replies["search"]) == 2
     assert replies["digest"]["id"] == TINY["id"] and replies["digest"]["digest"].strip()
-    assert set(replies["digest"]) == {"id", "title", "digest"}
+    assert set(replies["digest"]) == {"id", "title", "digest", "removed_statements"}
     comparison = replies["compare"]
-    assert set(comparison) == {"a", "b", "rows", "in_common", "difference"}
+    assert set(comparison) == {"a", "b", "rows", "in_common", "difference", "fell_back"}
     assert (comparison["a"]["id"], comparison["b"]["id"]) == (TINY["id"], LEAF["id"])
     assert len(comparison["rows"]) == len(LABELS) and all(row["a"] and row["b"] for row in comparison["rows"])
     assert_tool_error(replies["same"], "Both names point at the same paper")
+    assert replies["refused"]["refused"] is True and replies["refused"]["citations"] == []
+    assert replies["paper"]["abstract"] == LEAF["abstract"]
+    assert replies["stats"]["papers"] == 89
+    assert replies["topic"]["answer"].startswith("TinyFormer runs transformers on microcontrollers")

@@ -15,11 +15,14 @@ import streamlit as st
 from markdown_it import MarkdownIt
 from streamlit.testing.v1 import AppTest
 
+import rag.ask
+import rag.library
 from conftest import UI_APP, free_port, sample_papers, silent_server
-from rag.ask import Answer, AnswerStream, Citation
-from rag.evidence import Source
+from rag.replies import Answer, Citation, Source
 
-TIMEOUT = 240  # seconds per script run: a shared 2-core machine can be slow
+pytestmark = pytest.mark.slow
+
+TIMEOUT = 600  # seconds per script run: a shared 2-core machine can be slow
 PORTAL = "Agents Play Thousands of 3D Video Games"
 FGCNN = "Feature Generation by Convolutional Neural Network for Click-Through Rate Prediction"
 SIAMESE = "Siamese based Neural Network for Offline Writer Identification on word level data"
@@ -30,11 +33,25 @@ def paper_ids() -> dict[str, str]:
     return {paper.title: paper.id for paper in sample_papers()}
 
 
+def app_module(monkeypatch, name: str):
+    """One of the app's modules in ui/, the very module its pages import."""
+    monkeypatch.syspath_prepend(str(UI_APP.parent))
+    return importlib.import_module(name)
+
+
 @pytest.fixture
 def common(monkeypatch):
-    """The app's ui/common.py, the very module its pages import."""
-    monkeypatch.syspath_prepend(str(UI_APP.parent))
-    return importlib.import_module("common")
+    return app_module(monkeypatch, "common")
+
+
+@pytest.fixture
+def render(monkeypatch):
+    return app_module(monkeypatch, "render")
+
+
+@pytest.fixture
+def answers(monkeypatch):
+    return app_module(monkeypatch, "answers")
 
 
 @pytest.fixture
@@ -86,9 +103,10 @@ def jsonl(path: Path, records: list) -> tuple[str, bytes, str]:
 # --- chat ---------------------------------------------------------------------------------------------
 
 
-def test_chat_shows_sources_before_the_answer_then_the_answer_with_its_sources(open_app, common, monkeypatch):
+def test_chat_shows_sources_before_the_answer_then_the_answer_with_its_sources(open_app, common, answers, render,
+                                                                              monkeypatch):
     events: list[str] = []
-    card, stream_text = common.source_card, common.stream_text
+    card, stream_text = answers.source_card, common.stream_text
 
     def spy_card(*args, **kwargs):
         events.append(kwargs["anchor"])
@@ -98,7 +116,7 @@ def test_chat_shows_sources_before_the_answer_then_the_answer_with_its_sources(o
         events.append("stream")
         return stream_text(*args, **kwargs)
 
-    monkeypatch.setattr(common, "source_card", spy_card)
+    monkeypatch.setattr(answers, "source_card", spy_card)
     monkeypatch.setattr(common, "stream_text", spy_stream)
 
     app = ask(open_app(), f"What is PORTAL in '{PORTAL}'?")
@@ -108,8 +126,8 @@ def test_chat_shows_sources_before_the_answer_then_the_answer_with_its_sources(o
     live = [e for e in events[: events.index("stream")] if e.startswith("live-source-")]
     assert len(live) == len(answer.sources), events  # every source was on screen before generation
     user, assistant = app.chat_message
-    assert user.markdown[0].value == common.md(answer.question)
-    assert assistant.markdown[0].value == common.linked(answer.text, {c.n: f"turn0-source-{c.n}" for c in answer.citations})
+    assert user.markdown[0].value == render.md(answer.question)
+    assert assistant.markdown[0].value == render.linked(answer.text, {c.n: f"turn0-source-{c.n}" for c in answer.citations})
     shown = cards(app, assistant)
     assert sorted(h.anchor for h in shown) == sorted(f"turn0-source-{s.n}" for s in answer.sources)
     assert PORTAL in {s.title for s in answer.sources}
@@ -118,13 +136,13 @@ def test_chat_shows_sources_before_the_answer_then_the_answer_with_its_sources(o
 
 def test_a_follow_up_is_asked_with_the_conversation_as_history(open_app, monkeypatch):
     histories = []
-    condense = AnswerStream._condense
+    condense = rag.ask.condense
 
-    def spy(self, question, history):
+    def spy(question, history, *args):
         histories.append(list(history))
-        return condense(self, question, history)
+        return condense(question, history, *args)
 
-    monkeypatch.setattr(AnswerStream, "_condense", spy)
+    monkeypatch.setattr(rag.ask, "condense", spy)
     app = ask(ask(open_app(), "Which framework plays thousands of 3D video games?"), "How are its policies improved?")
 
     first, second = app.session_state["chat"]
@@ -140,22 +158,23 @@ def cited_answer(ids: dict[str, str]) -> Answer:
     """An answer citing source [2] only, whose title tries to inject a link."""
     evil = "[click](https://evil.example) <b>bold</b>"
     sources = [
-        Source(1, ids[FGCNN], FGCNN, "FGCNN has two components.", [], 0.03, 0.41),
-        Source(2, ids[PORTAL], f"{PORTAL} {evil}", "We present PORTAL.", [], 0.03, 0.62),
+        Source(n=1, id=ids[FGCNN], title=FGCNN, excerpt="FGCNN has two components.", score=0.03, similarity=0.41),
+        Source(n=2, id=ids[PORTAL], title=f"{PORTAL} {evil}", excerpt="We present PORTAL.", score=0.03, similarity=0.62),
     ]
-    citation = Citation(2, ids[PORTAL], sources[1].title, "PORTAL plays thousands of games.")
-    return Answer("What is PORTAL?", "What is PORTAL?", "PORTAL is a game agent [2].", sources, [citation])
+    citation = Citation(n=2, id=ids[PORTAL], title=sources[1].title, passage="PORTAL plays thousands of games.")
+    return Answer(question="What is PORTAL?", standalone_question="What is PORTAL?", text="PORTAL is a game agent [2].",
+                  sources=sources, citations=[citation])
 
 
-def test_each_citation_links_to_its_card_whose_actions_open_digest_and_compare(open_app, common, paper_ids):
+def test_each_citation_links_to_its_card_whose_actions_open_digest_and_compare(open_app, render, paper_ids):
     answer = cited_answer(paper_ids)
     app = open_app(state={"chat": [answer]})
 
     assistant = app.chat_message[1]
     assert assistant.markdown[0].value == r"PORTAL is a game agent [\[2\]](#turn0-source-2)\."
     cited, other = cards(app, assistant)
-    assert (cited.anchor, cited.value) == ("turn0-source-2", common.md(f"[2] {answer.sources[1].title}"))
-    assert common.md("PORTAL plays thousands of games.") in [m.value for m in assistant.markdown]
+    assert (cited.anchor, cited.value) == ("turn0-source-2", render.md(f"[2] {answer.sources[1].title}"))
+    assert render.md("PORTAL plays thousands of games.") in [m.value for m in assistant.markdown]
     assert other.anchor == "turn0-source-1"
     assert app.expander[0].label == "Other sources retrieved (1)"
 
@@ -180,40 +199,40 @@ NASTY = [
 
 
 @pytest.mark.parametrize("text", NASTY)
-def test_md_leaves_library_text_literal(common, text: str):
+def test_md_leaves_library_text_literal(render, text: str):
     """Rendered by a CommonMark parser, escaped text is the text, with no markup; what Streamlit
     would link or turn into an icon after parsing is broken by an invisible word joiner."""
-    html = MarkdownIt("commonmark").render(common.md(text))
+    html = MarkdownIt("commonmark").render(render.md(text))
     assert re.fullmatch(r"<p>.*</p>\n", html, re.S), html
     visible = html[3:-5].replace("&lt;", "<").replace("&gt;", ">").replace("&quot;", '"').replace("&amp;", "&")
-    assert visible.replace(common.WORD_JOINER, "") == text
+    assert visible.replace(render.WORD_JOINER, "") == text
     assert not re.search(r"://|www\.|\w@|:[\w/+-]+:", visible)
 
 
 @pytest.mark.parametrize("text", NASTY)
-def test_md_of_a_stream_is_md_of_the_whole_text_however_it_is_split(common, text: str):
+def test_md_of_a_stream_is_md_of_the_whole_text_however_it_is_split(render, text: str):
     for cut in range(len(text) + 1):
-        assert common.md(text).startswith(common.md(text[:cut]))
-        assert "".join(common.md_stream([text[:cut], text[cut:]])) == common.md(text)
-    assert "".join(common.md_stream(text)) == common.md(text)  # one character at a time
+        assert render.md(text).startswith(render.md(text[:cut]))
+        assert "".join(render.md_stream([text[:cut], text[cut:]])) == render.md(text)
+    assert "".join(render.md_stream(text)) == render.md(text)  # one character at a time
 
 
-def test_linked_makes_only_cited_numbers_links(common):
-    assert common.linked("A [1], B [2] and [x](y).", {1: "s-1"}) == r"A [\[1\]](#s-1)\, B \[2\] and \[x\]\(y\)\."
+def test_linked_makes_only_cited_numbers_links(render):
+    assert render.linked("A [1], B [2] and [x](y).", {1: "s-1"}) == r"A [\[1\]](#s-1)\, B \[2\] and \[x\]\(y\)\."
     # one line per paper stays a list; nothing else in the line becomes syntax
-    assert common.linked("- A [1]: *x*.\n- B-2 [2]: y.", {1: "s-1"}) == "- A [\\[1\\]](#s-1)\\: \\*x\\*\\.\n- B\\-2 \\[2\\]\\: y\\."
+    assert render.linked("- A [1]: *x*.\n- B-2 [2]: y.", {1: "s-1"}) == "- A [\\[1\\]](#s-1)\\: \\*x\\*\\.\n- B\\-2 \\[2\\]\\: y\\."
 
 
 # --- digest and compare ------------------------------------------------------------------------------
 
 
-def test_digest_streams_beside_the_abstract_then_comes_from_the_cache(open_app, common, paper_ids):
+def test_digest_streams_beside_the_abstract_then_comes_from_the_cache(open_app, render, paper_ids):
     app = open_app("digest")
     app.selectbox(key="digest_paper").set_value(paper_ids[FGCNN]).run()
     assert not app.exception and not app.error
 
     abstract, digest = app.columns[:2]
-    assert abstract.subheader[0].value == common.md(FGCNN)
+    assert abstract.subheader[0].value == render.md(FGCNN)
     assert "Feature Generation" in abstract.markdown[0].value
     written = digest.markdown[0].value
     assert written.strip() and not any(c.value.startswith("Cached") for c in digest.caption)
@@ -224,30 +243,28 @@ def test_digest_streams_beside_the_abstract_then_comes_from_the_cache(open_app, 
     assert digest.markdown[0].value.split() == written.split()  # the cache keeps it as one paragraph
 
 
-def test_digest_says_what_the_abstract_did_not_support(open_app, common, paper_ids, monkeypatch):
+def test_digest_says_what_the_abstract_did_not_support(open_app, render, paper_ids, monkeypatch):
     from langchain_core.language_models.fake_chat_models import FakeListChatModel
 
-    import rag.digest
-
     reply = "Ptr-Net points at positions of its input sequence. Zorblax Labs released it in 1987."
-    monkeypatch.setattr(rag.digest, "get_chat_model", lambda settings: FakeListChatModel(responses=[reply]))
+    monkeypatch.setattr(rag.library, "get_chat_model", lambda settings, progress=None: FakeListChatModel(responses=[reply]))
     app = open_app("digest")
     app.selectbox(key="digest_paper").set_value(paper_ids["Pointer Networks"]).run()
     digest = app.columns[1]
-    assert digest.markdown[0].value == common.md("Ptr-Net points at positions of its input sequence.")
-    assert digest.caption[0].value == common.md("Removed, not supported by the abstract: Zorblax Labs released it in 1987.")
+    assert digest.markdown[0].value == render.md("Ptr-Net points at positions of its input sequence.")
+    assert digest.caption[0].value == render.lines("Removed, not supported by the abstract:\n- Zorblax Labs released it in 1987.")
 
 
-def test_the_first_load_of_the_model_shows_its_stages(open_app, common, paper_ids, monkeypatch):
+def test_the_first_load_of_the_model_shows_its_stages(open_app, paper_ids, monkeypatch):
     """The model is loaded once per process, so its first load is replayed: each stage reported."""
-    shared = common.get_chat_model
+    shared = rag.library.get_chat_model
 
-    def first_load(settings, progress):
-        for stage in ("join", "verify", "load"):
+    def first_load(settings, progress=None):
+        for stage in ("join", "verify", "load") if progress else ():
             progress(stage, 1.0)
         return shared(settings)
 
-    monkeypatch.setattr(common, "get_chat_model", first_load)
+    monkeypatch.setattr(rag.library, "get_chat_model", first_load)
     app = open_app("digest")
     app.selectbox(key="digest_paper").set_value(paper_ids[SIAMESE]).run()
     (status,) = app.status
@@ -267,20 +284,20 @@ def test_topic_digest_lists_its_sources(open_app):
     assert sorted(h.anchor for h in cards(app)) == sorted(f"topic-source-{s.n}" for s in answer.sources)
 
 
-def test_compare_shows_both_abstracts_then_the_table_and_downloads(open_app, common, paper_ids):
+def test_compare_shows_both_abstracts_then_the_table_and_downloads(open_app, render, paper_ids):
     app = open_app("compare")
     app.selectbox(key="compare_a").set_value(paper_ids[PORTAL])
     app.selectbox(key="compare_b").set_value(paper_ids[FGCNN]).run()
     left, right = app.columns[:2]
-    assert left.subheader[0].value == common.md(PORTAL) and right.subheader[0].value == common.md(FGCNN)
+    assert left.subheader[0].value == render.md(PORTAL) and right.subheader[0].value == render.md(FGCNN)
 
     button(app, "Compare").click().run()
     assert not app.exception and not app.error
     status = next(box for box in app.status if box.label == "Related")
-    assert [m.value for m in status.markdown] == [common.md("Relating the two papers")]
+    assert [m.value for m in status.markdown] == [render.md("Relating the two papers")]
     table = app.table[0].value
     assert list(table.index) == ["Problem", "Approach", "Experiments and results", "Limitations or open questions"]
-    assert list(table.columns) == [f"A: {common.md(PORTAL)}", f"B: {common.md(FGCNN)}"]
+    assert list(table.columns) == [f"A: {render.md(PORTAL)}", f"B: {render.md(FGCNN)}"]
     assert all(cell.strip() for cell in table.to_numpy().ravel())
     assert any(m.value.startswith("**In common:**") for m in app.markdown)
     assert any(m.value.startswith("**Key difference:**") for m in app.markdown)
@@ -309,7 +326,7 @@ def test_an_empty_library_offers_the_bundled_sample(open_app, tmp_path: Path):
     assert app.metric[0].value == "2"
 
 
-def test_uploads_report_what_was_added_and_rejected_and_keep_the_library(open_app, common, tmp_path: Path):
+def test_uploads_report_what_was_added_and_rejected_and_keep_the_library(open_app, render, tmp_path: Path):
     app = open_app("library", PAPERS_DATA_DIR=str(tmp_path / "library"))
     assert "The library is empty" in app.info[0].value
 
@@ -330,12 +347,12 @@ def test_uploads_report_what_was_added_and_rejected_and_keep_the_library(open_ap
     assert "invalid JSON" in rejected["Reason"][0] and "abstract" in rejected["Reason"][1]
 
     upload("malformed", jsonl(tmp_path / "malformed.jsonl", ["{broken", {"title": "No abstract"}]))
-    assert app.error[0].value.startswith(common.md("Nothing was added. malformed.jsonl: none of its 2 records"))
+    assert app.error[0].value.startswith(render.md("Nothing was added. malformed.jsonl: none of its 2 records"))
     assert len(app.dataframe[0].value) == 4 and app.metric[0].value == "4"
 
     mostly_bad = jsonl(tmp_path / "mostly_bad.jsonl", [record(5), "{not json", {"title": "No abstract"}])
     upload("mostly bad", mostly_bad)
-    assert app.error[0].value.startswith(common.md("Nothing was added. mostly_bad.jsonl: 2 of its 3 records (67%)"))
+    assert app.error[0].value.startswith(render.md("Nothing was added. mostly_bad.jsonl: 2 of its 3 records (67%)"))
     assert app.metric[0].value == "4"
     app.checkbox[0].check().run()
     upload("mostly bad, kept", mostly_bad)
@@ -350,14 +367,14 @@ def test_uploads_report_what_was_added_and_rejected_and_keep_the_library(open_ap
     "server, message",
     [("unreachable", "Could not reach the model server"), ("silent", "accepted the connection but sent nothing for 1 s")],
 )
-def test_an_unreachable_model_server_is_an_error_and_the_sources_stay(open_app, common, server, message):
+def test_an_unreachable_model_server_is_an_error_and_the_sources_stay(open_app, render, server, message):
     with contextlib.ExitStack() as stack:
         base_url = stack.enter_context(silent_server()) if server == "silent" else f"http://127.0.0.1:{free_port()}/v1"
         app = open_app(
             PAPERS_LLM_BACKEND="openai", OPENAI_BASE_URL=base_url, OPENAI_API_KEY="x", PAPERS_OPENAI_MAX_RETRIES="0",
             PAPERS_OPENAI_FIRST_TOKEN_TIMEOUT="1",
         )
-        assert common.md(f"openai: gpt-4o-mini @ {base_url}") in app.sidebar.markdown[0].value
+        assert render.md(f"openai: gpt-4o-mini @ {base_url}") in app.sidebar.markdown[0].value
         ask(app, f"What is PORTAL in '{PORTAL}'?")
     assert message in app.error[0].value
     assistant = app.chat_message[1]

@@ -1,0 +1,174 @@
+"""`papers serve` for real: the `papers` command runs uvicorn on a free loopback port over a copy of
+the sample library, SmolLM2 answers, and the tests speak HTTP to it (httpx, the `openai` client):
+what only a real process shows (a cold start, streams cut by a client, several processes)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+import openai
+import pytest
+from test_service import assert_error
+
+from conftest import (
+    PAPERS_CLI,
+    SHORT_PAPERS,
+    as_env,
+    cli_env,
+    free_port,
+    run_cli,
+    serving,
+    small_model,
+    write_jsonl,
+)
+from rag.settings import Settings
+
+pytestmark = [pytest.mark.server, pytest.mark.slow]
+
+KAN_QUESTION = "Which papers study Kolmogorov-Arnold networks?"
+"""SmolLM2 answers this one by repeating itself up to the token limit, when it may copy
+(PAPERS_MAX_COPIED_WORDS=0): a long, steady stream."""
+KEY = "test-key-0123456789"
+
+
+@contextmanager
+def papers_serve(settings: Settings, folder: Path, health: str = "/healthz", **extra: str) -> Iterator[str]:
+    """`papers serve` with `settings` as PAPERS_* variables; yields its base URL once `health` answers."""
+    port = free_port()
+    values = {"data_dir": settings.data_dir, **small_model(settings.local_model_path, max_answer_tokens=32,
+                                                           cache_dir=folder / "cache")}
+    env = cli_env(**{**as_env(values), **extra})
+    if settings.chroma_host:
+        env |= {"CHROMA_HOST": settings.chroma_host, "CHROMA_PORT": str(settings.chroma_port),
+                "PAPERS_COLLECTION": settings.collection}
+    command = [str(PAPERS_CLI), "serve", "--port", str(port)]
+    url = f"http://127.0.0.1:{port}"
+    with serving(command, f"{url}{health}", folder / f"serve-{port}.log", "papers serve", env=env, cwd=folder):
+        yield url
+
+
+@pytest.fixture(scope="module")
+def library(short_library: Settings) -> Settings:
+    return short_library
+
+
+def test_a_cold_server_answers_its_first_burst(library: Settings, tmp_path: Path):
+    """Issue 17: 30 concurrent searches as a fresh server's first traffic all got 503 while several
+    threads opened the library at once. /healthz answers at once; the burst waits for the one opening."""
+    with papers_serve(library, tmp_path) as url, httpx.Client(base_url=url, timeout=300) as client:
+        with ThreadPoolExecutor(30) as pool:
+            replies = list(pool.map(lambda _: client.post("/v1/search", json={"query": "leaf counting", "k": 1}),
+                                    range(30)))
+        assert [reply.status_code for reply in replies] == [200] * 30, [r.text for r in replies if r.status_code != 200]
+        assert {reply.json()[0]["id"] for reply in replies} == {SHORT_PAPERS[1]["id"]}
+        assert client.get("/readyz").json() == {"status": "ready"}
+
+
+def test_openai_client_chats_plain_and_streaming(library: Settings, tmp_path: Path):
+    with papers_serve(library, tmp_path, "/readyz") as url:
+        client = openai.OpenAI(base_url=f"{url}/v1", api_key="unused", max_retries=0)
+        assert [model.id for model in client.models.list()] == ["papers"]
+        history = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Which paper counts leaves?"},
+                   {"role": "assistant", "content": "LeafCount [1]."}, {"role": "user", "content": "What data did it use?"}]
+        reply = client.chat.completions.create(model="papers", messages=history)
+        content = reply.choices[0].message.content
+        citations = reply.model_extra["citations"]
+        assert content.strip() and reply.choices[0].finish_reason == "stop"
+        for citation in citations:
+            assert set(citation) == {"n", "id", "title", "passage"} and f"[{citation['n']}] {citation['title']}" in content
+
+        chunks = list(client.chat.completions.create(model="papers", messages=history[-1:], stream=True))
+        assert chunks[0].choices[0].delta.role == "assistant"
+        assert chunks[-1].choices[0].finish_reason == "stop" and "citations" in chunks[-1].model_extra
+        assert "".join(c.choices[0].delta.content or "" for c in chunks).strip()
+
+        with pytest.raises(openai.NotFoundError, match="No model 'gpt-4o'"):
+            client.chat.completions.create(model="gpt-4o", messages=history)
+        with pytest.raises(openai.UnprocessableEntityError, match="user's question"):
+            client.chat.completions.create(model="papers", messages=[{"role": "assistant", "content": "hi"}])
+
+
+def test_keys_limits_and_a_busy_model(library: Settings, tmp_path: Path):
+    """With keys, /v1 and /mcp answer 401 without one; an upload over the limit is 413; with no room to
+    wait, a second ask gets 429 while a search goes through; a client that leaves frees the model."""
+    extra = {"PAPERS_API_KEYS": f"other-key,{KEY}", "PAPERS_MAX_WAITING": "0", "PAPERS_MAX_UPLOAD_MB": "0.01",
+             "PAPERS_MAX_ANSWER_TOKENS": "200", "PAPERS_MAX_COPIED_WORDS": "0"}
+    with papers_serve(library, tmp_path, **extra) as url, httpx.Client(base_url=url, timeout=300) as anonymous:
+        for path in ("/v1/papers", "/v1/models", "/mcp"):
+            assert anonymous.get(path).status_code == 401
+        assert_error(anonymous.get("/v1/papers", headers={"Authorization": "Bearer wrong"}), 401, "API key")
+        assert anonymous.get("/healthz").status_code == 200
+
+        client = httpx.Client(base_url=url, timeout=300, headers={"Authorization": f"Bearer {KEY}"})
+        assert client.get("/v1/papers", params={"limit": 1}).status_code == 200
+        assert_error(client.post("/v1/papers", files=[("files", ("big.jsonl", b"x" * 20_000))]), 413, "MB limit")
+
+        full = tokens_generated(client)
+        with client.stream("POST", "/v1/ask", json={"question": KAN_QUESTION},
+                           headers={"Accept": "text/event-stream"}) as first:
+            lines = first.iter_lines()
+            assert next(lines) == "event: sources"
+            busy = client.post("/v1/ask", json={"question": "What is LeafCount?"})
+            assert_error(busy, 429, "busy")
+            assert busy.headers["Retry-After"].isdigit()
+            assert client.post("/v1/search", json={"query": "leaf counting"}).status_code == 200
+            events = "\n".join(lines)
+        assert events.rstrip().splitlines()[-2] == "event: answer"
+        full = tokens_generated(client) - full
+        assert full >= 150  # the stream ran to (near) the token limit
+
+        before = tokens_generated(client)
+        with client.stream("POST", "/v1/ask", json={"question": KAN_QUESTION},
+                           headers={"Accept": "text/event-stream"}) as leaving:
+            for line in leaving.iter_lines():
+                if line == "event: token":
+                    break
+        # The model is freed at its next token: bounded by the token limit, not by a clock.
+        while metric(client, "papers_generation_queue") != 0:
+            time.sleep(0.1)
+        assert tokens_generated(client) - before < full / 2
+        assert client.post("/v1/ask", json={"question": "What is LeafCount?"}).status_code == 200
+        exposition = client.get("/metrics").text
+        assert 'papers_requests_total{method="POST",route="/v1/ask",status="429"} 1.0' in exposition
+        assert "papers_request_seconds_bucket" in exposition
+
+
+def metric(client: httpx.Client, name: str) -> float:
+    for line in client.get("/metrics").text.splitlines():
+        if line.startswith((f"{name} ", f"{name}_total ")):
+            return float(line.split()[-1])
+    raise AssertionError(f"{name} not in /metrics")
+
+
+def tokens_generated(client: httpx.Client) -> float:
+    return metric(client, "papers_tokens_generated")
+
+
+def test_serving_beyond_loopback_needs_keys(tmp_path: Path):
+    result = run_cli("--data-dir", str(tmp_path / "lib"), "serve", "--host", "0.0.0.0", cwd=tmp_path)
+    assert result.returncode == 1 and "PAPERS_API_KEYS" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_two_serve_processes_share_one_chroma_server(chroma_server, small_model_path: Path, tmp_path: Path):
+    """A paper added through one process is found by search through the other."""
+    host, port, _ = chroma_server
+    settings = Settings(_env_file=None, data_dir=tmp_path / "one", chroma_host=host, chroma_port=port,
+                        collection="shared-by-two", local_model_path=small_model_path)
+    other = settings.model_copy(update={"data_dir": tmp_path / "two"})
+    with papers_serve(settings, tmp_path) as url_one, papers_serve(other, tmp_path) as url_two, \
+            httpx.Client(base_url=url_one, timeout=300) as one, httpx.Client(base_url=url_two, timeout=300) as two:
+        assert two.post("/v1/search", json={"query": "microcontrollers"}).json() == []
+        job = one.post("/v1/papers", files=[("files", ("short.jsonl", write_jsonl(tmp_path / "s.jsonl", SHORT_PAPERS)
+                                                        .read_bytes()))]).json()["job"]
+        while (state := one.get(f"/v1/jobs/{job}").json())["state"] in ("queued", "running"):
+            time.sleep(0.2)
+        assert state["added"] == 2, state
+        # The other process sees Chroma's count change at its next search and rebuilds its BM25 index.
+        hits = two.post("/v1/search", json={"query": "transformers on microcontrollers"}).json()
+        assert hits[0]["id"] == "short-tinyformer"
+        assert two.get("/v1/papers").json()["total"] == 2
