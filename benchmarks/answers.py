@@ -19,13 +19,10 @@ import time
 from pathlib import Path
 
 from common import WORK, dev_questions, labelled, machine, percentile, sample_library
-
 from rag.ask import AnswerStream
 from rag.citations import CITATION
-from rag.compare import compare
-from rag.digest import DigestStream
-from rag.llm import describe_backend, get_chat_model
-from rag.retrieval import Retriever
+from rag.library import Library
+from rag.replies import as_json
 
 
 def timed(stream) -> tuple[float, float]:
@@ -38,10 +35,10 @@ def timed(stream) -> tuple[float, float]:
     return first or 0.0, time.perf_counter() - start
 
 
-def answer_timed(question, settings, retriever, times) -> AnswerStream:
+def answer_timed(question, library: Library, times) -> AnswerStream:
     """Times run from the question, so retrieval counts toward the time to first token."""
     start = time.perf_counter()
-    stream = AnswerStream(question, settings=settings, retriever=retriever)
+    stream = library.ask_stream(question)
     setup = time.perf_counter() - start
     first, total = timed(stream)
     times.append((setup + first, setup + total))
@@ -94,12 +91,12 @@ def mangled(text: str, vocabulary: set[str]) -> list[str]:
     return found
 
 
-def run_qa(settings, retriever, ids, vocabulary, times, rows, log, kind="qa") -> None:
+def run_qa(library: Library, ids, vocabulary, times, rows, log, kind="qa") -> None:
     cites_gold, precision, facts_found, facts_total = [], [], 0, 0
     lengths, retyped, refused, quoted, garbled = [], 0, 0, 0, []
     gold_named = gold_total = 0
     for row in rows:
-        stream = answer_timed(row["question"], settings, retriever, times)
+        stream = answer_timed(row["question"], library, times)
         answer = stream.answer
         gold = {ids[title] for title in row["gold"]}
         cited = {c.id for c in answer.citations}
@@ -117,7 +114,8 @@ def run_qa(settings, retriever, ids, vocabulary, times, rows, log, kind="qa") ->
             share = copied_share(answer.text, [s.abstract for s in answer.sources])
             retyped += share >= RETYPED
             garbled += mangled(answer.text, vocabulary)
-        log.append({"id": row["id"], "answer": answer.text, "removed": answer.removed_statements, "cited_gold": bool(cited & gold),
+        log.append({"id": row["id"], "answer": answer.text, "removed": answer.removed_statements,
+                    "cited_gold": bool(cited & gold),
                     "cited": sorted(cited), "gold": sorted(gold), "words": len(answer.text.split())})
         print(f"  {row['id']}: gold cited {bool(cited & gold)}, {len(cited)} cited, "
               f"{times[-1][0]:.1f} s to first token")
@@ -131,41 +129,43 @@ def run_qa(settings, retriever, ids, vocabulary, times, rows, log, kind="qa") ->
     print(f"{kind}: words respelt or run together {len(garbled)} {sorted(garbled)}")
 
 
-def run_unanswerable(settings, retriever, times, rows, log, kind) -> None:
+def run_unanswerable(library: Library, times, rows, log, kind) -> None:
     refused = 0
     for row in rows:
-        stream = answer_timed(row["question"], settings, retriever, times)
+        stream = answer_timed(row["question"], library, times)
         refused += stream.answer.refused and not stream.answer.citations
         log.append({"id": row["id"], "answer": stream.answer.text, "refused": stream.answer.refused})
     print(f"{kind}: refused {refused}/{len(rows)}")
 
 
-def run_digest(settings, store, times, rows, log) -> None:
+def run_digest(library: Library, times, rows, log) -> None:
     found = total = 0
     lengths = []
     for row in rows:
-        stream = DigestStream(row["title"], settings=settings, store=store)
+        stream = library.digest_stream(row["title"])
         times.append(timed(stream))
-        found += sum(contains(stream.text, f) for f in row["facts"])
+        text = stream.digest.digest
+        found += sum(contains(text, f) for f in row["facts"])
         total += len(row["facts"])
-        lengths.append(len(stream.text.split()))
-        log.append({"id": row["id"], "digest": stream.text, "cached": stream.cached})
-    print(f"digest: fact recall {found / total:.2f} ({found}/{total}), words p50 {percentile(lengths, 50):.0f} max {max(lengths)}")
+        lengths.append(len(text.split()))
+        log.append({"id": row["id"], "digest": text, "cached": stream.cached})
+    print(f"digest: fact recall {found / total:.2f} ({found}/{total}), "
+          f"words p50 {percentile(lengths, 50):.0f} max {max(lengths)}")
 
 
-def run_compare(settings, store, times, rows, log) -> None:
+def run_compare(library: Library, times, rows, log) -> None:
     placed = total = 0
     for row in rows:
         start = time.perf_counter()
-        comparison = compare(row["a"], row["b"], settings=settings, store=store)
+        comparison = library.compare(row["a"], row["b"])
         elapsed = time.perf_counter() - start
         times.append((elapsed, elapsed))
-        column_a = " ".join(r["a"] for r in comparison.rows())
-        column_b = " ".join(r["b"] for r in comparison.rows())
+        column_a = " ".join(r.a for r in comparison.rows)
+        column_b = " ".join(r.b for r in comparison.rows)
         placed += sum(contains(column_a, f) and not contains(column_b, f) for f in row["facts_a"])
         placed += sum(contains(column_b, f) and not contains(column_a, f) for f in row["facts_b"])
         total += len(row["facts_a"]) + len(row["facts_b"])
-        log.append({"id": row["id"], **comparison.as_dict(), "fell_back": comparison.fell_back})
+        log.append({"id": row["id"], **as_json(comparison)})
     print(f"compare: facts under the right paper {placed}/{total} = {placed / total:.2f}")
 
 
@@ -176,7 +176,8 @@ def time_cli_compare(settings, rows) -> None:
         for path in settings.comparison_cache_dir.glob("*.json"):
             path.unlink()
         start = time.perf_counter()
-        command = [str(Path(sys.executable).parent / "papers"), "--data-dir", str(settings.data_dir), "compare", row["a"], row["b"]]
+        papers = str(Path(sys.executable).parent / "papers")
+        command = [papers, "--data-dir", str(settings.data_dir), "compare", row["a"], row["b"]]
         subprocess.run([*command, "--json"], check=True, capture_output=True)
         walls.append(time.perf_counter() - start)
     print(f"compare, CLI wall time per uncached pair (model load included): p50 {percentile(walls, 50):.1f} s, "
@@ -203,38 +204,38 @@ def main() -> None:
     def questions(kind: str) -> list[dict]:
         return [row for row in dev_questions(kind) if not wanted or row["id"] in wanted]
 
-    settings, store = sample_library(args.data_dir)
-    print(f"machine: {machine()}; model: {describe_backend(settings)}")
+    library = sample_library(args.data_dir)
+    settings = library.settings
+    print(f"machine: {machine()}; model: {library.describe_model()}")
     start = time.perf_counter()
-    get_chat_model(settings)
+    library.model()
     print(f"model load: {time.perf_counter() - start:.1f} s")
-    retriever = Retriever(settings)
-    papers = store.papers()
+    papers = library.store.papers()
     ids = {paper.title: paper.id for paper in papers}
     vocabulary = set(re.findall(r"\w+", " ".join(f"{p.title} {p.abstract}" for p in papers).lower()))
     kinds = args.only.split(",")
     times: list[tuple[float, float]] = []
     log: list[dict] = []
     if "qa" in kinds:
-        run_qa(settings, retriever, ids, vocabulary, times, questions("qa"), log)
+        run_qa(library, ids, vocabulary, times, questions("qa"), log)
     if "unseen" in kinds:
-        run_qa(settings, retriever, ids, vocabulary, times, unseen_questions(wanted), log, "unseen")
+        run_qa(library, ids, vocabulary, times, unseen_questions(wanted), log, "unseen")
     for kind in ("unanswerable", "injection"):
         if kind in kinds:
-            run_unanswerable(settings, retriever, times, questions(kind), log, kind)
+            run_unanswerable(library, times, questions(kind), log, kind)
     report_times("questions", times)
     if "digest" in kinds:
         for path in settings.digest_cache_dir.glob("*.json"):
             path.unlink()
         digest_times: list[tuple[float, float]] = []
-        run_digest(settings, store, digest_times, questions("digest"), log)
+        run_digest(library, digest_times, questions("digest"), log)
         report_times("digest", digest_times)
         times += digest_times
     if "compare" in kinds:
         for path in settings.comparison_cache_dir.glob("*.json"):
             path.unlink()
         compare_times: list[tuple[float, float]] = []
-        run_compare(settings, store, compare_times, questions("compare"), log)
+        run_compare(library, compare_times, questions("compare"), log)
         report_times("compare", compare_times)
         time_cli_compare(settings, questions("compare"))
         times += compare_times

@@ -1,4 +1,5 @@
-"""What the benchmark scripts share: where shared data lives, the sample library, timing, percentiles, labelled sets, dev questions."""
+"""What the benchmark scripts share: where shared data lives, the sample library, timing,
+percentiles, labelled sets, dev questions."""
 
 from __future__ import annotations
 
@@ -8,9 +9,8 @@ import platform
 import statistics
 from pathlib import Path
 
-from rag.ingest import ingest, open_store
+from rag.library import Library
 from rag.settings import Settings
-from rag.store import Store
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = Path(os.environ.get("PAPERS_SHARED_DIR", ROOT.parent / "shared"))
@@ -40,10 +40,9 @@ def dev_questions(kind: str) -> list[dict]:
     return [row for row in rows if row["kind"] == kind]
 
 
-def sample_library(data_dir: str) -> tuple[Settings, Store]:
+def sample_library(data_dir: str) -> Library:
     """The library a benchmark runs on; the sample listing page is ingested into it the first time."""
-    settings = Settings(data_dir=data_dir)
-    store = open_store(settings)
-    if not store.count():
-        ingest([SHARED / "data" / "hf_papers_page" / "papers.txt"], settings)
-    return settings, store
+    library = Library(Settings(data_dir=data_dir))
+    if not library.store.count():
+        library.ingest([SHARED / "data" / "hf_papers_page" / "papers.txt"])
+    return library

@@ -16,7 +16,6 @@ from collections import defaultdict
 from pathlib import Path
 
 from common import ROOT, machine
-
 from rag.grounding import supported
 
 CASES = ROOT / "benchmarks" / "grounding_cases.jsonl"

@@ -15,10 +15,8 @@ from __future__ import annotations
 import argparse
 
 from common import WORK, dev_questions, labelled, machine, sample_library
-
 from rag.evidence import relevant
 from rag.intent import asks_for_several
-from rag.retrieval import Retriever
 
 MIN_PAPERS = (0, 1, 2, 3)
 MARGINS = (0.1, 0.15, 0.2)
@@ -40,7 +38,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--data-dir", default=str(WORK / "sample"))
     args = parser.parse_args()
-    settings, _ = sample_library(args.data_dir)
+    library = sample_library(args.data_dir)
+    settings = library.settings
     print(f"machine: {machine()}")
     tuned = labelled("list_questions.jsonl")
     dev = [(row["question"], row["question"].lower().startswith("which papers"), set(row["gold"]))
@@ -52,7 +51,7 @@ def main() -> None:
 
     lists = [(row["question"], set(row["gold"])) for row in tuned if row["list"]]
     lists += [(question, gold) for question, wanted, gold in dev if wanted]
-    retriever = Retriever(settings)
+    retriever = library.retriever
     hits = {question: retriever.search(question) for question, _ in lists}
     print(f"papers given to the model for {len(lists)} list questions with gold papers (top_k {settings.top_k}):")
     for least in MIN_PAPERS:

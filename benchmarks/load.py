@@ -26,14 +26,13 @@ from contextlib import nullcontext
 from dataclasses import dataclass
 
 import httpx
+
 from common import ROOT, WORK, dev_questions, machine, percentile
 
 sys.path.insert(0, str(ROOT / "tests"))
-from conftest import PAPERS_CLI, as_env, free_port, locate_small_model, serving, small_model  # noqa: E402
-
-from rag.ingest import ingest, open_store  # noqa: E402
-from rag.retrieval import Retriever  # noqa: E402
-from rag.settings import Settings  # noqa: E402
+from conftest import PAPERS_CLI, as_env, free_port, locate_small_model, serving, small_model
+from rag.library import Library
+from rag.settings import Settings
 
 SEARCH_ROUNDS = 40
 """Searches timed at concurrency 1, and by each of the 16 concurrent searchers."""
@@ -49,13 +48,13 @@ class Outcome:
     first_token: float | None = None
 
 
-def library() -> Settings:
+def library() -> Library:
     WORK.mkdir(parents=True, exist_ok=True)
-    settings = Settings(_env_file=None, data_dir=WORK / "sample", chroma_host=None)
-    if not open_store(settings).count():
-        print(f"ingesting the sample library into {settings.data_dir} ...", flush=True)
-        print(ingest([settings.sample_library], settings).summary(), flush=True)
-    return settings
+    opened = Library(Settings(_env_file=None, data_dir=WORK / "sample", chroma_host=None))
+    if not opened.store.count():
+        print(f"ingesting the sample library into {opened.settings.data_dir} ...", flush=True)
+        print(opened.ingest([opened.settings.sample_library]).summary(), flush=True)
+    return opened
 
 
 async def search(client: httpx.AsyncClient, query: str) -> Outcome:
@@ -163,7 +162,7 @@ def _count(values) -> dict:
     return counts
 
 
-async def measure(url: str, settings: Settings, args: argparse.Namespace) -> bool:
+async def measure(url: str, searched: Library, args: argparse.Namespace) -> bool:
     queries = [row["question"] for row in dev_questions("qa")]
     limits = httpx.Limits(max_connections=args.users + 16, max_keepalive_connections=args.users + 16)
     key = (os.environ.get("PAPERS_API_KEYS") or "").split(",")[0].strip()
@@ -176,14 +175,13 @@ async def measure(url: str, settings: Settings, args: argparse.Namespace) -> boo
         for query in queries[:3]:
             await search(client, query)
 
-        retriever = Retriever(settings)
         in_process = []
         for i in range(SEARCH_ROUNDS):
             start = time.perf_counter()
-            retriever.search(queries[i % len(queries)], 5)
+            searched.search(queries[i % len(queries)], 5)
             in_process.append(time.perf_counter() - start)
         print()
-        report_search("search in process (Retriever)", in_process)
+        report_search("search in process (Library)", in_process)
         report_search("search over HTTP, concurrency 1", await search_latency(client, queries, 1))
         report_search("search over HTTP, concurrency 16", await search_latency(client, queries, 16))
 
@@ -199,8 +197,9 @@ def main() -> None:
     parser.add_argument("--url", help="Measure this running server (its library should be the sample's).")
     args = parser.parse_args()
 
-    settings = library()
-    print(f"machine: {machine()}; library: {settings.data_dir} ({len(open_store(settings).papers())} papers)")
+    searched = library()
+    settings = searched.settings
+    print(f"machine: {machine()}; library: {settings.data_dir} ({searched.papers().total} papers)")
     if args.url:
         url, server = args.url.rstrip("/"), nullcontext()
     else:
@@ -213,7 +212,7 @@ def main() -> None:
         server = serving(command, f"{url}/healthz", log, "papers serve", env=env, cwd=WORK)
         print(f"server: {' '.join(command)} (SmolLM2, 1 thread, {args.max_tokens} tokens; log {log})")
     with server:
-        passed = asyncio.run(measure(url, settings, args))
+        passed = asyncio.run(measure(url, searched, args))
     print("\ncontract:", "PASS" if passed else "FAIL")
     sys.exit(0 if passed else 1)
 

@@ -16,10 +16,8 @@ from __future__ import annotations
 import argparse
 
 from common import WORK, dev_questions, labelled, machine, sample_library
-
-from rag.ask import QUOTE_SIMILARITY, asked_names_no_source_holds
+from rag.checks import QUOTE_SIMILARITY, asked_names_no_source_holds
 from rag.evidence import build_sources
-from rag.retrieval import Retriever
 
 THRESHOLDS = (0.35, 0.40, 0.45, 0.50, 0.55)
 
@@ -28,8 +26,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--data-dir", default=str(WORK / "sample"))
     args = parser.parse_args()
-    settings, _ = sample_library(args.data_dir)
-    retriever = Retriever(settings)
+    library = sample_library(args.data_dir)
+    settings, retriever = library.settings, library.retriever
     off_library = labelled("off_library.jsonl")
     answerable = [(row["question"], set(row["gold"])) for row in dev_questions("qa")]
     unanswerable = [(row["question"], set()) for kind in ("unanswerable", "injection") for row in dev_questions(kind)]

@@ -12,7 +12,6 @@ import string
 import time
 
 from common import SHARED, WORK, machine
-
 from rag.errors import PapersError
 from rag.readers import read_papers
 

@@ -12,8 +12,7 @@ import shutil
 import time
 
 from common import SHARED, WORK, dev_questions, machine, percentile
-
-from rag.ingest import ingest
+from rag.library import Library
 from rag.retrieval import Retriever
 from rag.settings import Settings
 
@@ -25,7 +24,7 @@ def timed_ingest(path, data_dir, fresh: bool) -> tuple[float, int]:
     if fresh:
         shutil.rmtree(data_dir, ignore_errors=True)
     start = time.perf_counter()
-    report = ingest([path], Settings(data_dir=data_dir))
+    report = Library(Settings(data_dir=data_dir)).ingest([path])
     return time.perf_counter() - start, len(report.added) + len(report.updated) + len(report.unchanged)
 
 
