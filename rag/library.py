@@ -3,6 +3,9 @@
 A `Library` owns the settings, the store, the shared retriever and the chat model, and offers every
 operation. It opens the store once, under a lock, on first use or on `open()`: Chroma's client is
 not safe to create from several threads at once, and a server opens it before it says it is ready.
+
+The answering modules import LangChain (about 0.6 s): they are imported where an answer is asked
+for, so a command that only reads the library (`papers list`, `stats`) starts without them.
 """
 
 from __future__ import annotations
@@ -11,16 +14,11 @@ import logging
 import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
-
-from langchain_core.language_models import BaseChatModel
+from typing import TYPE_CHECKING
 
 from rag import ingest as ingesting
-from rag.ask import AnswerStream, Turn, prepare
-from rag.compare import relate, side_by_side
-from rag.digest import DigestStream
 from rag.embeddings import get_embedder
 from rag.errors import NotFound
-from rag.llm import describe_backend, get_chat_model
 from rag.local_model import Progress as ModelProgress
 from rag.lookup import find_paper
 from rag.paper import Paper
@@ -29,6 +27,12 @@ from rag.retrieval import Retriever
 from rag.settings import Settings
 from rag.store import Store
 from rag.wording import not_a_paper
+
+if TYPE_CHECKING:
+    from langchain_core.language_models import BaseChatModel
+
+    from rag.ask import AnswerStream, Turn
+    from rag.digest import DigestStream
 
 log = logging.getLogger(__name__)
 
@@ -81,9 +85,13 @@ class Library:
     def model(self, progress: ModelProgress | None = None) -> BaseChatModel:
         """The chat model, loaded on first use (the first local load joins and verifies the bundled
         model, then loads it: `progress` hears each stage)."""
+        from rag.llm import get_chat_model
+
         return self._model or get_chat_model(self.settings, progress)
 
     def describe_model(self) -> str:
+        from rag.llm import describe_backend
+
         return describe_backend(self.settings)
 
     # --- the library's papers --------------------------------------------------------------------
@@ -142,6 +150,8 @@ class Library:
 
     def ask_stream(self, question: str, history: Sequence[Turn] = (), prompt_name: str = "ask") -> AnswerStream:
         """Retrieval is done when this returns, so the sources can be shown while the answer streams."""
+        from rag.ask import AnswerStream, prepare
+
         prepared = prepare(question, history, self.retriever, self.model, prompt_name)
         return AnswerStream(prepared, self.model, self.settings)
 
@@ -156,6 +166,8 @@ class Library:
         return finished(self.topic_stream(topic))
 
     def digest_stream(self, name: str) -> DigestStream:
+        from rag.digest import DigestStream
+
         return DigestStream(self.find(name), self.model, self.settings)
 
     def digest(self, name: str) -> Digest:
@@ -166,12 +178,16 @@ class Library:
 
     def side_by_side(self, name_a: str, name_b: str) -> Comparison:
         """The two papers' columns, at once, without the model; `relate` adds what links them."""
+        from rag.compare import side_by_side
+
         return side_by_side(self.find(name_a), self.find(name_b))
 
     def relate(self, comparison: Comparison, progress: StepProgress | None = None,
                model: Callable[[], BaseChatModel] | None = None) -> Comparison:
         """`model` loads the model instead of `self.model` (the app shows the first load's stages);
         a cached pair needs none."""
+        from rag.compare import relate
+
         return relate(comparison, model or self.model, self.settings, progress)
 
     def compare(self, name_a: str, name_b: str, progress: StepProgress | None = None) -> Comparison:

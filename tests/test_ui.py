@@ -16,7 +16,7 @@ from markdown_it import MarkdownIt
 from streamlit.testing.v1 import AppTest
 
 import rag.ask
-import rag.library
+import rag.llm
 from conftest import UI_APP, free_port, sample_papers, silent_server
 from rag.replies import Answer, Citation, Source
 
@@ -247,7 +247,7 @@ def test_digest_says_what_the_abstract_did_not_support(open_app, render, paper_i
     from langchain_core.language_models.fake_chat_models import FakeListChatModel
 
     reply = "Ptr-Net points at positions of its input sequence. Zorblax Labs released it in 1987."
-    monkeypatch.setattr(rag.library, "get_chat_model", lambda settings, progress=None: FakeListChatModel(responses=[reply]))
+    monkeypatch.setattr(rag.llm, "get_chat_model", lambda settings, progress=None: FakeListChatModel(responses=[reply]))
     app = open_app("digest")
     app.selectbox(key="digest_paper").set_value(paper_ids["Pointer Networks"]).run()
     digest = app.columns[1]
@@ -257,14 +257,14 @@ def test_digest_says_what_the_abstract_did_not_support(open_app, render, paper_i
 
 def test_the_first_load_of_the_model_shows_its_stages(open_app, paper_ids, monkeypatch):
     """The model is loaded once per process, so its first load is replayed: each stage reported."""
-    shared = rag.library.get_chat_model
+    shared = rag.llm.get_chat_model
 
     def first_load(settings, progress=None):
         for stage in ("join", "verify", "load") if progress else ():
             progress(stage, 1.0)
         return shared(settings)
 
-    monkeypatch.setattr(rag.library, "get_chat_model", first_load)
+    monkeypatch.setattr(rag.llm, "get_chat_model", first_load)
     app = open_app("digest")
     app.selectbox(key="digest_paper").set_value(paper_ids[SIAMESE]).run()
     (status,) = app.status

@@ -53,11 +53,14 @@ async def keep_opening(library: Library, opening: Opening) -> None:
         except PapersError as exc:
             opening.error = str(exc)
             log.warning("the library cannot be opened yet: %s", exc)
-            await asyncio.sleep(REOPEN_SECONDS)
-            continue
-        opening.ready, opening.error = True, None
-        log.info("ready")
-        return
+        except Exception as exc:
+            opening.error = f"Internal error ({type(exc).__name__}) while opening the library; the server log has the details."
+            log.exception("opening the library failed")
+        else:
+            break
+        await asyncio.sleep(REOPEN_SECONDS)
+    opening.ready, opening.error = True, None
+    log.info("ready")
 
 
 def create_app(library: Library) -> FastAPI:
