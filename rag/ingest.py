@@ -35,8 +35,8 @@ def read_all(paths: list[Path], format: str | None, keep_partial: bool,
         rejected += result.rejected
         for paper in result.papers:
             if paper.id in papers:
-                reason = f"duplicate id '{paper.id}' (already read from {papers[paper.id].source})"
-                rejected.append(Rejection(file=paper.source, line=0, reason=reason))
+                reason = f"duplicate id '{paper.id}' (already read from {papers[paper.id].source_file})"
+                rejected.append(Rejection(file=paper.source_file, line=0, reason=reason))
             else:
                 papers[paper.id] = paper
     return list(papers.values()), rejected

@@ -121,7 +121,8 @@ class Library:
     def stats(self) -> Stats:
         papers = self.store.papers()
         return Stats(library=self.location, papers=len(papers), chunks=self.store.count(),
-                     embeddings=self.store.built_with, sources=sorted({p.source for p in papers if p.source}))
+                     embeddings=self.store.built_with,
+                     source_files=sorted({p.source_file for p in papers if p.source_file}))
 
     def ingest(self, paths: Sequence[Path], format: str | None = None, progress: IngestProgress | None = None,
                keep_partial: bool = False, names: Sequence[str] | None = None) -> IngestReport:

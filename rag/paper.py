@@ -14,7 +14,8 @@ class Paper:
     abstract: str
     authors: tuple[str, ...] = ()
     date: str = ""
-    source: str = ""
+    source_file: str = ""
+    """The name of the file the paper was read from."""
     categories: tuple[str, ...] = ()
     doi: str = ""
 
@@ -25,6 +26,6 @@ class Paper:
 
     @property
     def content_hash(self) -> str:
-        """Changes when what a reader sees changes; `source` is left out so a moved file keeps it."""
+        """Changes when what a reader sees changes; `source_file` is left out so a moved file keeps it."""
         fields = [self.title, self.abstract, list(self.authors), self.date, list(self.categories), self.doi]
         return hashlib.sha256(json.dumps(fields, ensure_ascii=False).encode("utf-8")).hexdigest()

@@ -32,11 +32,12 @@ class PaperInfo(Reply):
     title: str
     date: str = Field(description="ISO date, year-month or year; empty when unknown.")
     authors: list[str]
-    source: str = Field(description="The name of the file the paper was read from.")
+    source_file: str = Field(alias="source", description="The name of the file the paper was read from.")
 
     @classmethod
     def of(cls, paper: Paper) -> PaperInfo:
-        return cls(id=paper.id, title=paper.title, date=paper.date, authors=list(paper.authors), source=paper.source)
+        return cls(id=paper.id, title=paper.title, date=paper.date, authors=list(paper.authors),
+                   source_file=paper.source_file)
 
 
 class PaperDetail(PaperInfo):
@@ -176,7 +177,7 @@ class Stats(Reply):
     papers: int
     chunks: int = Field(description="Passages stored (each embedded and indexed for BM25).")
     embeddings: str = Field(description="The embedding model that built the library.")
-    sources: list[str] = Field(description="Names of the files the papers were read from.")
+    source_files: list[str] = Field(description="Names of the files the papers were read from.")
 
 
 class JobCreated(Reply):

@@ -46,7 +46,7 @@ def _paper_metadata(paper: Paper, chunk: Chunk, n_chunks: int) -> dict[str, Any]
         "date": paper.date,
         "date_num": date_number(paper.date),
         "authors": AUTHOR_SEPARATOR.join(paper.authors),
-        "source": paper.source,
+        "source": paper.source_file,
         "content_hash": paper.content_hash,
     }
     if chunk.index == 0:
@@ -66,7 +66,7 @@ def paper_from_metadata(metadata: dict[str, Any]) -> Paper:
         abstract=metadata.get("abstract", ""),
         authors=tuple(authors.split(AUTHOR_SEPARATOR)) if authors else (),
         date=metadata.get("date", ""),
-        source=metadata.get("source", ""),
+        source_file=metadata.get("source", ""),
         categories=tuple((metadata.get("categories") or "").split()),
         doi=metadata.get("doi", ""),
     )

@@ -77,7 +77,7 @@ def test_ingest_list_search_stats_remove_in_subprocesses(tmp_path: Path):
     assert f"library:    {data_dir}" in stats
     assert "papers:     3\n" in stats
     assert f"embeddings: {LOCAL_MODEL_ID}" in stats
-    assert "sources:    three.jsonl" in stats
+    assert "files:      three.jsonl" in stats
 
     removed = cli("remove", "c-1")
     assert removed.returncode == 0 and removed.stdout.strip() == "removed c-1"

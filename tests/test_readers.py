@@ -47,7 +47,7 @@ def test_hf_page_yields_87_papers_without_header_lines():
     titles = {p.title for p in result.papers}
     assert not titles & {"new", "Get trending papers in your email inbox!", "Subscribe",
                          "byAK and the research community", "Apr 1"}
-    assert all(p.id.startswith("t-") and p.date == "" and p.source == "papers.txt" for p in result.papers)
+    assert all(p.id.startswith("t-") and p.date == "" and p.source_file == "papers.txt" for p in result.papers)
 
 
 @needs_shared
@@ -311,8 +311,8 @@ def test_source_id_used_when_present(tmp_path):
 
 
 def test_content_hash_ignores_source():
-    paper = Paper(id="1", title="T", abstract="A", authors=("X",), source="a.txt")
-    moved = Paper(id="1", title="T", abstract="A", authors=("X",), source="b.csv")
+    paper = Paper(id="1", title="T", abstract="A", authors=("X",), source_file="a.txt")
+    moved = Paper(id="1", title="T", abstract="A", authors=("X",), source_file="b.csv")
     assert paper.content_hash == moved.content_hash
     assert paper.content_hash != Paper(id="1", title="T", abstract="B", authors=("X",)).content_hash
     assert len(paper.content_hash) == 64

@@ -15,6 +15,7 @@ from rag.aspects import LABELS
 from rag.library import Library
 from rag.replies import as_json
 from rag.service import create_app
+from rag.service.deps import get_library
 from rag.settings import Settings
 
 BASE_URL = "http://127.0.0.1:8000"
@@ -30,9 +31,14 @@ def library(short_library: Settings) -> Settings:
 
 
 def client_for(settings: Settings, model=None, **headers: str) -> TestClient:
-    """A client of the service over `settings`' library, answering with `model`; use it in `with`,
-    which runs the app's lifespan (the library opens, MCP's session manager starts)."""
-    return TestClient(create_app(Library(settings, model)), base_url=BASE_URL, headers=headers)
+    """A client of the service over `settings`' library; with `model`, the routes get a Library that
+    answers with it, swapped in as FastAPI lets a test swap a dependency. Use it in `with`, which
+    runs the app's lifespan (the library opens, MCP's session manager starts)."""
+    app = create_app(Library(settings))
+    if model is not None:
+        answering = Library(settings, model)
+        app.dependency_overrides[get_library] = lambda: answering
+    return TestClient(app, base_url=BASE_URL, headers=headers)
 
 
 @pytest.fixture(scope="module")
@@ -96,7 +102,7 @@ def test_papers_list_page_filter_get_and_404(service: TestClient):
     assert_error(service.get("/v1/papers/no-such-paper"), 404, "no-such-paper")
     assert_error(service.get("/v1/papers", params={"limit": 0}), 422, "limit")
     stats = service.get("/v1/stats").json()
-    assert stats["papers"] == 89 and "short.jsonl" in stats["sources"]
+    assert stats["papers"] == 89 and "short.jsonl" in stats["source_files"]
 
 
 def test_search_is_the_librarys_search(service: TestClient, library: Settings):

@@ -360,6 +360,19 @@ def test_uploads_report_what_was_added_and_rejected_and_keep_the_library(open_ap
     assert app.metric[0].value == "5"
 
 
+def test_papers_selected_in_the_table_can_be_removed(open_app, tmp_path: Path):
+    sample = tmp_path / "sample.jsonl"
+    sample.write_text("".join(json.dumps(record(n)) + "\n" for n in (1, 2, 3)))
+    app = open_app("library", PAPERS_DATA_DIR=str(tmp_path / "library"), PAPERS_SAMPLE_LIBRARY=str(sample))
+    button(app, "Add the sample library").click().run()
+    table = app.dataframe[0].value
+    app.session_state["papers"] = {"selection": {"rows": [0, 2], "columns": [], "cells": []}}
+    app.run()
+    button(app, "Remove 2 selected").click().run()
+    assert not app.exception and app.metric[0].value == "1"
+    assert list(app.dataframe[0].value["Title"]) == [table["Title"][1]]
+
+
 # --- failures ------------------------------------------------------------------------------------------
 
 

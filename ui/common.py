@@ -116,7 +116,7 @@ def paper_picker(label: str, listed: Sequence[PaperInfo], key: str) -> str | Non
 
 def show_paper(paper: PaperDetail) -> None:
     st.subheader(md(paper.title), anchor=False)
-    details = [", ".join(paper.authors), paper.date, paper.source, f"id {paper.id}"]
+    details = [", ".join(paper.authors), paper.date, paper.source_file, f"id {paper.id}"]
     st.caption(md(" · ".join(d for d in details if d)))
     st.markdown(md(paper.abstract))
 

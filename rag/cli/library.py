@@ -68,7 +68,7 @@ def show(ctx: click.Context, paper: str, as_json: bool) -> None:
         print_json(found)
         return
     click.secho(found.title, bold=True)
-    details = [", ".join(found.authors), found.date, found.source, f"id {found.id}"]
+    details = [", ".join(found.authors), found.date, found.source_file, f"id {found.id}"]
     click.echo(" · ".join(d for d in details if d))
     click.echo(f"\n{found.abstract}")
 
@@ -87,7 +87,7 @@ def stats(ctx: click.Context, as_json: bool) -> None:
     click.echo(f"papers:     {figures.papers}")
     click.echo(f"chunks:     {figures.chunks}")
     click.echo(f"embeddings: {figures.embeddings}")
-    click.echo(f"sources:    {', '.join(figures.sources) or '-'}")
+    click.echo(f"files:      {', '.join(figures.source_files) or '-'}")
 
 
 @main.command()

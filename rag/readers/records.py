@@ -57,7 +57,7 @@ def build_paper(path: Path, *, id: object, title: object, abstract: object, auth
         abstract=abstract_text,
         authors=tuple(_names(authors, "name", r"\s*(?:,|;|\band\b)\s*")),
         date=parse_date(date),
-        source=path.name,
+        source_file=path.name,
         categories=tuple(_names(categories, "term", r"[\s,;]+")),
         doi=re.sub(r"^(?:doi:|https?://(?:dx\.)?doi\.org/)", "", as_text(doi).strip(), flags=re.I),
     )

@@ -83,7 +83,7 @@ def create_app(library: Library) -> FastAPI:
                   description="Questions, digests and comparisons over a library of research-paper abstracts, "
                               "answered with citations.")
     app.state.library, app.state.jobs, app.state.metrics, app.state.opening = library, jobs, metrics, opening
-    app.state.generation = Generation(library, GenerationGate(settings.max_waiting, metrics.waiting), metrics)
+    app.state.generation = Generation(GenerationGate(settings.max_waiting, metrics.waiting), metrics)
     for router in (operations.router, library_routes.router, answers.router, openai.router):
         app.include_router(router)
     app.add_route(MCP_PATH, mcp, methods=["GET", "POST", "DELETE"])

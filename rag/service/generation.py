@@ -18,17 +18,19 @@ T = TypeVar("T")
 
 
 class Generation:
-    def __init__(self, library: Library, gate: GenerationGate, metrics: Metrics) -> None:
-        self.library = library
+    """The service's one gate to the model, shared by every request whatever library it asks."""
+
+    def __init__(self, gate: GenerationGate, metrics: Metrics) -> None:
         self.gate = gate
         self.metrics = metrics
 
-    async def started(self, question: str, history: Sequence[Turn] = (), prompt_name: str = "ask") -> AnswerStream:
+    async def started(self, library: Library, question: str, history: Sequence[Turn] = (),
+                      prompt_name: str = "ask") -> AnswerStream:
         """Admitted to the model with its sources retrieved, before the response starts, so that a
         refusal (429, 413, ...) is still an HTTP status. The caller must `leave` once it is done with it."""
         self.gate.enter()
         try:
-            return await run_in_threadpool(self.library.ask_stream, question, history, prompt_name)
+            return await run_in_threadpool(library.ask_stream, question, history, prompt_name)
         except BaseException:
             self.gate.leave()
             raise
@@ -41,8 +43,9 @@ class Generation:
         """The model is free for the next request."""
         self.gate.leave()
 
-    async def answered(self, question: str, history: Sequence[Turn] = (), prompt_name: str = "ask") -> Answer:
-        stream = await self.started(question, history, prompt_name)
+    async def answered(self, library: Library, question: str, history: Sequence[Turn] = (),
+                       prompt_name: str = "ask") -> Answer:
+        stream = await self.started(library, question, history, prompt_name)
         try:
             async for _ in self.text(stream):
                 pass

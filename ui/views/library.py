@@ -17,30 +17,35 @@ listed = common.papers()
 if not listed:
     common.empty_library_hint()
 else:
-    sources = sorted({paper.source for paper in listed if paper.source})
+    files = sorted({paper.source_file for paper in listed if paper.source_file})
     years = sorted({paper.date[:4] for paper in listed if paper.date[:4].isdigit()})
     with st.container(horizontal=True):
         st.metric("Papers", len(listed))
         st.metric("Passages", library.store.count())
-        st.metric("Source files", len(sources))
-    search, source_filter = st.columns(2)
+        st.metric("Files", len(files))
+    search, file_filter = st.columns(2)
     words = search.text_input("Search titles", placeholder="e.g. graph").casefold()
-    picked = source_filter.multiselect("Sources", sources, placeholder="All sources")
+    picked = file_filter.multiselect("Files", files, placeholder="All files")
     full_range = (years[0], years[-1]) if years else None
     year_range = st.select_slider("Year", options=years, value=full_range) if len(years) > 1 else full_range
 
     def shown(paper) -> bool:
         """Undated papers drop out once the year range is narrowed."""
         in_years = year_range == full_range or year_range[0] <= paper.date[:4] <= year_range[1]
-        return words in paper.title.casefold() and (not picked or paper.source in picked) and in_years
+        return words in paper.title.casefold() and (not picked or paper.source_file in picked) and in_years
 
     rows = [
-        {"Title": p.title, "Date": p.date, "Authors": ", ".join(p.authors), "Source": p.source, "Id": p.id}
+        {"Title": p.title, "Date": p.date, "Authors": ", ".join(p.authors), "File": p.source_file, "Id": p.id}
         for p in listed if shown(p)
     ]
-    st.caption(f"{len(rows)} of {len(listed)} papers")
+    st.caption(f"{len(rows)} of {len(listed)} papers; select rows to remove papers")
     filled = [name for name in rows[0] if any(row[name] for row in rows)] if rows else None
-    st.dataframe(rows, hide_index=True, width="stretch", column_order=filled)
+    picked_rows = st.dataframe(rows, hide_index=True, width="stretch", column_order=filled, key="papers",
+                               on_select="rerun", selection_mode="multi-row").selection.rows
+    if picked_rows and st.button(f"Remove {len(picked_rows)} selected", icon=":material/delete:"):
+        for row in picked_rows:
+            library.remove(rows[row]["Id"])
+        st.rerun()
 
 st.subheader("Add papers", anchor=False)
 uploads = st.file_uploader(

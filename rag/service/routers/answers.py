@@ -26,11 +26,11 @@ def search(request: SearchRequest, library: LibraryDep) -> list[SearchHit]:
 
 
 @router.post("/ask", response_model=Answer, responses=EVENTS)
-async def ask(request: AskRequest, http: Request, generation: GenerationDep) -> Any:
+async def ask(request: AskRequest, http: Request, library: LibraryDep, generation: GenerationDep) -> Any:
     history = [(turn.role, turn.content) for turn in request.history]
     if "text/event-stream" not in http.headers.get("accept", ""):
-        return await generation.answered(request.question, history)
-    stream = await generation.started(request.question, history)
+        return await generation.answered(library, request.question, history)
+    stream = await generation.started(library, request.question, history)
 
     async def events() -> AsyncIterator[str]:
         try:
@@ -47,16 +47,16 @@ async def ask(request: AskRequest, http: Request, generation: GenerationDep) -> 
 
 
 @router.post("/topic")
-async def topic(request: TopicRequest, generation: GenerationDep) -> Answer:
-    return await generation.answered(request.topic, (), "topic")
+async def topic(request: TopicRequest, library: LibraryDep, generation: GenerationDep) -> Answer:
+    return await generation.answered(library, request.topic, (), "topic")
 
 
 @router.post("/digest")
-async def digest(request: DigestRequest, generation: GenerationDep) -> Digest:
-    return await generation.call(generation.library.digest, request.paper)
+async def digest(request: DigestRequest, library: LibraryDep, generation: GenerationDep) -> Digest:
+    return await generation.call(library.digest, request.paper)
 
 
 @router.post("/compare")
-async def compare(request: CompareRequest, generation: GenerationDep) -> Comparison:
-    return await generation.call(generation.library.compare, request.a, request.b)
+async def compare(request: CompareRequest, library: LibraryDep, generation: GenerationDep) -> Comparison:
+    return await generation.call(library.compare, request.a, request.b)
 

@@ -17,7 +17,7 @@ from fastapi.responses import StreamingResponse
 from rag.errors import NotFound, PapersError
 from rag.replies import OpenAIErrorReply, as_json
 from rag.service.bodies import ChatRequest
-from rag.service.deps import GenerationDep
+from rag.service.deps import GenerationDep, LibraryDep
 from rag.service.errors import OPENAI_TYPES
 from rag.wording import after_stream
 
@@ -47,7 +47,7 @@ def models() -> dict:
 
 
 @router.post("/chat/completions", responses={200: {"content": {"text/event-stream": {}}}})
-async def chat(request: ChatRequest, generation: GenerationDep) -> Any:
+async def chat(request: ChatRequest, library: LibraryDep, generation: GenerationDep) -> Any:
     if request.model != MODEL_NAME:
         raise NotFound(f"No model '{request.model}'; this server offers '{MODEL_NAME}' (GET /v1/models).")
     turns = [(m.role, m.text()) for m in request.messages if m.role in ("user", "assistant")]
@@ -56,11 +56,11 @@ async def chat(request: ChatRequest, generation: GenerationDep) -> Any:
     question, history = turns[-1][1], [(role, text) for role, text in turns[:-1] if text.strip()]
     completion = Completion()
     if not request.stream:
-        answer = await generation.answered(question, history)
+        answer = await generation.answered(library, question, history)
         message = {"role": "assistant", "content": answer.text + after_stream(answer, answer.text)}
         return completion.body("chat.completion", citations=as_json(answer.citations),
                                choices=[{"index": 0, "message": message, "finish_reason": "stop"}])
-    stream = await generation.started(question, history)
+    stream = await generation.started(library, question, history)
 
     async def chunks() -> AsyncIterator[str]:
         streamed = ""
