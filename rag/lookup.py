@@ -7,12 +7,13 @@ import difflib
 from rag.errors import NotFound, PapersError
 from rag.paper import Paper
 from rag.store import Store
+from rag.wording import NO_PAPER_NAMED, did_you_mean, no_paper_called
 
 
 def find_paper(store: Store, name: str) -> Paper:
     name = name.strip()
     if not name:
-        raise PapersError("No paper named; give a paper id or title (`papers list` shows them).")
+        raise PapersError(NO_PAPER_NAMED)
     paper = store.paper(name)
     if paper:
         return paper
@@ -28,7 +29,5 @@ def find_paper(store: Store, name: str) -> Paper:
     close = difflib.get_close_matches(wanted, by_title, n=5, cutoff=0.5)
     suggestions = [p.title for p in containing[:5]] or [by_title[c] for c in close]
     if not suggestions:
-        raise NotFound(f"No paper with the id or title '{name}'; `papers list` shows the library.")
-    listed = "\n".join(f"  - {title}" for title in suggestions)
-    what = "Several papers match" if containing else "No paper has exactly that title"
-    raise NotFound(f"{what} '{name}'. Did you mean:\n{listed}")
+        raise NotFound(no_paper_called(name))
+    raise NotFound(did_you_mean(name, suggestions, bool(containing)))

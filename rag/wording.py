@@ -58,3 +58,17 @@ def after_stream(answer: Answer, streamed: str) -> str:
 def not_a_paper(paper_id: str, where: str) -> str:
     """An id that names no paper; `where` says how to see the ids ("`papers list`", "GET /v1/papers")."""
     return f"No paper with id '{paper_id}' in the library; {where} lists the papers and their ids."
+
+
+NO_PAPER_NAMED = "No paper named; give a paper id or title (`papers list` shows them)."
+
+
+def no_paper_called(name: str) -> str:
+    return f"No paper with the id or title '{name}'; `papers list` shows the library."
+
+
+def did_you_mean(name: str, suggestions: list[str], several: bool) -> str:
+    """A name that matches several titles, or none exactly, with the titles it may mean."""
+    listed = "\n".join(f"  - {title}" for title in suggestions)
+    what = "Several papers match" if several else "No paper has exactly that title"
+    return f"{what} '{name}'. Did you mean:\n{listed}"
