@@ -35,6 +35,16 @@ def labelled(name: str) -> list[dict]:
     return [json.loads(line) for line in path.open() if line.strip()]
 
 
+SPLITS = {"tune": "tune/set1.jsonl", "unseen": "unseen/set1.jsonl"}
+"""Question sets written blind over the sample library: rules may be tuned on `tune`; `unseen` is
+only ever reported in aggregate (its README says when it was last looked at)."""
+
+
+def split_questions(split: str) -> list[dict]:
+    """The questions of one split, each with `kind`, `question`, `gold` (titles) and `facts`."""
+    return labelled(SPLITS[split])
+
+
 def dev_questions(kind: str) -> list[dict]:
     rows = [json.loads(line) for line in (SHARED / "eval" / "dev.jsonl").read_text().splitlines() if line.strip()]
     return [row for row in rows if row["kind"] == kind]

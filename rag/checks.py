@@ -12,7 +12,7 @@ import re
 
 from rag.citations import clean_citations
 from rag.grounding import citing_sentences, echoes, ground, supporting_passage
-from rag.names import unknown_names
+from rag.names import asked_unknown_names
 from rag.replies import Answer, Citation, Source
 from rag.text import GAP, rejoin, sentences, words
 from rag.wording import NO_ANSWER
@@ -69,7 +69,7 @@ def asked_names_no_source_holds(question: str, sources: list[Source]) -> list[st
     answer from the wrong paper. `benchmarks/refusals.py` prints how often this refuses dev and
     off-library questions."""
     known = "\n".join(f"{source.title}\n{source.abstract}" for source in sources).lower()
-    return unknown_names(question, known)
+    return asked_unknown_names(question, known)
 
 
 def about_the_question(sources: list[Source]) -> Source | None:

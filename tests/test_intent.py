@@ -58,3 +58,15 @@ def test_a_list_question_keeps_the_best_ranked_papers_that_trail_past_the_margin
 def test_a_list_question_keeps_no_paper_below_the_similarity_floor(tmp_path):
     settings = Settings(data_dir=tmp_path, min_similarity=0.2, list_min_papers=2)
     assert [hit.id for hit in relevant(hits(0.3, 0.1), settings, several=True)] == ["p0"]
+
+
+@pytest.mark.parametrize(("question", "several"), [
+    # issue 20: asked for one number about one work, answered with two list lines and a refusal
+    ("How many social-media comments and crowdworkers were used in the work that scores comments on a "
+     "continuous scale?", False),
+    ("In the work on influential neuron paths in vision transformers, what measure is proposed?", False),
+    ("How many papers study Kolmogorov-Arnold networks?", True),
+    ("list the work on embodied agents: robots or simulated bodies that navigate", True),
+])
+def test_a_question_for_a_number_or_about_one_work_is_not_a_list(question, several):
+    assert asks_for_several(question) is several
