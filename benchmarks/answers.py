@@ -1,8 +1,11 @@
 """Answer quality and speed on shared/eval/dev.jsonl with the configured model (default: local).
 
 Usage: python benchmarks/answers.py [--data-dir DIR] [--only qa,unanswerable,...] [--ids q02,q06,...]
-`--only unseen` answers 20 questions of benchmarks/list_questions.jsonl that nothing was tuned on
-(gold papers, no facts): re-typing, length and mangled words on questions not seen while tuning.
+                                    [--splits dev,tune,unseen]
+`--only unseen` answers 20 questions of benchmarks/list_questions.jsonl (gold papers, no facts).
+`--splits` answers every question of the dev set, the tuning split (benchmarks/tune) and the held-out
+split (benchmarks/unseen) and prints their figures side by side; the held-out split's answers are
+never written to the log, so that nothing is tuned on them.
 The sample library is ingested into benchmarks/.work/sample if it is not there yet.
 """
 
@@ -18,7 +21,9 @@ import sys
 import time
 from pathlib import Path
 
-from common import WORK, dev_questions, labelled, machine, percentile, sample_library
+from figures import RETYPED, RUN, Tally, copied_share, print_side_by_side
+
+from common import WORK, dev_questions, labelled, machine, percentile, sample_library, split_questions
 from rag.ask import AnswerStream
 from rag.citations import CITATION
 from rag.library import Library
@@ -47,22 +52,6 @@ def answer_timed(question, library: Library, times) -> AnswerStream:
 
 def contains(text: str, fact: str) -> bool:
     return fact.casefold() in text.casefold()
-
-
-RUN = 8
-RETYPED = 0.6
-"""An answer of which this share of its 8-word runs is copied from one abstract re-types it (issue 8)."""
-
-
-def runs(text: str) -> set[tuple[str, ...]]:
-    tokens = re.findall(r"\w+", CITATION.sub(" ", text).lower())
-    return {tuple(tokens[i : i + RUN]) for i in range(len(tokens) - RUN + 1)}
-
-
-def copied_share(answer: str, abstracts: list[str]) -> float:
-    """The largest share of the answer's word runs found in any one abstract."""
-    said = runs(answer)
-    return max((len(said & runs(abstract)) / len(said) for abstract in abstracts), default=0.0) if said else 0.0
 
 
 UNSEEN = "list_questions.jsonl"
@@ -184,6 +173,27 @@ def time_cli_compare(settings, rows) -> None:
           f"max {max(walls):.1f} s ({len(walls)} pairs)")
 
 
+def split_rows(split: str) -> list[dict]:
+    if split == "dev":
+        return [row for kind in ("qa", "unanswerable", "injection") for row in dev_questions(kind)]
+    return split_questions(split)
+
+
+def run_splits(library: Library, splits: list[str], wanted: set[str], times, log) -> None:
+    tallies = {}
+    for split in splits:
+        tallies[split] = tally = Tally()
+        rows = [row for row in split_rows(split) if not wanted or row["id"] in wanted]
+        for row in rows:
+            answer = answer_timed(row["question"], library, times).answer
+            tally.add(row, answer)
+            if split != "unseen":
+                log.append({"split": split, "id": row["id"], "answer": answer.text, "refused": answer.refused,
+                            "cited": [c.title for c in answer.citations], "removed": answer.removed_statements})
+        print(f"{split}: {len(rows)} questions answered", flush=True)
+    print_side_by_side(tallies)
+
+
 def report_times(label: str, times: list[tuple[float, float]]) -> None:
     """A comparison does not stream: its time to first text is its total."""
     if not times:
@@ -198,6 +208,7 @@ def main() -> None:
     parser.add_argument("--data-dir", default=str(WORK / "sample"))
     parser.add_argument("--only", default="qa,unanswerable,injection,digest,compare")
     parser.add_argument("--ids", default="", help="only these question ids (while tuning a prompt)")
+    parser.add_argument("--splits", default="", help="dev, tune, unseen: every question, figures side by side")
     args = parser.parse_args()
     wanted = set(filter(None, args.ids.split(",")))
 
@@ -213,9 +224,11 @@ def main() -> None:
     papers = library.store.papers()
     ids = {paper.title: paper.id for paper in papers}
     vocabulary = set(re.findall(r"\w+", " ".join(f"{p.title} {p.abstract}" for p in papers).lower()))
-    kinds = args.only.split(",")
+    kinds = [] if args.splits else args.only.split(",")
     times: list[tuple[float, float]] = []
     log: list[dict] = []
+    if args.splits:
+        run_splits(library, args.splits.split(","), wanted, times, log)
     if "qa" in kinds:
         run_qa(library, ids, vocabulary, times, questions("qa"), log)
     if "unseen" in kinds:
