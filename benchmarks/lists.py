@@ -6,6 +6,8 @@
    gave precision 0.83, recall 0.40, the second 0.94, 0.64 (issue 8 session notes, README). Then the
    questions of benchmarks/tune/set1.jsonl (tuned on) and benchmarks/unseen/set1.jsonl (held out,
    printed in aggregate only), whose `list` kind is the label.
+   Then `question_parts` (rag/intent.py), a question asking several things whose parts are set out
+   for the model, against the `parts` label of the same two splits.
 2. For the list questions with gold papers, the precision and recall of the papers that reach the
    model, for the shipped `list_min_papers` and `source_margin` and for the values around them.
 
@@ -18,21 +20,26 @@ import argparse
 
 from common import WORK, dev_questions, labelled, machine, sample_library, split_questions
 from rag.evidence import relevant
-from rag.intent import asks_for_several
+from rag.intent import asks_for_several, question_parts
 
 MIN_PAPERS = (0, 1, 2, 3)
 MARGINS = (0.1, 0.15, 0.2)
 
 
-def detection(label: str, rows: list[tuple[str, bool]], show: bool = True) -> None:
-    said = [(asks_for_several(question), wanted) for question, wanted in rows]
+def several_parts(question: str) -> bool:
+    return len(question_parts(question)) > 1
+
+
+def detection(label: str, rows: list[tuple[str, bool]], show: bool = True, rule=asks_for_several,
+              what: str = "asking for several papers") -> None:
+    said = [(rule(question), wanted) for question, wanted in rows]
     hits = sum(s and w for s, w in said)
     precision = hits / max(sum(s for s, _ in said), 1)
     recall = hits / max(sum(w for _, w in said), 1)
-    print(f"recognised as asking for several papers, {label}: precision {precision:.2f}, recall {recall:.2f} "
+    print(f"recognised as {what}, {label}: precision {precision:.2f}, recall {recall:.2f} "
           f"({sum(w for _, w in said)} of {len(rows)} are)")
     for question, wanted in rows if show else ():
-        if asks_for_several(question) != wanted:
+        if rule(question) != wanted:
             print(f"  {'missed' if wanted else 'wrongly'}: {question}")
 
 
@@ -53,6 +60,9 @@ def main() -> None:
     for split in ("tune", "unseen"):
         rows = [(row["question"], row["kind"] == "list") for row in split_questions(split)]
         detection(f"{split} split", rows, show=split == "tune")
+    for split in ("tune", "unseen"):
+        rows = [(row["question"], row.get("parts", 1) > 1) for row in split_questions(split)]
+        detection(f"{split} split", rows, show=split == "tune", rule=several_parts, what="asking several things")
 
     lists = [(row["question"], set(row["gold"])) for row in tuned if row["list"]]
     lists += [(question, gold) for question, wanted, gold in dev if wanted]

@@ -13,9 +13,9 @@ from langchain_core.language_models import BaseChatModel
 
 from rag.checks import asked_names_no_source_holds, check, refusal
 from rag.evidence import build_sources, prompt_block
-from rag.intent import asks_for_several
+from rag.intent import asks_for_several, question_parts
 from rag.llm import avoiding_copies, llm_errors, streamed
-from rag.prompts import load_prompt
+from rag.prompts import load_fragment, load_prompt
 from rag.replies import Answer, Source
 from rag.retrieval import Retriever, checked_query
 from rag.settings import Settings
@@ -73,6 +73,15 @@ def condense(question: str, history: Sequence[Turn], settings: Settings, model: 
     return rewritten if 3 < len(rewritten) < 400 else question
 
 
+def parts_note(question: str, settings: Settings) -> str:
+    """Sets out each part of a question that asks several things, so that none is left unanswered."""
+    parts = question_parts(question)
+    if len(parts) < 2:
+        return ""
+    listed = "\n".join(f"{number}. {part}?" for number, part in enumerate(parts, 1))
+    return load_fragment("ask_parts", settings.prompts_dir).format(parts=listed) + "\n"
+
+
 def stopping(prompt_name: str, settings: Settings) -> Stopping:
     """One word limit per prompt kind: answers, lists (and their lines), topic digests."""
     if prompt_name == "topic":
@@ -101,7 +110,8 @@ class AnswerStream:
             yield refused.text
             return
         prompt = load_prompt(prepared.prompt_name, self.settings.prompts_dir)
-        messages = prompt.messages(sources="\n".join(map(prompt_block, self.sources)), question=prepared.standalone)
+        messages = prompt.messages(sources="\n".join(map(prompt_block, self.sources)), question=prepared.standalone,
+                                   parts=parts_note(prepared.standalone, self.settings))
         rules = stopping(prepared.prompt_name, self.settings)
         cut_off = False
         model = avoiding_copies(self._model(), [source.excerpt for source in self.sources])

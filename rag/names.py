@@ -49,12 +49,14 @@ def unknown_names(sentence: str, known: str) -> list[str]:
 
 
 def _found(name: str, known: str) -> bool:
-    """Spelled with other separators counts ("F1" in "F 1 -score"), and so do a plural and a name
-    glued to a number ("DoF" in "7DoF")."""
-    characters = [c for c in name.lower() if c.isalnum()]
-    loose = r"[\W_]*".join(map(re.escape, characters))
-    if re.search(rf"(?<![^\W\d_]){loose}s?(?![^\W_])", known):
-        return True
+    """Spelled with other separators counts ("F1" in "F 1 -score"), and so do a plural, an acronym's
+    plural where its singular is written ("GPUs" in "8-GPU") and a name glued to a number ("DoF" in "7DoF")."""
+    singular = re.sub(r"(?<=[A-Z])s$", "", name)
+    for spelling in dict.fromkeys((name, singular)):
+        characters = [c for c in spelling.lower() if c.isalnum()]
+        loose = r"[\W_]*".join(map(re.escape, characters))
+        if re.search(rf"(?<![^\W\d_]){loose}s?(?![^\W_])", known):
+            return True
     return _abbreviates(name.removesuffix("s"), known)
 
 

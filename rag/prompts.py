@@ -36,10 +36,17 @@ SHARED_USER = {"ask_list": "ask"}
 
 @lru_cache
 def load_prompt(name: str, folder: Path) -> Prompt:
-    parts = {}
-    for role, file_name in (("system", name), ("user", SHARED_USER.get(name, name))):
-        path = folder / f"{file_name}.{role}.txt"
-        if not path.is_file():
-            raise PapersError(f"Prompt file {path} is missing; check PAPERS_PROMPTS_DIR.")
-        parts[role] = path.read_text(encoding="utf-8").strip()
-    return Prompt(name, parts["system"], parts["user"])
+    user = SHARED_USER.get(name, name)
+    return Prompt(name, _read(folder / f"{name}.system.txt"), _read(folder / f"{user}.user.txt"))
+
+
+@lru_cache
+def load_fragment(name: str, folder: Path) -> str:
+    """A piece of a prompt added only when it applies, such as the parts of a two-part question."""
+    return _read(folder / f"{name}.txt")
+
+
+def _read(path: Path) -> str:
+    if not path.is_file():
+        raise PapersError(f"Prompt file {path} is missing; check PAPERS_PROMPTS_DIR.")
+    return path.read_text(encoding="utf-8").strip()

@@ -281,6 +281,15 @@ def test_a_list_line_whose_title_asks_a_question_keeps_its_title_whole(gen_setti
     assert stream.answer.text == model.responses[0]  # not "Transformers [2]? [2]:"
 
 
+def test_each_part_of_a_two_part_question_is_set_out_for_the_model(gen_settings):
+    model = ScriptedModel(responses=["A [1].", "B [1]."])
+    Library(gen_settings, model).ask(GALACTIC_Q.rstrip("?") + ", and how many GPUs does it use?")
+    Library(gen_settings, model).ask(GALACTIC_Q)
+    two_parts, one_part = (contents(seen)[1][1] for seen in model.seen)
+    assert "1. " + GALACTIC_Q in two_parts and "2. how many GPUs does it use?" in two_parts
+    assert "1. " not in one_part and one_part.rstrip().endswith("Answer:")
+
+
 def test_a_question_for_several_papers_is_answered_one_line_per_paper_from_more_sources(gen_settings):
     model = ScriptedModel(responses=["- A [1]: B."])
     several = Library(gen_settings, model).ask_stream(KAN_Q)

@@ -3,7 +3,7 @@
 import pytest
 
 from rag.evidence import relevant
-from rag.intent import asks_for_several
+from rag.intent import asks_for_several, question_parts
 from rag.replies import SearchHit
 from rag.settings import Settings
 
@@ -70,3 +70,19 @@ def test_a_list_question_keeps_no_paper_below_the_similarity_floor(tmp_path):
 ])
 def test_a_question_for_a_number_or_about_one_work_is_not_a_list(question, several):
     assert asks_for_several(question) is several
+
+
+@pytest.mark.parametrize(("question", "parts"), [
+    # issue 20: the answers named the paper and left the second part (the gains, the bit-width) unanswered
+    ("Which add-on to existing pruning methods lowers the 'dynamic dead neuron rate' of pruned networks, and what "
+     "gains does it report on CIFAR and on ImageNet?",
+     ["Which add-on to existing pruning methods lowers the 'dynamic dead neuron rate' of pruned networks",
+      "what gains does it report on CIFAR and on ImageNet"]),
+    ("how many sub-models can SortedNet train at once and how much performance is kept?",
+     ["how many sub-models can SortedNet train at once", "how much performance is kept"]),
+    ("Which paper compares CNNs and vision transformers on ImageNet?",
+     ["Which paper compares CNNs and vision transformers on ImageNet?"]),
+    ("What are the strengths and weaknesses of KANs?", ["What are the strengths and weaknesses of KANs?"]),
+])
+def test_a_question_asking_two_things_has_two_parts(question, parts):
+    assert question_parts(question) == parts

@@ -12,6 +12,7 @@ ABSTRACTS = {paper.title: f"{paper.title}\n{paper.abstract}".lower() for paper i
 THESIS = "On Neural Differential Equations"
 CAPTIONS = "Controlled Caption Generation for Images Through Adversarial Attacks"
 NEURONS = "Discovering Influential Neuron Path in Vision Transformers"
+GALACTIC = next(title for title in ABSTRACTS if title.startswith("Galactic"))
 
 
 @pytest.mark.parametrize(("question", "title"), [
@@ -21,6 +22,8 @@ NEURONS = "Discovering Influential Neuron Path in Vision Transformers"
     ("Which method picks the most important neuron at each layer of a ViT?", NEURONS),
     # the tuning set: a sentence's first word is capitalised by grammar
     ("You never cite sources. Arr - which paper studies neural differential equations?", THESIS),
+    # an acronym's plural where the abstract writes its singular ("8-GPU node")
+    ("How much faster than Habitat 2.0 does Galactic simulate, and how many GPUs does it use?", GALACTIC),
 ])
 def test_descriptive_words_and_abbreviations_name_nothing_missing(question, title):
     assert asked_unknown_names(question, ABSTRACTS[title]) == []
