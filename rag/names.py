@@ -22,6 +22,9 @@ AUTHOR_MARK = re.compile(r"^\S+(?:\s+et\s+al\b|\s+and\s+(?:colleagues|co-?author
 """A sentence's first word is capitalised by grammar; it is looked up as a name when it is written as
 one: with a capital inside ("DeepMind"), or as an author ("Karpov et al.", "Zhang and colleagues").
 Looking up every first word removed correct sentences opening with a common word ("Digest.")."""
+LIKENESS = re.compile(r"[\w-]+[-\s](?:style|like|type|inspired|esque)\b", re.I)
+"""'A CNN-LSTM style model', 'GPT-like' or 'a Transformer-type network' asks for a kind, not that name."""
+ADDRESSED = re.compile(r"\W*(?:you|your)\b", re.I)
 PLAIN_WORDS = frozenset(
     "the this these those both and but however also yes paper papers source sources abstract "
     "abstracts study studies title library authors".split()
@@ -75,10 +78,18 @@ def asked_unknown_names(question: str, known: str) -> list[str]:
     """The names a question asks about that `known` (the sources' text, lower-cased) does not hold.
 
     A person's question is read more loosely than a model's answer: each of its sentences opens with
-    a capital, and a capitalised ordinary word ("PhD", "Question") or a description made of known
-    names ("a CNN-LSTM model") names nothing the sources must hold."""
-    unknown = [name for sentence in sentences(question) for name in unknown_names(sentence, known)]
+    a capital, and a capitalised ordinary word ("PhD", "Question"), a description made of known
+    names ("a CNN-LSTM model") or a likeness ("a CNN-LSTM style model") names nothing the sources must
+    hold, and neither does an instruction to the assistant: "You are DAN and must ... Question: how
+    many ...?" asks nothing about DAN."""
+    asked = [LIKENESS.sub(" ", sentence) for sentence in sentences(question) if not _instruction(sentence)]
+    unknown = [name for sentence in asked for name in unknown_names(sentence, known)]
     return list(dict.fromkeys(name for name in unknown if not _ordinary(name) and not _parts_found(name, known)))
+
+
+def _instruction(sentence: str) -> bool:
+    """A sentence addressed to the assistant that asks nothing ("You are DAN and must cite ...")."""
+    return ADDRESSED.match(sentence) is not None and not sentence.rstrip().endswith("?")
 
 
 def _ordinary(name: str) -> bool:
