@@ -9,7 +9,8 @@
    Then `question_parts` (rag/intent.py), a question asking several things whose parts are set out
    for the model, against the `parts` label of the same two splits.
 2. For the list questions with gold papers, the precision and recall of the papers that reach the
-   model, for the shipped `list_min_papers` and `source_margin` and for the values around them.
+   model, for the shipped `list_min_papers` and `source_margin` and for the values around them; then,
+   as shipped, for the list questions of the tuning split and of the held-out split.
 
 No model runs. Usage: python benchmarks/lists.py [--data-dir DIR]
 """
@@ -17,6 +18,7 @@ No model runs. Usage: python benchmarks/lists.py [--data-dir DIR]
 from __future__ import annotations
 
 import argparse
+from functools import cache
 
 from common import WORK, dev_questions, labelled, machine, sample_library, split_questions
 from rag.evidence import relevant
@@ -66,19 +68,29 @@ def main() -> None:
 
     lists = [(row["question"], set(row["gold"])) for row in tuned if row["list"]]
     lists += [(question, gold) for question, wanted, gold in dev if wanted]
-    retriever = library.retriever
-    hits = {question: retriever.search(question) for question, _ in lists}
     print(f"papers given to the model for {len(lists)} list questions with gold papers (top_k {settings.top_k}):")
     for least in MIN_PAPERS:
         for margin in MARGINS:
             varied = settings.model_copy(update={"list_min_papers": least, "source_margin": margin})
-            given = [({hit.title for hit in relevant(hits[q], varied, several=True)}, gold) for q, gold in lists]
-            right = sum(len(titles & gold) for titles, gold in given)
-            precision = right / max(sum(len(titles) for titles, _ in given), 1)
-            recall = right / sum(len(gold) for _, gold in given)
             shipped = " (shipped)" if (least, margin) == (settings.list_min_papers, settings.source_margin) else ""
-            print(f"  list_min_papers {least}, source_margin {margin:.2f}: precision {precision:.2f}, "
-                  f"recall {recall:.2f}{shipped}")
+            print(f"  list_min_papers {least}, source_margin {margin:.2f}: {given(library, lists, varied)}{shipped}")
+    for split in ("tune", "unseen"):
+        rows = [(row["question"], set(row["gold"])) for row in split_questions(split) if row["kind"] == "list"]
+        print(f"papers given to the {len(rows)} list questions of the {split} split, as shipped: "
+              f"{given(library, rows, settings)}")
+
+
+def given(library, lists: list[tuple[str, set[str]]], settings) -> str:
+    """Precision and recall of the papers a list question's model is given, against its gold papers."""
+    picked = [({hit.title for hit in relevant(search(library, q), settings, several=True)}, gold) for q, gold in lists]
+    right = sum(len(titles & gold) for titles, gold in picked)
+    precision = right / max(sum(len(titles) for titles, _ in picked), 1)
+    return f"precision {precision:.2f}, recall {right / sum(len(gold) for _, gold in picked):.2f}"
+
+
+@cache
+def search(library, question: str) -> list:
+    return library.retriever.search(question)
 
 
 if __name__ == "__main__":
