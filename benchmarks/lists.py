@@ -4,7 +4,7 @@
    sets written by someone who had not seen the rule, and the dev questions ("Which papers ..." ones
    are lists). Each set was held out until its first measurement, then tuned on: the first held-out set
    gave precision 0.83, recall 0.40, the second 0.94, 0.64 (issue 8 session notes, README). Then the
-   questions of benchmarks/tune/set1.jsonl (tuned on) and benchmarks/unseen/set1.jsonl (held out,
+   questions of benchmarks/tune/set1.jsonl (tuned on) and the newest set of benchmarks/unseen/ (held out,
    printed in aggregate only), whose `list` kind is the label.
    Then `question_parts` (rag/intent.py), a question asking several things whose parts are set out
    for the model, against the `parts` label of the same two splits.

@@ -6,7 +6,7 @@
 
 Labelled sets, side by side: `tuned` is what the rules were tuned on (the dev questions, the
 off-library questions in benchmarks/off_library.jsonl and benchmarks/tune/set1.jsonl); `unseen` is
-benchmarks/unseen/set1.jsonl, printed in aggregate only. A question with gold papers is answerable,
+the newest set of benchmarks/unseen/, printed in aggregate only. A question with gold papers is answerable,
 and refusing it is wrong; a quote is right when the quoted paper is gold. No model runs.
 
 Usage: python benchmarks/refusals.py [--data-dir DIR] [--show-tuned]
