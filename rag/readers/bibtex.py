@@ -11,6 +11,7 @@ Names are split by bibtexparser before decoding, so a braced corporate name stay
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -43,6 +44,9 @@ def _decoder() -> LatexNodes2Text:
 
 
 _DECODER = _decoder()
+# A broken entry becomes a Rejection with its 1-based line; bibtexparser's own warning about it,
+# with 0-based lines, would only contradict that message.
+logging.getLogger("bibtexparser.splitter").setLevel(logging.ERROR)
 
 
 def read_bibtex(text: str, path: Path) -> Iterator[Item]:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from rag.paper import Paper
 from rag.readers.normalise import as_text, normalise_text
-from rag.readers.records import NoAbstract, build_paper
+from rag.readers.records import NoAbstract, build_paper, clean_doi
 
 _ARXIV_NUMBER = r"(\d{4}\.\d{4,5}|[a-z][a-z.-]*(?:\.[A-Z]{2})?/\d{7})(?:v\d+)?"
 _ARXIV_BARE = re.compile(rf"^\s*(?:arxiv:)?{_ARXIV_NUMBER}\s*$", re.IGNORECASE)
@@ -40,7 +40,7 @@ def reference_paper(path: Path, *, what: str, title: object, abstract: object, a
     """A Paper, `NoAbstract` naming the entry (`what`), or the reason the entry is unreadable."""
     if not normalise_text(as_text(abstract)):
         return NoAbstract(f"no abstract: {what}")
-    doi_text = as_text(doi).strip()
+    doi_text = clean_doi(doi)
     return build_paper(path, id=arxiv or doi_text or fallback_id, title=title, abstract=abstract,
                        authors=authors, date=date, categories=keywords, doi=doi_text)
 
