@@ -144,6 +144,11 @@ class Rejection(Reply):
     file: str
     line: int
     reason: str
+    kind: Literal["unreadable", "no_abstract"] = Field(
+        "unreadable",
+        description="'no_abstract' for an entry with nothing to search (a book or web page in a reference "
+        "manager's export): reported, but not counted toward refusing the file as mostly unreadable.",
+    )
 
 
 class IngestReport(Reply):
@@ -153,10 +158,11 @@ class IngestReport(Reply):
     rejected: list[Rejection] = Field(default_factory=list)
 
     def summary(self) -> str:
+        skipped = sum(r.kind == "no_abstract" for r in self.rejected)
         return (
             f"{len(self.added)} added, {len(self.unchanged)} unchanged, "
-            f"{len(self.updated)} updated, {len(self.rejected)} rejected"
-        )
+            f"{len(self.updated)} updated, {len(self.rejected) - skipped} rejected"
+        ) + (f", {skipped} skipped without an abstract" if skipped else "")
 
 
 class Job(Reply):

@@ -218,7 +218,8 @@ def test_ingest_json_and_log_level(runner: CliRunner, tmp_path: Path):
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
     assert report["added"] == ["one"] and report["rejected"] == [{"file": "one.jsonl", "line": 2,
-                                                                 "reason": "missing or empty abstract"}]
+                                                                 "reason": "missing or empty abstract",
+                                                                 "kind": "unreadable"}]
     assert "INFO rag.library: ingested" in result.stderr
     bad = runner.invoke(main, ["--log-level", "loud", "stats"])
     assert bad.exit_code == 2 and "'loud' is not one of" in bad.output

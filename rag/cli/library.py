@@ -19,7 +19,8 @@ from rag.cli.common import friendly_errors, json_option, main, open_library, pri
 @click.pass_context
 @friendly_errors
 def ingest(ctx: click.Context, paths: tuple[Path, ...], format_: str | None, keep_partial: bool, as_json: bool) -> None:
-    """Add papers from files (listing page, arXiv JSON/JSONL, BEIR corpus.jsonl[.gz], CSV)."""
+    """Add papers from files (listing page, arXiv JSON/JSONL, BEIR corpus.jsonl[.gz], CSV, BibTeX, RIS,
+    CSL-JSON, PubMed .nbib)."""
     with contextlib.ExitStack() as stack:
         bar = None
 
@@ -38,7 +39,8 @@ def ingest(ctx: click.Context, paths: tuple[Path, ...], format_: str | None, kee
         return
     for rejection in report.rejected:
         where = f"{rejection.file}:{rejection.line}" if rejection.line else rejection.file
-        click.echo(f"rejected {where}: {rejection.reason}", err=True)
+        verb = "skipped" if rejection.kind == "no_abstract" else "rejected"
+        click.echo(f"{verb} {where}: {rejection.reason}", err=True)
     click.echo(report.summary())
 
 

@@ -19,6 +19,7 @@ from rag.readers.records import (
     ReadResult,
     Rejection,
     collect,
+    counted,
     mostly_rejected_error,
     no_papers_error,
 )
@@ -42,8 +43,9 @@ def read_papers(path: Path, format: str | None = None, keep_partial: bool = Fals
     papers, rejected = collect(REGISTRY[fmt].read(text, shown), shown.name)
     if not papers:
         raise no_papers_error(shown, fmt, rejected)
-    if not keep_partial and len(rejected) > MAX_REJECTED_SHARE * (len(papers) + len(rejected)):
-        raise mostly_rejected_error(shown, fmt, text, papers, rejected)
+    garbage = counted(rejected)  # entries without an abstract are reported, not held against the file
+    if not keep_partial and len(garbage) > MAX_REJECTED_SHARE * (len(papers) + len(garbage)):
+        raise mostly_rejected_error(shown, fmt, text, papers, garbage)
     return ReadResult(papers, rejected, fmt)
 
 

@@ -13,9 +13,13 @@ from pathlib import Path
 
 from rag.readers.arxiv import read_arxiv_json, read_arxiv_jsonl
 from rag.readers.beir import read_beir
+from rag.readers.bibtex import read_bibtex
+from rag.readers.csl_json import read_csl_json
 from rag.readers.csv_file import read_csv
 from rag.readers.hf_page import read_hf_page
+from rag.readers.medline import read_medline
 from rag.readers.records import Item
+from rag.readers.ris import read_ris
 
 Reader = Callable[[str, Path], Iterator[Item]]
 
@@ -32,5 +36,9 @@ REGISTRY: dict[str, Format] = {
     "arxiv_jsonl": Format(read_arxiv_jsonl),
     "beir": Format(read_beir, "corpus.jsonl, may be .gz"),
     "csv": Format(read_csv, "with title and abstract columns"),
+    "bibtex": Format(read_bibtex, "a .bib export of Zotero, Mendeley, JabRef, Google Scholar"),
+    "ris": Format(read_ris, "EndNote, Zotero, Mendeley, Scopus, Web of Science"),
+    "csl_json": Format(read_csl_json, "CSL JSON from Zotero or Crossref"),
+    "pubmed": Format(read_medline, "PubMed's .nbib, MEDLINE tags"),
 }
 FORMATS = tuple(REGISTRY)

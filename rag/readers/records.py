@@ -33,6 +33,11 @@ class ReadResult:
 Item = tuple[int, Paper | str]
 
 
+class NoAbstract(str):
+    """The reason for skipping an entry that has no abstract (a book, a web page in a reference
+    manager's export): reported as a Rejection of kind "no_abstract", not counted as garbage."""
+
+
 MAX_REJECTED_SHARE = 0.5
 """A file with more of its records rejected than this is refused whole (unless `keep_partial`):
 the shared real data sets reject at most 1% of their records, random text 74-99%
@@ -59,8 +64,13 @@ def build_paper(path: Path, *, id: object, title: object, abstract: object, auth
         date=parse_date(date),
         source_file=path.name,
         categories=tuple(_names(categories, "term", r"[\s,;]+")),
-        doi=re.sub(r"^(?:doi:|https?://(?:dx\.)?doi\.org/)", "", as_text(doi).strip(), flags=re.I),
+        doi=clean_doi(doi),
     )
+
+
+def clean_doi(value: object) -> str:
+    """The DOI itself, without a `doi:` or resolver-URL prefix."""
+    return re.sub(r"^(?:doi:\s*|https?://(?:dx\.)?doi\.org/)", "", as_text(value).strip(), flags=re.I)
 
 
 def _title_id(title: str) -> str:
@@ -92,7 +102,9 @@ def collect(items: Iterator[Item], source: str) -> tuple[list[Paper], list[Rejec
     rejected: list[Rejection] = []
     first_at: dict[str, int] = {}
     for line, item in items:
-        if isinstance(item, str):
+        if isinstance(item, NoAbstract):
+            rejected.append(Rejection(file=source, line=line, reason=item, kind="no_abstract"))
+        elif isinstance(item, str):
             rejected.append(Rejection(file=source, line=line, reason=item))
         elif item.id in first_at:
             reason = f"duplicate id {item.id!r} (first at line {first_at[item.id]})"
@@ -103,9 +115,20 @@ def collect(items: Iterator[Item], source: str) -> tuple[list[Paper], list[Rejec
     return papers, rejected
 
 
+def counted(rejected: list[Rejection]) -> list[Rejection]:
+    """The rejections that count toward refusing a file: unreadable records, not entries without an abstract."""
+    return [r for r in rejected if r.kind != "no_abstract"]
+
+
 def no_papers_error(path: Path, fmt: str, rejected: list[Rejection]) -> PapersError:
     if not rejected:
         return PapersError(f"{path}: no papers found (read as {fmt}). Check the file is not just a header.")
+    if not counted(rejected):
+        return PapersError(
+            f"{path}: none of its {len(rejected)} entries has an abstract (read as {fmt}), so there is "
+            "nothing to search. Export the entries with their abstracts (in Zotero the Abstract field), "
+            "or add papers that have one."
+        )
     reasons = "; ".join(f"line {r.line}: {r.reason}" for r in rejected[:3])
     return PapersError(
         f"{path}: none of its {len(rejected)} records is a valid paper (read as {fmt}). "

@@ -49,7 +49,8 @@ else:
 
 st.subheader("Add papers", anchor=False)
 uploads = st.file_uploader(
-    "Papers files: a copied Hugging Face Papers page, arXiv JSON or JSONL, a BEIR corpus.jsonl(.gz), or CSV",
+    "Papers files: a copied Hugging Face Papers page, arXiv JSON or JSONL, a BEIR corpus.jsonl(.gz), CSV, "
+    "or a BibTeX, RIS, CSL-JSON or PubMed (.nbib) export",
     accept_multiple_files=True,
 )
 keep_partial = st.checkbox(
