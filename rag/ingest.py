@@ -1,4 +1,5 @@
-"""Files to a library: read, skip what is already there, chunk, embed, store; BM25 follows the store.
+"""Files to a library: read, merge what is one paper, skip what is already there, chunk, embed,
+store; BM25 follows the store.
 
 Every file is read before anything is written, so a bad file leaves the library as it was; papers
 are written so that an interruption at any point leaves a usable library that a rerun completes.
@@ -11,6 +12,7 @@ from pathlib import Path
 
 from rag.chunking import chunk_paper
 from rag.embeddings import get_embedder
+from rag.identity import Identities, filled
 from rag.lexical import LexicalIndex, mark_stale
 from rag.paper import Paper
 from rag.readers import read_papers
@@ -25,38 +27,59 @@ Progress = Callable[[int, int], None]
 
 
 def read_all(paths: list[Path], format: str | None, keep_partial: bool,
-             names: Sequence[str] | None = None) -> tuple[list[Paper], list[Rejection]]:
-    """Every file's papers, the first of each id kept; a file whose records are mostly rejected
-    counts as bad (a PapersError), unless `keep_partial`. `names` are the files' names for messages."""
+             names: Sequence[str] | None = None) -> tuple[list[Paper], list[Rejection], list[str]]:
+    """Every file's papers, one per paper however many files hold it (`rag.identity`), and the ids
+    of those a later file's record was merged into. A file whose records are mostly rejected counts
+    as bad (a PapersError), unless `keep_partial`. `names` are the files' names for messages."""
     papers: dict[str, Paper] = {}
+    known = Identities()
     rejected: list[Rejection] = []
+    merged: list[str] = []
     for path, name in zip(paths, names or [None] * len(paths)):
         result = read_papers(Path(path), format, keep_partial, name)
         rejected += result.rejected
         for paper in result.papers:
-            if paper.id in papers:
-                reason = f"duplicate id '{paper.id}' (already read from {papers[paper.id].source_file})"
-                rejected.append(Rejection(file=paper.source_file, line=0, reason=reason))
-            else:
-                papers[paper.id] = paper
-    return list(papers.values()), rejected
+            if earlier := known.find(paper):
+                paper = filled(earlier, paper)
+                merged.append(paper.id)
+            papers[paper.id] = paper
+            known.add(paper)
+    return list(papers.values()), rejected, list(dict.fromkeys(merged))
 
 
 def add(papers: list[Paper], rejected: list[Rejection], retriever: Retriever,
-        progress: Progress | None = None) -> IngestReport:
-    """Write the papers that are new or changed; BM25 is rebuilt once they are all in."""
-    report = IngestReport(rejected=rejected)
+        progress: Progress | None = None, merged: Sequence[str] = ()) -> IngestReport:
+    """Write the papers that are new or changed; BM25 is rebuilt once they are all in.
+
+    A paper the library holds from another file (same id, DOI or title) is merged into it; one
+    read again from its own file replaces it when its record changed, keeping what other files
+    filled in."""
+    report = IngestReport(rejected=rejected, merged=list(merged))
     store, settings = retriever.store, retriever.settings
     store.check_writable()
     store.check_embedding_model()
     stored = store.content_hashes()
+    library = Identities(store.papers()) if papers else Identities()
     todo: list[Paper] = []
     for paper in papers:
+        earlier = library.find(paper)
         if stored.get(paper.id) == paper.content_hash:
             report.unchanged.append(paper.id)
-        else:
+            continue
+        if earlier is None:
             todo.append(paper)
-            (report.updated if paper.id in stored else report.added).append(paper.id)
+            report.added.append(paper.id)
+            continue
+        own = earlier.id == paper.id and earlier.source_file == paper.source_file
+        combined = filled(paper, earlier) if own else filled(earlier, paper)
+        changed = combined.content_hash != stored.get(earlier.id)
+        if changed:
+            todo.append(combined)
+        if not own:
+            report.merged.append(earlier.id)
+        else:
+            (report.updated if changed else report.unchanged).append(paper.id)
+    report.merged = list(dict.fromkeys(report.merged))
     if progress:
         progress(0, len(todo))
     if todo or not LexicalIndex.is_usable(settings.bm25_dir, store.count()):

@@ -155,6 +155,11 @@ class IngestReport(Reply):
     added: list[str] = Field(default_factory=list, description="Ids of papers new to the library.")
     updated: list[str] = Field(default_factory=list, description="Ids of papers whose record changed.")
     unchanged: list[str] = Field(default_factory=list, description="Ids of papers already there as read.")
+    merged: list[str] = Field(
+        default_factory=list,
+        description="Ids of papers another file's record of the same paper (same arXiv id, DOI or title) was "
+        "merged into: it only filled the fields they lacked.",
+    )
     rejected: list[Rejection] = Field(default_factory=list)
 
     def summary(self) -> str:
@@ -162,7 +167,8 @@ class IngestReport(Reply):
         return (
             f"{len(self.added)} added, {len(self.unchanged)} unchanged, "
             f"{len(self.updated)} updated, {len(self.rejected) - skipped} rejected"
-        ) + (f", {skipped} skipped without an abstract" if skipped else "")
+        ) + (f", {len(self.merged)} merged" if self.merged else "") + (
+            f", {skipped} skipped without an abstract" if skipped else "")
 
 
 class Job(Reply):
@@ -174,6 +180,7 @@ class Job(Reply):
     added: int = 0
     unchanged: int = 0
     updated: int = 0
+    merged: int = 0
     rejected: list[Rejection] = Field(default_factory=list)
     error: str | None = None
 

@@ -19,6 +19,7 @@ from conftest import (
     PAPERS_CLI,
     arxiv_record,
     cli_env,
+    copy_library,
     free_port,
     ingest,
     library_settings,
@@ -150,6 +151,54 @@ def test_ingest_counts_then_reingest_adds_and_embeds_nothing(tmp_path: Path, emb
     assert again.summary() == "0 added, 4 unchanged, 0 updated, 1 rejected"
     assert embed_calls == []
     assert snapshot(settings) == before
+
+
+ZOTERO_EXPORT = r"""@article{doe2024,
+  title = {TITLE},
+  author = {Doe, Jane and M{\"u}ller, Hans},
+  doi = {10.1234/Merge.1},
+  abstract = {A shorter abstract of the same paper.}
+}
+
+@article{new2024,
+  title = {Zyxolotl Lattices for Quaternion Gradients},
+  abstract = {We describe zyxolotl lattices, a structure for caching quaternion gradients.}
+}
+"""
+
+
+def test_the_same_paper_from_another_file_is_merged_into_it_not_added(sample_library: Settings, tmp_path: Path):
+    """The listing page and a Zotero export of some of its papers: one paper each, the export
+    filling what the listing lacked; an arXiv id met with the same DOI is the same paper too."""
+    settings = copy_library(sample_library, tmp_path / "lib")
+    listed = store_of(settings).papers()[0]
+    first, *rest = listed.title.split()
+    zotero = tmp_path / "zotero.bib"
+    braced_title = "{{" + first + "}} " + " ".join(rest).lower()
+    zotero.write_text(ZOTERO_EXPORT.replace("TITLE", braced_title), encoding="utf-8")
+    report = ingest([zotero], settings)
+    assert (report.merged, len(report.added), report.updated) == ([listed.id], 1, [])
+    assert report.summary() == "1 added, 0 unchanged, 0 updated, 0 rejected, 1 merged"
+    merged = store_of(settings).paper(listed.id)
+    assert (merged.title, merged.abstract) == (listed.title, listed.abstract)
+    assert (merged.doi, merged.authors) == ("10.1234/Merge.1", listed.authors or ("Jane Doe", "Hans Müller"))
+
+    by_doi = write_jsonl(tmp_path / "arxiv.jsonl", [arxiv_record(
+        id="2401.00001", title="Another Title Entirely For It", abstract="Its abstract.", doi="10.1234/merge.1")])
+    assert ingest([by_doi], settings).merged == [listed.id]
+    assert ingest([zotero], settings).summary() == "0 added, 1 unchanged, 0 updated, 0 rejected, 1 merged"
+    assert len(store_of(settings).papers()) == len(SAMPLE) + 1
+
+
+def test_the_same_paper_in_two_files_of_one_ingest_is_one_paper(tmp_path: Path):
+    settings = library_settings(tmp_path / "lib")
+    listing = write_jsonl(tmp_path / "listing.jsonl", [arxiv_record(SAMPLE[0], id="2401.00002")])
+    export = write_jsonl(tmp_path / "export.jsonl", [
+        arxiv_record(id="x-2", title=SAMPLE[0].title.upper(), abstract="Shorter.", doi="10.5555/one")])
+    report = ingest([listing, export], settings)
+    assert (report.added, report.merged) == (["2401.00002"], ["2401.00002"])
+    stored = store_of(settings).papers()
+    assert [(p.id, p.abstract, p.doi) for p in stored] == [("2401.00002", SAMPLE[0].abstract, "10.5555/one")]
 
 
 def test_a_library_of_stopwords_only_still_ingests_and_searches(tmp_path: Path):

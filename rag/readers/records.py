@@ -73,10 +73,15 @@ def clean_doi(value: object) -> str:
     return re.sub(r"^(?:doi:\s*|https?://(?:dx\.)?doi\.org/)", "", as_text(value).strip(), flags=re.I)
 
 
+def title_key(title: str) -> str:
+    """A title as compared: case, punctuation, braces and spacing set aside."""
+    key = "".join(" " if unicodedata.category(c).startswith("P") else c for c in title.casefold())
+    return " ".join(key.split())
+
+
 def _title_id(title: str) -> str:
     """An id for records without one: the same for the same title, whatever its case or punctuation."""
-    key = "".join(" " if unicodedata.category(c).startswith("P") else c for c in title.casefold())
-    return "t-" + hashlib.sha1(" ".join(key.split()).encode("utf-8")).hexdigest()[:16]
+    return "t-" + hashlib.sha1(title_key(title).encode("utf-8")).hexdigest()[:16]
 
 
 def _names(value: object, key: str, separators: str) -> list[str]:

@@ -75,6 +75,7 @@ class Jobs:
         try:
             report = self.library.ingest(paths, format, progress, keep_partial, names)
             job.added, job.unchanged, job.updated = len(report.added), len(report.unchanged), len(report.updated)
+            job.merged = len(report.merged)
             job.rejected, job.state = report.rejected, "done"
         except PapersError as exc:
             job.error, job.state = str(exc), "failed"
