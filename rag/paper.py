@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import dataclass
+
+ARXIV_NUMBER = r"(\d{4}\.\d{4,5}|[a-z][a-z.-]*(?:\.[A-Z]{2})?/\d{7})(?:v\d+)?"
+"""An arXiv id, new style (2101.00001) or old (hep-th/9901001), with the version left out of the group."""
+_ARXIV_DOI = re.compile(rf"^10\.48550/arxiv\.{ARXIV_NUMBER}$", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -18,6 +23,13 @@ class Paper:
     """The name of the file the paper was read from."""
     categories: tuple[str, ...] = ()
     doi: str = ""
+
+    @property
+    def arxiv_id(self) -> str:
+        """The arXiv id when the paper's id is one or its DOI is arXiv's; empty otherwise."""
+        if match := re.fullmatch(ARXIV_NUMBER, self.id, re.IGNORECASE) or _ARXIV_DOI.match(self.doi):
+            return match.group(1)
+        return ""
 
     @property
     def text(self) -> str:

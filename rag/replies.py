@@ -33,11 +33,13 @@ class PaperInfo(Reply):
     date: str = Field(description="ISO date, year-month or year; empty when unknown.")
     authors: list[str]
     source_file: str = Field(alias="source", description="The name of the file the paper was read from.")
+    doi: str = Field("", description="The paper's DOI; empty when unknown.")
+    arxiv_id: str = Field("", description="The paper's arXiv id, without version; empty when unknown.")
 
     @classmethod
     def of(cls, paper: Paper) -> PaperInfo:
         return cls(id=paper.id, title=paper.title, date=paper.date, authors=list(paper.authors),
-                   source_file=paper.source_file)
+                   source_file=paper.source_file, doi=paper.doi, arxiv_id=paper.arxiv_id)
 
 
 class PaperDetail(PaperInfo):

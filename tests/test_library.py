@@ -33,6 +33,7 @@ from rag.chunking import chunk_paper
 from rag.embeddings import LOCAL_MODEL_ID, MAX_TOKENS, LocalMiniLM, get_embedder
 from rag.errors import PapersError
 from rag.lexical import STALE_MARK, LexicalIndex
+from rag.library import Library
 from rag.paper import Paper
 from rag.replies import as_json
 from rag.retrieval import Filters, Retriever
@@ -183,9 +184,13 @@ def test_the_same_paper_from_another_file_is_merged_into_it_not_added(sample_lib
     assert (merged.title, merged.abstract) == (listed.title, listed.abstract)
     assert (merged.doi, merged.authors) == ("10.1234/Merge.1", listed.authors or ("Jane Doe", "Hans Müller"))
 
+    shown = next(info for info in Library(settings).papers().items if info.id == listed.id)
+    assert (shown.doi, shown.arxiv_id) == ("10.1234/Merge.1", "")
+
     by_doi = write_jsonl(tmp_path / "arxiv.jsonl", [arxiv_record(
         id="2401.00001", title="Another Title Entirely For It", abstract="Its abstract.", doi="10.1234/merge.1")])
     assert ingest([by_doi], settings).merged == [listed.id]
+    assert as_json(Library(settings).papers())["items"][0].keys() >= {"doi", "arxiv_id"}
     assert ingest([zotero], settings).summary() == "0 added, 1 unchanged, 0 updated, 0 rejected, 1 merged"
     assert len(store_of(settings).papers()) == len(SAMPLE) + 1
 

@@ -13,14 +13,13 @@ import re
 from collections.abc import Iterable
 from pathlib import Path
 
-from rag.paper import Paper
+from rag.paper import ARXIV_NUMBER, Paper
 from rag.readers.normalise import as_text, normalise_text
 from rag.readers.records import NoAbstract, build_paper, clean_doi
 
-_ARXIV_NUMBER = r"(\d{4}\.\d{4,5}|[a-z][a-z.-]*(?:\.[A-Z]{2})?/\d{7})(?:v\d+)?"
-_ARXIV_BARE = re.compile(rf"^\s*(?:arxiv:)?{_ARXIV_NUMBER}\s*$", re.IGNORECASE)
+_ARXIV_BARE = re.compile(rf"^\s*(?:arxiv:)?{ARXIV_NUMBER}\s*$", re.IGNORECASE)
 _ARXIV_MENTION = re.compile(  # "arXiv:2101.00001", "arxiv.org/abs/2101.00001v2", "10.48550/arXiv.2101.00001"
-    rf"arxiv(?:\.org/(?:abs|pdf)/|\s*[:.]\s*|\s+preprint\s+(?:arxiv:)?)\s*{_ARXIV_NUMBER}", re.IGNORECASE
+    rf"arxiv(?:\.org/(?:abs|pdf)/|\s*[:.]\s*|\s+preprint\s+(?:arxiv:)?)\s*{ARXIV_NUMBER}", re.IGNORECASE
 )
 
 
