@@ -200,7 +200,7 @@ def test_ui_adds_the_sample_to_an_empty_library_serves_on_loopback_and_stops_wit
 def test_show_stats_and_ingest_as_json_on_the_sample_library(runner: CliRunner, sample_library: Settings):
     library = ["--data-dir", str(sample_library.data_dir)]
     shown = json.loads(runner.invoke(main, [*library, "show", "Stitchable Neural Networks", "--json"]).stdout)
-    assert set(shown) == {"id", "title", "date", "authors", "source", "abstract"}
+    assert set(shown) == {"id", "title", "date", "authors", "source", "doi", "arxiv_id", "abstract"}
     assert shown["title"] == "Stitchable Neural Networks" and shown["abstract"].startswith("The public model zoo")
     text = runner.invoke(main, [*library, "show", shown["id"]]).stdout
     assert text.startswith("Stitchable Neural Networks\n") and shown["abstract"] in text

@@ -103,7 +103,7 @@ def test_stdio_client_lists_tools_searches_lists_and_asks(sample_library: Settin
     assert replies["list"] == as_json(library.papers().items)
     assert replies["tools"]["ask"].output_schema["properties"]["refused"]["type"] == "boolean"
     assert "excerpt" not in json.dumps(replies["tools"]["ask"].output_schema)
-    assert len(replies["list"]) == 87 and set(replies["list"][0]) == {"id", "title", "date", "authors", "source"}
+    assert len(replies["list"]) == 87 and set(replies["list"][0]) == {"id", "title", "date", "authors", "source", "doi", "arxiv_id"}
 
     assert_tool_error(replies["empty"], "The question is empty")
     assert_tool_error(replies["k0"], "greater than or equal to 1")

@@ -80,11 +80,11 @@ def test_the_schema_describes_every_reply(service: TestClient):
     assert reply_fields(schema, "/v1/topic") == ANSWER_KEYS
     assert reply_fields(schema, "/v1/papers", "get") == {"total", "items"}
     assert reply_fields(schema, "/v1/papers/{paper_id}", "get") == {"id", "title", "date", "authors", "source",
-                                                                      "abstract"}
+                                                                      "doi", "arxiv_id", "abstract"}
     assert reply_fields(schema, "/v1/digest") == {"id", "title", "digest", "removed_statements"}
     assert reply_fields(schema, "/v1/compare") == {"a", "b", "rows", "in_common", "difference", "fell_back"}
     assert reply_fields(schema, "/v1/jobs/{job_id}", "get") == {"state", "done", "total", "added", "unchanged",
-                                                                 "updated", "rejected", "error"}
+                                                                 "updated", "merged", "rejected", "error"}
     assert reply_fields(schema, "/v1/papers", "post", "202") == {"job"}
     assert "excerpt" not in json.dumps(schema)  # what the model was shown is not part of any reply
 
@@ -94,7 +94,7 @@ def test_papers_list_page_filter_get_and_404(service: TestClient):
     assert everything["total"] == 89 == len(everything["items"])
     page = service.get("/v1/papers", params={"limit": 5, "offset": 10}).json()
     assert page["total"] == 89 and page["items"] == everything["items"][10:15]
-    assert set(page["items"][0]) == {"id", "title", "date", "authors", "source"}
+    assert set(page["items"][0]) == {"id", "title", "date", "authors", "source", "doi", "arxiv_id"}
     found = service.get("/v1/papers", params={"q": "kolmogorov"}).json()
     assert found["total"] == 2 and all("Kolmogorov" in item["title"] for item in found["items"])
     paper = service.get(f"/v1/papers/{TINY['id']}").json()
