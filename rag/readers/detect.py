@@ -24,7 +24,7 @@ from rag.readers.ris import looks_like_ris
 _ALIASES = {"json": "arxiv_json", "jsonl": "arxiv_jsonl", "bib": "bibtex", "csl": "csl_json",
             "nbib": "pubmed", "medline": "pubmed"}
 _FIRST_RECORDS = 20  # how many records of a JSON list decide whose keys it has
-_FORMATS_HELP = ", ".join(f"{name} ({entry.note})" if entry.note else name for name, entry in REGISTRY.items())
+FORMATS_HELP = ", ".join(f"{name} ({entry.note})" if entry.note else name for name, entry in REGISTRY.items())
 
 
 def format_name(name: str, path: Path) -> str:
@@ -54,7 +54,7 @@ def detect(text: str, path: Path) -> str:
     if looks_like_hf_page(text):
         return "hf_page"
     raise PapersError(
-        f"{path}: cannot tell what kind of papers file this is. Supported formats: {_FORMATS_HELP}. "
+        f"{path}: cannot tell what kind of papers file this is. Supported formats: {FORMATS_HELP}. "
         "Use --format NAME to force one."
     )
 
