@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from rag.readers.arxiv import read_arxiv_json, read_arxiv_jsonl
+from rag.readers.arxiv_atom import read_arxiv_atom
 from rag.readers.beir import read_beir
 from rag.readers.bibtex import read_bibtex
 from rag.readers.csl_json import read_csl_json
@@ -40,5 +41,6 @@ REGISTRY: dict[str, Format] = {
     "ris": Format(read_ris, "EndNote, Zotero, Mendeley, Scopus, Web of Science"),
     "csl_json": Format(read_csl_json, "CSL JSON from Zotero or Crossref"),
     "pubmed": Format(read_medline, "PubMed's .nbib, MEDLINE tags"),
+    "arxiv_atom": Format(read_arxiv_atom, "a saved arXiv API reply, Atom XML"),
 }
 FORMATS = tuple(REGISTRY)
