@@ -20,7 +20,8 @@ from rag.cli.common import friendly_errors, json_option, main, open_library, pri
 @friendly_errors
 def ingest(ctx: click.Context, paths: tuple[Path, ...], format_: str | None, keep_partial: bool, as_json: bool) -> None:
     """Add papers from files (listing page, arXiv JSON/JSONL, BEIR corpus.jsonl[.gz], CSV, BibTeX, RIS,
-    CSL-JSON, PubMed .nbib, arXiv API Atom XML) or folders of them (every file under a folder; others are skipped by name)."""
+    CSL-JSON, PubMed .nbib, arXiv API Atom XML, PDF) or folders of them (every file under a folder;
+    others are skipped by name)."""
     with contextlib.ExitStack() as stack:
         bar = None
 

@@ -17,7 +17,8 @@ from rag.paper import Paper
 from rag.readers.detect import FORMATS_HELP, detect, format_name
 from rag.readers.folder import files_under, unsupported_reason, without_name
 from rag.readers.formats import FORMATS, REGISTRY
-from rag.readers.load import load_text
+from rag.readers.load import decode_text, load_bytes
+from rag.readers.pdf import is_pdf
 from rag.readers.records import (
     MAX_REJECTED_SHARE,
     ReadResult,
@@ -44,7 +45,10 @@ def read_papers(path: Path, format: str | None = None, keep_partial: bool = Fals
     if path.is_dir():
         return read_folder(path, format, keep_partial, shown)
     fmt = format_name(format, shown) if format else None
-    text = load_text(path, shown)
+    data = load_bytes(path, shown)
+    if fmt == "pdf" or (fmt is None and is_pdf(data)):
+        return _read_binary(data, shown)
+    text = decode_text(data, shown)
     return _read_text(text, shown, fmt or detect(text, shown), keep_partial)
 
 
@@ -63,14 +67,17 @@ def read_folder(folder: Path, format: str | None = None, keep_partial: bool = Fa
         relative = str(path.relative_to(folder))  # how the report names it; errors name `shown/relative`
         name = shown / relative
         try:
-            text = load_text(path, name)
-            file_fmt = fmt or detect(text, name)
+            data = load_bytes(path, name)
+            binary = fmt == "pdf" or (fmt is None and is_pdf(data))
+            text = "" if binary else decode_text(data, name)
+            file_fmt = "pdf" if binary else fmt or detect(text, name)
         except PapersError as exc:
             rejected.append(Rejection(file=relative, line=0, reason=unsupported_reason(str(exc), name),
                                       kind="unsupported"))
             continue
         try:
-            result = _read_text(text, name, file_fmt, keep_partial, relative)
+            result = (_read_binary(data, name, relative) if binary
+                      else _read_text(text, name, file_fmt, keep_partial, relative))
         except PapersError as exc:  # refused whole, as it would be alone: reported, the folder goes on
             rejected.append(Rejection(file=relative, line=0, reason=without_name(str(exc), name)))
             continue
@@ -89,6 +96,14 @@ def read_folder(folder: Path, format: str | None = None, keep_partial: bool = Fa
     return ReadResult(papers, rejected, fmt or "folder")
 
 
+def _read_binary(data: bytes, shown: Path, source: str = "") -> ReadResult:
+    """A PDF: one paper, or the PapersError its reader raises saying why there is none."""
+    papers, rejected = collect(REGISTRY["pdf"].read_bytes(data, shown), source or shown.name)
+    if not papers:
+        raise no_papers_error(shown, "pdf", rejected)
+    return ReadResult(papers, rejected, "pdf")
+
+
 def _read_text(text: str, shown: Path, fmt: str, keep_partial: bool, source: str = "") -> ReadResult:
     """`source` is what Rejections call the file: its name, or its path inside an ingested folder."""
     papers, rejected = collect(REGISTRY[fmt].read(text, shown), source or shown.name)
@@ -103,4 +118,5 @@ def _read_text(text: str, shown: Path, fmt: str, keep_partial: bool, source: str
 def detect_format(path: Path) -> str:
     """The format name `read_papers` would use for `path`, judged by content first."""
     path = Path(path)
-    return detect(load_text(path), path)
+    data = load_bytes(path, path)
+    return "pdf" if is_pdf(data) else detect(decode_text(data, path), path)

@@ -1,0 +1,67 @@
+"""The PDF reader: a real arXiv paper's PDF, a real PDF without an abstract, broken PDFs, and a folder of them."""
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from rag.errors import PapersError
+from rag.readers import detect_format, read_papers
+
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+PAPER = FIXTURES / "2202.00535.pdf"
+EDITORIAL = FIXTURES / "editorial_no_abstract.pdf"
+
+
+def test_a_papers_pdf_gives_its_title_authors_abstract_and_arxiv_id():
+    assert detect_format(PAPER) == "pdf"
+    result = read_papers(PAPER)
+    assert result.format == "pdf" and result.rejected == []
+    [paper] = result.papers
+    assert paper.id == "2202.00535"  # from the arXiv stamp in the margin, which is not taken for the title
+    assert paper.title == "Novelty Controlled Paraphrase Generation with Retrieval Augmented Conditional Prompt Tuning"
+    assert paper.authors == ("Jishnu Ray Chowdhury", "Yong Zhuang", "Shuyi Wang")  # superscripts removed
+    assert paper.abstract.startswith("Paraphrase generation is a fundamental and long-standing task in natural "
+                                     "language processing. In this paper, we concentrate on two contributions")
+    assert paper.abstract.endswith("retaining the semantic content of the original text while inducing lexical "
+                                   "novelty in the generation.")  # and no more: it stops at the Introduction
+    assert "ﬁ" not in paper.abstract and "\n" not in paper.abstract
+    assert paper.source_file == "2202.00535.pdf"
+
+
+def test_a_pdf_without_an_abstract_is_reported_not_guessed():
+    with pytest.raises(PapersError) as caught:
+        read_papers(EDITORIAL)
+    assert str(caught.value).startswith(f"{EDITORIAL}: no abstract found on its first 2 pages")
+    assert "nothing was guessed" in str(caught.value)
+
+
+@pytest.mark.parametrize("damage", [
+    lambda data: data[:2000],  # a download cut short
+    lambda data: b"%PDF-1.5\n" + bytes(range(256)) * 8,  # a PDF header over garbage
+])
+def test_a_broken_pdf_is_a_clear_error(tmp_path, damage):
+    path = tmp_path / "paper.pdf"
+    path.write_bytes(damage(PAPER.read_bytes()))
+    with pytest.raises(PapersError, match=rf"^{path}: .*PDF"):
+        read_papers(path)
+
+
+def test_forcing_pdf_on_a_text_file_is_an_error(tmp_path):
+    path = tmp_path / "notes.txt"
+    path.write_text("not a PDF\n", encoding="utf-8")
+    with pytest.raises(PapersError, match="a PDF that cannot be read"):
+        read_papers(path, "pdf")
+
+
+def test_a_folder_of_pdfs_adds_the_papers_and_names_the_pdf_without_an_abstract(tmp_path):
+    folder = tmp_path / "storage"
+    (folder / "A1").mkdir(parents=True)
+    (folder / "B2").mkdir()
+    shutil.copy(PAPER, folder / "A1" / PAPER.name)
+    shutil.copy(EDITORIAL, folder / "B2" / EDITORIAL.name)
+    result = read_papers(folder)
+    assert [p.id for p in result.papers] == ["2202.00535"]
+    [refused] = result.rejected
+    assert refused.file == "B2/editorial_no_abstract.pdf" and refused.kind == "unreadable"
+    assert refused.reason.startswith("no abstract found on its first 2 pages")
