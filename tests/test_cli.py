@@ -150,7 +150,7 @@ def test_papers_data_dir_is_honoured(sample_library: Settings, tmp_path: Path):
         ("empty.txt", b"", [], ["empty.txt", "is empty"]),
         ("binary.dat", bytes(range(256)), [], ["binary.dat", "binary"]),
         ("prose.txt", b"one line of prose", [], ["prose.txt", "cannot tell"]),
-        ("good.jsonl", None, ["--format", "pdf"], ["unknown --format 'pdf'"]),
+        ("good.jsonl", None, ["--format", "docx"], ["unknown --format 'docx'"]),
     ],
 )
 def test_ingest_mistakes_are_one_line_errors(tmp_path: Path, name, content, args, fragments):
