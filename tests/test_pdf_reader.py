@@ -26,6 +26,10 @@ def test_a_papers_pdf_gives_its_title_authors_abstract_and_arxiv_id():
     assert paper.abstract.endswith("retaining the semantic content of the original text while inducing lexical "
                                    "novelty in the generation.")  # and no more: it stops at the Introduction
     assert "ﬁ" not in paper.abstract and "\n" not in paper.abstract
+    # words broken at a line end are joined; a compound the paper writes with its hyphen elsewhere keeps it
+    assert "we concentrate on" in paper.abstract and "Retrieval Augmented Prompt Tuning" in paper.abstract
+    assert "as a parameter-efficient method" in paper.abstract and "simple model-agnostic method" in paper.abstract
+    assert paper.date == "2022-02-01"  # from the arXiv stamp
     assert paper.source_file == "2202.00535.pdf"
 
 

@@ -34,6 +34,8 @@ _AFTER = re.compile(
     re.IGNORECASE | re.MULTILINE,
 )
 _STAMP = re.compile(r"arXiv:\S+\s+\[")
+_STAMP_DATE = re.compile(r"arXiv:\S+\s+\[[^\]]*\]\s+(\d{1,2}\s+[A-Z][a-z]{2}\s+\d{4})")
+_BROKEN_WORD = re.compile(r"(\w+)-[ \t]*\n\s*([a-z]\w*)")
 _DOI = re.compile(r"\b(10\.\d{4,9}/[^\s\"<>]+[^\s\"<>.,;])")
 _MARKS = re.compile(r"[\d*†‡§¶∗⋆♠♣♦♥]+")
 logging.getLogger("pypdf").setLevel(logging.ERROR)  # font warnings about text it still extracts
@@ -60,6 +62,7 @@ def read_pdf(data: bytes, path: Path) -> Iterator[Item]:
     except (PyPdfError, ValueError, KeyError, TypeError, IndexError, AttributeError) as exc:
         raise PapersError(f"{path}: a PDF that cannot be read ({exc or type(exc).__name__}); "
                           "download it again, or add the paper from its BibTeX or arXiv entry.") from None
+    text = unicodedata.normalize("NFKC", text)
     abstract = _abstract(text)
     if not abstract:
         raise PapersError(
@@ -70,8 +73,10 @@ def read_pdf(data: bytes, path: Path) -> Iterator[Item]:
     title, authors = _title_and_authors(runs)
     title = _plain(str(info.get("/Title") or "")) if _good_title(info.get("/Title")) else title
     doi = _DOI.search(text)
+    stamp = _STAMP_DATE.search(first[:300])
     yield 1, reference_paper(
         path, what=f"PDF {path.name}", title=title, abstract=abstract, authors=authors,
+        date=stamp.group(1) if stamp else None,
         doi=doi.group(1) if doi else None, arxiv=arxiv_id(None, [first[:300]]),
     )
 
@@ -80,11 +85,17 @@ def _scale(matrix) -> float:
     return abs(matrix[3]) or abs(matrix[1]) or 1.0
 
 
-def _plain(text: str) -> str:
-    """Ligatures (ﬁ) and compatibility forms made plain, words broken at a line end joined, one line."""
+def _plain(text: str, context: str = "") -> str:
+    """Ligatures (ﬁ) and compatibility forms made plain, words broken at a line end joined, one line.
+    A hyphen at a line end is kept when `context` (the pages read) writes the pair with it elsewhere
+    ("parameter-efficient"), else taken for a break inside a word ("con-centrate")."""
     text = unicodedata.normalize("NFKC", text).replace("\u00ad", "")
-    text = re.sub(r"(\w)-\s*\n\s*([a-z])", r"\1\2", text)
-    return " ".join(text.split())
+
+    def join(match: re.Match) -> str:
+        pair = f"{match.group(1)}-{match.group(2)}"
+        return pair if re.search(rf"\b{re.escape(pair)}\b", context, re.IGNORECASE) else pair.replace("-", "")
+
+    return " ".join(_BROKEN_WORD.sub(join, text).split())
 
 
 def _abstract(text: str) -> str:
@@ -93,7 +104,7 @@ def _abstract(text: str) -> str:
         return ""
     rest = text[start.end():]
     end = _AFTER.search(rest)
-    return _plain(rest[: end.start()] if end else rest[:3000])
+    return _plain(rest[: end.start()] if end else rest[:3000], text)
 
 
 def _title_and_authors(runs: list[tuple[float, str]]) -> tuple[str, list[str]]:
