@@ -69,3 +69,30 @@ def test_a_folder_of_pdfs_adds_the_papers_and_names_the_pdf_without_an_abstract(
     [refused] = result.rejected
     assert refused.file == "B2/editorial_no_abstract.pdf" and refused.kind == "unreadable"
     assert refused.reason.startswith("no abstract found on its first 2 pages")
+
+
+# fixture -> (title, authors found, abstract's start, abstract's end): older papers whose PDF Title field is a
+# file name (acl07.dvi), a word processor's ("Microsoft Word - Paraphrase_EMNLP2004_camera_ready.doc") or
+# another paper's title ("Automated Statistics Collection in DB2 Stinger"), so the title comes from the page
+OLDER = {
+    "bunescu-acl07.pdf": ("Learning to Extract Relations from the Web using Minimal Supervision", (),
+                          "We present a new approach to relation extraction that requires only a handful of",
+                          "our approach can reliably extract relations from web documents."),
+    "mono04.pdf": ("Monolingual Machine Translation for Paraphrase Generation", ("Chris QUIRK", "Chris BROCKETT"),
+                   "We apply statistical machine translation (SMT) tools to generate novel paraphras",
+                   "coverage and scalability than the current best-of-breed paraphrasing approaches."),
+    "zolotov04.pdf": ("Indexing XML Data Stored in a Relational Database",
+                      ("Shankar Pal", "Istvan Cseri", "Oliver Seeliger", "Gideon Schaller", "Leo Giakoumakis"),
+                      "As XML usage grows for both data-centric and document-centric applications, intr",
+                      "and how it ties into the relational framework for query processing."),
+}
+
+
+@pytest.mark.parametrize("name", OLDER)
+def test_older_papers_pdfs_give_the_title_on_the_page_and_the_abstract(name):
+    title, authors, start, end = OLDER[name]
+    [paper] = read_papers(FIXTURES / name).papers
+    assert paper.title == title
+    assert paper.authors == authors  # addresses and e-mails in the authors' size are left out, not taken for names
+    assert paper.abstract.startswith(start) and paper.abstract.endswith(end)
+    assert paper.id.startswith("t-")  # no arXiv id or DOI on the page: the title id

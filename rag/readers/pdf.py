@@ -3,7 +3,9 @@
 pypdf because it is pure Python (no system library to install, nothing fetched at run time) and
 its text visitor gives each piece of text with its font size, which is what tells a title from
 the lines around it. The title is the largest text on the first page above the abstract (the
-arXiv stamp in the margin left out), or the PDF's own Title when it has one; the authors are the
+arXiv stamp in the margin and drop capitals left out); the PDF's own Title is taken only where it
+says the same better spaced, or the page gave none, as it is often a file name ("acl07.dvi"), a word
+processor's ("Microsoft Word - ...") or the proceedings' name, even another paper's; the authors are the
 text just below the title set in the size of its first line, superscript marks and numbers
 removed; the abstract runs from an "Abstract" heading to the first heading after it
 (Introduction, Keywords, Index Terms...). A PDF without such a heading (a scanned page, slides, a
@@ -37,6 +39,9 @@ _STAMP = re.compile(r"arXiv:\S+\s+\[")
 _STAMP_DATE = re.compile(r"arXiv:\S+\s+\[[^\]]*\]\s+(\d{1,2}\s+[A-Z][a-z]{2}\s+\d{4})")
 _BROKEN_WORD = re.compile(r"(\w+)-[ \t]*\n\s*([a-z]\w*)")
 _DOI = re.compile(r"\b(10\.\d{4,9}/[^\s\"<>]+[^\s\"<>.,;])")
+_NOT_A_NAME = re.compile(  # an address, an e-mail or an affiliation set in the authors' size: left out
+    r"[@{}()|]|\b(?:univ\w*|dep(?:artmen)?t|institut\w*|lab\w*|cent(?:er|re)|school|college|inc|corp\w*|"
+    r"research|science|usa|uk|road|ave|street|for|in|of|the)\b", re.IGNORECASE)
 _MARKS = re.compile(r"[\d*†‡§¶∗⋆♠♣♦♥]+")
 logging.getLogger("pypdf").setLevel(logging.ERROR)  # font warnings about text it still extracts
 
@@ -71,7 +76,7 @@ def read_pdf(data: bytes, path: Path) -> Iterator[Item]:
             "arXiv entry instead."
         )
     title, authors = _title_and_authors(runs)
-    title = _plain(str(info.get("/Title") or "")) if _good_title(info.get("/Title")) else title
+    title = _choose_title(title, str(info.get("/Title") or ""))
     doi = _DOI.search(text)
     stamp = _STAMP_DATE.search(first[:300])
     yield 1, reference_paper(
@@ -118,7 +123,7 @@ def _title_and_authors(runs: list[tuple[float, str]]) -> tuple[str, list[str]]:
             head.append((size, text))
     if not head:
         return "", []
-    largest = max(size for size, _ in head)
+    largest = max(size for size, text in head if len(text.strip()) > 2)  # not a drop capital
     first = next(i for i, (size, _) in enumerate(head) if size == largest)
     last = first
     while last + 1 < len(head) and head[last + 1][0] == largest:
@@ -130,7 +135,18 @@ def _title_and_authors(runs: list[tuple[float, str]]) -> tuple[str, list[str]]:
     size = after[0][0]
     names = _MARKS.sub(" ", " ".join(text for s, text in after if s == size))
     authors = [" ".join(name.split()) for name in re.split(r",|\band\b|&|;", _plain(names))]
-    return title, [name for name in authors if 1 < len(name.split()) <= 5]
+    return title, [name for name in authors if 1 < len(name.split()) <= 5 and not _NOT_A_NAME.search(name)]
+
+
+def _choose_title(found: str, given: str) -> str:
+    """The title set largest on the page, unless the PDF's Title field says the same with better
+    spacing or case, or the page gave too little to be a title; a Title field is often a file name,
+    a word processor's placeholder, or the proceedings' name, so it does not win otherwise."""
+    given = _plain(given) if _good_title(given) else ""
+    squash = lambda text: re.sub(r"\W+", "", text).casefold()  # noqa: E731
+    if given and squash(given) == squash(found):
+        return given
+    return found if len(found.split()) >= 3 or not given else given
 
 
 def _good_title(value: object) -> bool:
