@@ -146,10 +146,11 @@ class Rejection(Reply):
     file: str
     line: int
     reason: str
-    kind: Literal["unreadable", "no_abstract"] = Field(
+    kind: Literal["unreadable", "no_abstract", "unsupported"] = Field(
         "unreadable",
         description="'no_abstract' for an entry with nothing to search (a book or web page in a reference "
-        "manager's export): reported, but not counted toward refusing the file as mostly unreadable.",
+        "manager's export): reported, but not counted toward refusing the file as mostly unreadable. "
+        "'unsupported' for a file in an ingested folder that is no papers file (line 0): skipped.",
     )
 
 
@@ -166,11 +167,13 @@ class IngestReport(Reply):
 
     def summary(self) -> str:
         skipped = sum(r.kind == "no_abstract" for r in self.rejected)
+        files = sum(r.kind == "unsupported" for r in self.rejected)
         return (
             f"{len(self.added)} added, {len(self.unchanged)} unchanged, "
-            f"{len(self.updated)} updated, {len(self.rejected) - skipped} rejected"
+            f"{len(self.updated)} updated, {len(self.rejected) - skipped - files} rejected"
         ) + (f", {len(self.merged)} merged" if self.merged else "") + (
-            f", {skipped} skipped without an abstract" if skipped else "")
+            f", {skipped} skipped without an abstract" if skipped else "") + (
+            f", {files} file{'s' if files != 1 else ''} skipped as not papers files" if files else "")
 
 
 class Job(Reply):

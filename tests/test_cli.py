@@ -150,7 +150,7 @@ def test_papers_data_dir_is_honoured(sample_library: Settings, tmp_path: Path):
         ("empty.txt", b"", [], ["empty.txt", "is empty"]),
         ("binary.dat", bytes(range(256)), [], ["binary.dat", "binary"]),
         ("prose.txt", b"one line of prose", [], ["prose.txt", "cannot tell"]),
-        ("good.jsonl", None, ["--format", "pdf"], ["unknown --format 'pdf'"]),
+        ("good.jsonl", None, ["--format", "docx"], ["unknown --format 'docx'"]),
     ],
 )
 def test_ingest_mistakes_are_one_line_errors(tmp_path: Path, name, content, args, fragments):
@@ -235,3 +235,31 @@ def test_topic_needs_a_topic_and_refuses_without_the_model_when_nothing_matches(
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["refused"] is True
     assert_user_error(run_cli("--data-dir", str(tmp_path / "lib"), "topic", "  ", cwd=tmp_path), "empty")
+
+
+def test_ingest_a_folder_reads_every_papers_file_and_names_the_others(runner: CliRunner, tmp_path: Path):
+    from test_folder_readers import mixed_folder
+
+    folder = mixed_folder(tmp_path)
+    data_dir = tmp_path / "lib"
+    result = runner.invoke(main, ["--data-dir", str(data_dir), "ingest", str(folder)])
+    assert result.exit_code == 0, result.output
+    assert result.stdout.strip() == ("19 added, 0 unchanged, 0 updated, 0 rejected, 4 skipped without an "
+                                     "abstract, 2 files skipped as not papers files")
+    lines = result.stderr.splitlines()
+    assert "skipped notes.txt: not a supported papers file (cannot tell what kind of papers file this is)" in lines
+    assert any(line.startswith("skipped storage/ABC123/figure.png: not a supported papers file") for line in lines)
+    assert any(line.startswith("skipped storage/DEF456/pubmed.nbib:") for line in lines)
+    listed = json.loads(runner.invoke(main, ["--data-dir", str(data_dir), "list", "--json"]).stdout)
+    assert len(listed) == 19
+
+
+def test_ingest_a_folder_without_papers_files_is_an_error_and_writes_nothing(runner: CliRunner, tmp_path: Path):
+    folder = tmp_path / "pictures"
+    folder.mkdir()
+    (folder / "a.png").write_bytes(bytes(range(256)))
+    data_dir = tmp_path / "lib"
+    result = runner.invoke(main, ["--data-dir", str(data_dir), "ingest", str(folder)])
+    assert result.exit_code == 1
+    assert result.stderr.startswith(f"Error: {folder}: none of the 1 files in this folder (a.png) gave papers")
+    assert not data_dir.exists()

@@ -663,3 +663,23 @@ def test_an_empty_library_opened_with_another_model_takes_the_model_that_fills_i
     assert Retriever(settings).search(papers[1].title, k=1)[0].id == "p-01"
     with pytest.raises(PapersError, match="(?i)re-index"):
         Store(settings, "openai:text-embedding-3-small").check_embedding_model()
+
+
+def test_a_folder_ingests_its_papers_files_and_a_failed_folder_changes_nothing(tmp_path: Path):
+    from test_folder_readers import PNG, mixed_folder
+
+    settings = library_settings(tmp_path / "lib")
+    folder = mixed_folder(tmp_path)
+    report = ingest([folder], settings)
+    assert len(report.added) == 19
+    assert [r.file for r in report.rejected if r.kind == "unsupported"] == ["notes.txt", "storage/ABC123/figure.png"]
+    before = snapshot(settings)
+
+    pictures = tmp_path / "pictures"
+    pictures.mkdir()
+    (pictures / "a.png").write_bytes(PNG)
+    good, _ = papers_file(tmp_path / "good.jsonl", SAMPLE[:2])
+    with pytest.raises(PapersError, match="none of the 1 files in this folder"):
+        ingest([good, pictures], settings)
+    assert snapshot(settings) == before
+    assert ingest([folder], settings).summary().startswith("0 added, 19 unchanged, 0 updated, 0 rejected")

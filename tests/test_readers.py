@@ -259,8 +259,8 @@ def test_unrecognisable_text_suggests_format_option(tmp_path):
 def test_missing_file_and_directory(tmp_path):
     with pytest.raises(PapersError, match="no such file"):
         read_papers(tmp_path / "nope.jsonl")
-    with pytest.raises(PapersError, match="is a directory"):
-        read_papers(tmp_path)
+    with pytest.raises(PapersError, match="this folder holds no files"):
+        read_papers(tmp_path)  # a directory is read as a folder of papers files (tests/test_folder_readers.py)
 
 
 def test_unreadable_file(tmp_path, monkeypatch):

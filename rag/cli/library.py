@@ -20,7 +20,8 @@ from rag.cli.common import friendly_errors, json_option, main, open_library, pri
 @friendly_errors
 def ingest(ctx: click.Context, paths: tuple[Path, ...], format_: str | None, keep_partial: bool, as_json: bool) -> None:
     """Add papers from files (listing page, arXiv JSON/JSONL, BEIR corpus.jsonl[.gz], CSV, BibTeX, RIS,
-    CSL-JSON, PubMed .nbib)."""
+    CSL-JSON, PubMed .nbib, arXiv API Atom XML, PDF) or folders of them (every file under a folder;
+    others are skipped by name)."""
     with contextlib.ExitStack() as stack:
         bar = None
 
@@ -39,7 +40,7 @@ def ingest(ctx: click.Context, paths: tuple[Path, ...], format_: str | None, kee
         return
     for rejection in report.rejected:
         where = f"{rejection.file}:{rejection.line}" if rejection.line else rejection.file
-        verb = "skipped" if rejection.kind == "no_abstract" else "rejected"
+        verb = "rejected" if rejection.kind == "unreadable" else "skipped"
         click.echo(f"{verb} {where}: {rejection.reason}", err=True)
     click.echo(report.summary())
 

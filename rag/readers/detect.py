@@ -11,6 +11,7 @@ import json
 from pathlib import Path
 
 from rag.errors import PapersError
+from rag.readers.arxiv_atom import looks_like_arxiv_atom
 from rag.readers.beir import is_beir
 from rag.readers.bibtex import looks_like_bibtex
 from rag.readers.csl_json import is_csl_json
@@ -22,9 +23,9 @@ from rag.readers.medline import looks_like_medline
 from rag.readers.ris import looks_like_ris
 
 _ALIASES = {"json": "arxiv_json", "jsonl": "arxiv_jsonl", "bib": "bibtex", "csl": "csl_json",
-            "nbib": "pubmed", "medline": "pubmed"}
+            "nbib": "pubmed", "medline": "pubmed", "atom": "arxiv_atom", "arxiv_api": "arxiv_atom"}
 _FIRST_RECORDS = 20  # how many records of a JSON list decide whose keys it has
-_FORMATS_HELP = ", ".join(f"{name} ({entry.note})" if entry.note else name for name, entry in REGISTRY.items())
+FORMATS_HELP = ", ".join(f"{name} ({entry.note})" if entry.note else name for name, entry in REGISTRY.items())
 
 
 def format_name(name: str, path: Path) -> str:
@@ -43,6 +44,8 @@ def detect(text: str, path: Path) -> str:
         return "csl_json" if is_csl_json(_first_records(head)) else "arxiv_json"
     if head.startswith("{"):
         return _detect_json_object(text, path)
+    if looks_like_arxiv_atom(text):
+        return "arxiv_atom"
     if looks_like_medline(text):
         return "pubmed"
     if looks_like_ris(text):
@@ -54,7 +57,7 @@ def detect(text: str, path: Path) -> str:
     if looks_like_hf_page(text):
         return "hf_page"
     raise PapersError(
-        f"{path}: cannot tell what kind of papers file this is. Supported formats: {_FORMATS_HELP}. "
+        f"{path}: cannot tell what kind of papers file this is. Supported formats: {FORMATS_HELP}. "
         "Use --format NAME to force one."
     )
 

@@ -12,22 +12,26 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from rag.readers.arxiv import read_arxiv_json, read_arxiv_jsonl
+from rag.readers.arxiv_atom import read_arxiv_atom
 from rag.readers.beir import read_beir
 from rag.readers.bibtex import read_bibtex
 from rag.readers.csl_json import read_csl_json
 from rag.readers.csv_file import read_csv
 from rag.readers.hf_page import read_hf_page
 from rag.readers.medline import read_medline
+from rag.readers.pdf import read_pdf
 from rag.readers.records import Item
 from rag.readers.ris import read_ris
 
 Reader = Callable[[str, Path], Iterator[Item]]
+BytesReader = Callable[[bytes, Path], Iterator[Item]]
 
 
 @dataclass(frozen=True)
 class Format:
-    read: Reader
+    read: Reader | None
     note: str = ""  # said after the name where the formats are listed, when the name alone is not enough
+    read_bytes: BytesReader | None = None  # for a binary format (PDF): given the file's bytes, not text
 
 
 REGISTRY: dict[str, Format] = {
@@ -40,5 +44,7 @@ REGISTRY: dict[str, Format] = {
     "ris": Format(read_ris, "EndNote, Zotero, Mendeley, Scopus, Web of Science"),
     "csl_json": Format(read_csl_json, "CSL JSON from Zotero or Crossref"),
     "pubmed": Format(read_medline, "PubMed's .nbib, MEDLINE tags"),
+    "arxiv_atom": Format(read_arxiv_atom, "a saved arXiv API reply, Atom XML"),
+    "pdf": Format(None, "a paper's own PDF, title, authors and abstract from its first pages", read_pdf),
 }
 FORMATS = tuple(REGISTRY)

@@ -18,10 +18,11 @@ _GZIP_MAGIC = b"\x1f\x8b"
 def load_text(path: Path, shown: Path | None = None) -> str:
     """The file's text, un-gzipped and decoded, or a PapersError saying what is wrong with it;
     messages call the file `shown` when given."""
-    return _decoded(_read(path, shown or path), shown or path)
+    return decode_text(load_bytes(path, shown or path), shown or path)
 
 
-def _read(path: Path, shown: Path) -> bytes:
+def load_bytes(path: Path, shown: Path) -> bytes:
+    """The file's bytes (a PDF is read from these), or a PapersError if it cannot be read."""
     if not path.exists():
         raise PapersError(f"{shown}: no such file. Check the path and try again.")
     if path.is_dir():
@@ -35,7 +36,7 @@ def _read(path: Path, shown: Path) -> bytes:
         raise PapersError(f"{shown}: cannot read the file ({exc.strerror or exc}).") from None
 
 
-def _decoded(data: bytes, path: Path) -> str:
+def decode_text(data: bytes, path: Path) -> str:
     if data[:2] == _GZIP_MAGIC:
         try:
             data = gzip.decompress(data)

@@ -1,0 +1,155 @@
+"""pdf: a paper's own PDF, read with pypdf: title, authors and abstract from its first pages.
+
+pypdf because it is pure Python (no system library to install, nothing fetched at run time) and
+its text visitor gives each piece of text with its font size, which is what tells a title from
+the lines around it. The title is the largest text on the first page above the abstract (the
+arXiv stamp in the margin and drop capitals left out); the PDF's own Title is taken only where it
+says the same better spaced, or the page gave none, as it is often a file name ("acl07.dvi"), a word
+processor's ("Microsoft Word - ...") or the proceedings' name, even another paper's; the authors are the
+text just below the title set in the size of its first line, superscript marks and numbers
+removed; the abstract runs from an "Abstract" heading to the first heading after it
+(Introduction, Keywords, Index Terms...). A PDF without such a heading (a scanned page, slides, a
+poster, an editorial) is refused with that said, not guessed from whatever text comes first.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import re
+import unicodedata
+from collections.abc import Iterator
+from pathlib import Path
+
+from pypdf import PdfReader
+from pypdf.errors import PyPdfError
+
+from rag.errors import PapersError
+from rag.readers.records import Item
+from rag.readers.reference import arxiv_id, reference_paper
+
+PAGES = 2  # the abstract is on the first page, at worst running onto the second
+_ABSTRACT = re.compile(r"^\s*(?:a\s*b\s*s\s*t\s*r\s*a\s*c\s*t)\b\s*[-—–.:]?\s*", re.IGNORECASE | re.MULTILINE)
+_AFTER = re.compile(
+    r"^\s*(?:(?:\d+\.?|[IVX]+\.)\s*)?(?:introduction|keywords?|key\s*words|index\s+terms|ccs\s+concepts|"
+    r"acm\s+reference|background|contents)\b",
+    re.IGNORECASE | re.MULTILINE,
+)
+_STAMP = re.compile(r"arXiv:\S+\s+\[")
+_STAMP_DATE = re.compile(r"arXiv:\S+\s+\[[^\]]*\]\s+(\d{1,2}\s+[A-Z][a-z]{2}\s+\d{4})")
+_BROKEN_WORD = re.compile(r"(\w+)-[ \t]*\n\s*([a-z]\w*)")
+_DOI = re.compile(r"\b(10\.\d{4,9}/[^\s\"<>]+[^\s\"<>.,;])")
+_NOT_A_NAME = re.compile(  # an address, an e-mail or an affiliation set in the authors' size: left out
+    r"[@{}()|]|\b(?:univ\w*|dep(?:artmen)?t|institut\w*|lab\w*|cent(?:er|re)|school|college|inc|corp\w*|"
+    r"research|science|usa|uk|road|ave|street|for|in|of|the)\b", re.IGNORECASE)
+_MARKS = re.compile(r"[\d*†‡§¶∗⋆♠♣♦♥]+")
+logging.getLogger("pypdf").setLevel(logging.ERROR)  # font warnings about text it still extracts
+
+
+def is_pdf(data: bytes) -> bool:
+    """A PDF's header, `%PDF-`, within its first kilobyte (where readers accept it)."""
+    return b"%PDF-" in data[:1024]
+
+
+def read_pdf(data: bytes, path: Path) -> Iterator[Item]:
+    """The one paper a PDF holds, at line 1 (page 1), or a PapersError saying why it cannot be read."""
+    try:
+        reader = PdfReader(io.BytesIO(data))
+        if reader.is_encrypted:
+            raise PapersError(f"{path} is an encrypted PDF; save an unprotected copy and add that.")
+        runs: list[tuple[float, str]] = []
+        first = reader.pages[0].extract_text(visitor_text=lambda text, cm, tm, font, size: runs.append(
+            (round(size * _scale(tm) * _scale(cm), 1), text)))
+        text = "\n".join([first, *(page.extract_text() for page in reader.pages[1:PAGES])])
+        info = reader.metadata or {}
+    except PapersError:
+        raise
+    except (PyPdfError, ValueError, KeyError, TypeError, IndexError, AttributeError) as exc:
+        raise PapersError(f"{path}: a PDF that cannot be read ({exc or type(exc).__name__}); "
+                          "download it again, or add the paper from its BibTeX or arXiv entry.") from None
+    text = unicodedata.normalize("NFKC", text)
+    abstract = _abstract(text)
+    if not abstract:
+        raise PapersError(
+            f"{path}: no abstract found on its first {PAGES} pages (no 'Abstract' heading: a scanned page, "
+            "slides, a poster or an editorial?), so nothing was guessed. Add the paper from its BibTeX or "
+            "arXiv entry instead."
+        )
+    title, authors = _title_and_authors(runs)
+    title = _choose_title(title, str(info.get("/Title") or ""))
+    doi = _DOI.search(text)
+    stamp = _STAMP_DATE.search(first[:300])
+    yield 1, reference_paper(
+        path, what=f"PDF {path.name}", title=title, abstract=abstract, authors=authors,
+        date=stamp.group(1) if stamp else None,
+        doi=doi.group(1) if doi else None, arxiv=arxiv_id(None, [first[:300]]),
+    )
+
+
+def _scale(matrix) -> float:
+    return abs(matrix[3]) or abs(matrix[1]) or 1.0
+
+
+def _plain(text: str, context: str = "") -> str:
+    """Ligatures (ﬁ) and compatibility forms made plain, words broken at a line end joined, one line.
+    A hyphen at a line end is kept when `context` (the pages read) writes the pair with it elsewhere
+    ("parameter-efficient"), else taken for a break inside a word ("con-centrate")."""
+    text = unicodedata.normalize("NFKC", text).replace("\u00ad", "")
+
+    def join(match: re.Match) -> str:
+        pair = f"{match.group(1)}-{match.group(2)}"
+        return pair if re.search(rf"\b{re.escape(pair)}\b", context, re.IGNORECASE) else pair.replace("-", "")
+
+    return " ".join(_BROKEN_WORD.sub(join, text).split())
+
+
+def _abstract(text: str) -> str:
+    start = _ABSTRACT.search(text)
+    if not start:
+        return ""
+    rest = text[start.end():]
+    end = _AFTER.search(rest)
+    return _plain(rest[: end.start()] if end else rest[:3000], text)
+
+
+def _title_and_authors(runs: list[tuple[float, str]]) -> tuple[str, list[str]]:
+    """The largest text above the abstract is the title; the runs after it in the size of the first
+    one are the authors."""
+    head = []
+    for size, text in runs:
+        if _ABSTRACT.match(text.strip()) and not text.strip()[8:].strip():
+            break
+        if text.strip() and not _STAMP.search(text):
+            head.append((size, text))
+    if not head:
+        return "", []
+    largest = max(size for size, text in head if len(text.strip()) > 2)  # not a drop capital
+    first = next(i for i, (size, _) in enumerate(head) if size == largest)
+    last = first
+    while last + 1 < len(head) and head[last + 1][0] == largest:
+        last += 1
+    title = _plain("".join(text for _, text in head[first : last + 1]))
+    after = head[last + 1 :]
+    if not after:
+        return title, []
+    size = after[0][0]
+    names = _MARKS.sub(" ", " ".join(text for s, text in after if s == size))
+    authors = [" ".join(name.split()) for name in re.split(r",|\band\b|&|;", _plain(names))]
+    return title, [name for name in authors if 1 < len(name.split()) <= 5 and not _NOT_A_NAME.search(name)]
+
+
+def _choose_title(found: str, given: str) -> str:
+    """The title set largest on the page, unless the PDF's Title field says the same with better
+    spacing or case, or the page gave too little to be a title; a Title field is often a file name,
+    a word processor's placeholder, or the proceedings' name, so it does not win otherwise."""
+    given = _plain(given) if _good_title(given) else ""
+    squash = lambda text: re.sub(r"\W+", "", text).casefold()  # noqa: E731
+    if given and squash(given) == squash(found):
+        return given
+    return found if len(found.split()) >= 3 or not given else given
+
+
+def _good_title(value: object) -> bool:
+    """A PDF's Title field when it is a title, not a file name or a word processor's placeholder."""
+    title = str(value or "").strip()
+    return len(title.split()) >= 3 and not re.search(r"\.(?:dvi|tex|docx?|pdf)$|^microsoft|^untitled|&#x", title, re.I)
