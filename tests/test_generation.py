@@ -599,7 +599,7 @@ def test_digest_cache_key_follows_the_paper_content(small_model_path, tmp_path):
     assert Library(settings, UncallableModel()).digest_stream("p-1").cached
 
     changed = {**record, "abstract": "We shrink transformers to run on microcontrollers with 64 KB of memory."}
-    report = ingest([write_jsonl(tmp_path / "v2.jsonl", [changed])], settings)
+    report = ingest([write_jsonl(tmp_path / "v1.jsonl", [changed])], settings)
     assert report.updated == ["p-1"]
     stream = Library(settings, ScriptedModel(responses=["New digest."])).digest_stream("p-1")
     assert not stream.cached

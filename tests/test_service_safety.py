@@ -52,7 +52,7 @@ def test_upload_names_are_never_paths_and_temporary_files_go(small_library: Sett
     """Issue 17: a file named '..' or longer than 255 bytes gave 500 and left its folder in /tmp."""
     names = ["..", "é" * 200 + ".jsonl", "../../outside.jsonl", "a/b/c.jsonl", "."]
     with client_for(small_library) as client:
-        files = [("files", (name, jsonl([{**SHORT_PAPERS[number % 2], "id": f"up-{number}"}])))
+        files = [("files", (name, jsonl([{**SHORT_PAPERS[number % 2], "id": f"up-{number}", "title": f"Upload number {number}"}])))
                  for number, name in enumerate(names)]
         reply = client.post("/v1/papers", files=files)
         assert reply.status_code == 202, reply.text
