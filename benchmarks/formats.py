@@ -46,8 +46,10 @@ def per_file() -> list[Path]:
         papers, rejected = result.papers, result.rejected
         skipped = sum(r.kind == "no_abstract" for r in rejected)
         share = lambda ok: f"{sum(map(ok, papers)) / len(papers):.2f}"  # noqa: E731
-        read_pages = min(PAGES, len(PdfReader(path).pages))
-        pages = f", {read_pages / (elapsed / 1000):.1f} pages/s ({read_pages} read)" if path.suffix == ".pdf" else ""
+        pages = ""
+        if path.suffix == ".pdf":
+            read_pages = min(PAGES, len(PdfReader(path).pages))
+            pages = f", {read_pages / (elapsed / 1000):.1f} pages/s ({read_pages} read)"
         print(f"{path.name:28} {result.format:12} {len(papers):>5} {skipped:>12} {len(rejected) - skipped:>9} "
               f"{share(lambda p: bool(p.authors)):>8} {share(lambda p: bool(p.date)):>6} {elapsed:>7.1f}{pages}")
     return readable
