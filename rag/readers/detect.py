@@ -12,6 +12,7 @@ from pathlib import Path
 
 from rag.errors import PapersError
 from rag.readers.arxiv_atom import looks_like_arxiv_atom
+from rag.readers.arxiv_html import looks_like_arxiv_html
 from rag.readers.beir import is_beir
 from rag.readers.bibtex import looks_like_bibtex
 from rag.readers.csl_json import is_csl_json
@@ -23,7 +24,8 @@ from rag.readers.medline import looks_like_medline
 from rag.readers.ris import looks_like_ris
 
 _ALIASES = {"json": "arxiv_json", "jsonl": "arxiv_jsonl", "bib": "bibtex", "csl": "csl_json",
-            "nbib": "pubmed", "medline": "pubmed", "atom": "arxiv_atom", "arxiv_api": "arxiv_atom"}
+            "nbib": "pubmed", "medline": "pubmed", "atom": "arxiv_atom", "arxiv_api": "arxiv_atom",
+            "arxiv_listing": "arxiv_html"}
 _FIRST_RECORDS = 20  # how many records of a JSON list decide whose keys it has
 FORMATS_HELP = ", ".join(f"{name} ({entry.note})" if entry.note else name for name, entry in REGISTRY.items())
 
@@ -46,6 +48,8 @@ def detect(text: str, path: Path) -> str:
         return _detect_json_object(text, path)
     if looks_like_arxiv_atom(text):
         return "arxiv_atom"
+    if looks_like_arxiv_html(text):
+        return "arxiv_html"
     if looks_like_medline(text):
         return "pubmed"
     if looks_like_ris(text):

@@ -1,0 +1,106 @@
+"""Saved arXiv listing pages (arxiv_html): a real saved page, the same page with abstracts as the
+/new listing shows them, a cut-off page, and HTML that is not an arXiv listing."""
+
+from pathlib import Path
+
+import pytest
+
+from rag.errors import PapersError
+from rag.readers import detect_format, read_papers
+
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+LISTING = (FIXTURES / "arxiv_listing_titles.html").read_text(encoding="utf-8")
+IDS = ["2301.00001", "2301.00002", "2301.00003"]
+
+
+def write(tmp_path: Path, name: str, text: str) -> Path:
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def with_abstracts(text: str, ids: list[str]) -> str:
+    """The page with an abstract paragraph where the /new listing puts it: the last line of the entry's
+    `<div class='meta'>`, as `<p class='mathjax'>`."""
+    for number in ids:
+        start = text.index(f'<a href="/abs/{number}"')
+        end = text.index("</dd>", start)
+        meta_end = text.rindex("</div>", start, end)
+        paragraph = f"<p class='mathjax'>The abstract of {number}, with $x_i$ and <i>markup</i>.</p>\n"
+        text = text[:meta_end] + paragraph + text[meta_end:]
+    return text
+
+
+def line_of(text: str, needle: str) -> int:
+    return text.count("\n", 0, text.index(needle)) + 1
+
+
+def test_real_saved_listing_is_detected_by_content_whatever_its_name(tmp_path):
+    assert detect_format(FIXTURES / "arxiv_listing_titles.html") == "arxiv_html"
+    assert detect_format(write(tmp_path, "listing.txt", LISTING)) == "arxiv_html"
+
+
+def test_a_listing_without_abstracts_is_refused_saying_which_page_shows_them():
+    with pytest.raises(PapersError) as error:
+        read_papers(FIXTURES / "arxiv_listing_titles.html")
+    message = str(error.value)
+    assert "arxiv_listing_titles.html" in message
+    assert "none of the 3 papers on this arXiv page shows its abstract" in message
+    assert "/new listing" in message
+
+
+def test_every_entry_is_read_with_its_id_title_authors_and_subjects(tmp_path):
+    result = read_papers(write(tmp_path, "new.html", with_abstracts(LISTING, IDS)))
+    assert result.format == "arxiv_html" and result.rejected == []
+    assert [paper.id for paper in result.papers] == IDS
+    by_id = {paper.id: paper for paper in result.papers}
+    assert by_id["2301.00001"].title == "NFTrig"
+    assert by_id["2301.00001"].authors == ("Jordan Thompson", "Ryan Benac", "Kidus Olana", "Talha Hassan",
+                                           "Andrew Sward", "Tauheed Khan Mohd")  # names wrapped over lines
+    assert by_id["2301.00002"].title == ("Evaluating Alternative Glyph Design for Showing "
+                                         "Large-Magnitude-Range Quantum Spins")
+    assert by_id["2301.00002"].categories == ("cs.HC", "cs.GR", "quant-ph")
+    assert by_id["2301.00003"].title == ("Emotion in Cognitive Architecture: Emergent Properties from "
+                                         "Interactions with Human Emotion")
+    assert by_id["2301.00003"].authors == ("Junya Morita",)
+    assert by_id["2301.00003"].abstract.startswith("The abstract of 2301.00003, with")
+    for paper in result.papers:
+        assert "Title:" not in paper.title and "\n" not in paper.title + paper.abstract
+        assert paper.source_file == "new.html"
+
+
+def test_entries_without_an_abstract_are_skipped_by_id_and_line(tmp_path):
+    text = with_abstracts(LISTING, ["2301.00002"])
+    result = read_papers(write(tmp_path, "mixed.html", text))
+    assert [paper.id for paper in result.papers] == ["2301.00002"]
+    assert [(r.kind, r.line, r.reason) for r in result.rejected] == [
+        ("no_abstract", line_of(text, "<dt>") , "no abstract: entry '2301.00001'"),
+        ("no_abstract", line_of(text, "<a name='item3'>") - 1, "no abstract: entry '2301.00003'"),
+    ]
+
+
+def test_forced_format_name_and_its_alias(tmp_path):
+    path = write(tmp_path, "new.html", with_abstracts(LISTING, IDS))
+    assert len(read_papers(path, format="arxiv_html").papers) == 3
+    assert len(read_papers(path, format="arxiv-listing").papers) == 3
+
+
+def test_a_page_cut_off_inside_the_listing_is_refused(tmp_path):
+    cut = LISTING[: LISTING.index("<dd>")]  # saved before the first entry's title arrived
+    with pytest.raises(PapersError) as error:
+        read_papers(write(tmp_path, "cut.html", cut))
+    assert "cut.html" in str(error.value) and "without its <dd>" in str(error.value)
+
+
+def test_an_empty_listing_says_it_lists_no_papers(tmp_path):
+    start, end = LISTING.index("<dt>"), LISTING.rindex("</dd>") + len("</dd>")
+    empty = LISTING[:start] + "<p>No updates for this time period.</p>" + LISTING[end:]
+    with pytest.raises(PapersError, match=r"empty\.html: an arXiv listing page, but it lists no papers"):
+        read_papers(write(tmp_path, "empty.html", empty))
+
+
+def test_html_that_is_not_an_arxiv_listing_cannot_be_told(tmp_path):
+    page = ("<!DOCTYPE html>\n<html><head><title>Recipes</title></head>\n<body><h1>Bread</h1>\n"
+            "<dl><dt>Flour</dt><dd>500 g</dd></dl>\n</body></html>\n")
+    with pytest.raises(PapersError, match="cannot tell what kind of papers file"):
+        read_papers(write(tmp_path, "recipes.html", page))
