@@ -27,13 +27,21 @@ from rag.readers.records import Item
 from rag.readers.reference import arxiv_id, reference_paper, split_keywords
 
 _ENTRY_START = re.compile(r"^[ \t]*@[ \t]*([A-Za-z]+)[ \t]*[{(][ \t]*[^\s,{}()=]*[ \t]*,", re.MULTILINE)
-_NOT_ENTRIES = {"comment", "preamble", "string"}
 _MONTHS = "jan feb mar apr may jun jul aug sep oct nov dec".split()
 
 
+_ENTRY_TYPES = frozenset(
+    "article book booklet inbook incollection inproceedings conference manual mastersthesis misc phdthesis "
+    "proceedings techreport unpublished online report thesis dataset software collection electronic patent "
+    "periodical preprint".split()
+)
+"""The entry types reference managers write (BibTeX's and BibLaTeX's). Detection asks for one of them:
+random text has lines like `@omdfz{dN&,` too."""
+
+
 def looks_like_bibtex(text: str) -> bool:
-    """An entry header, `@article{key,`, at the start of a line (text before it is a BibTeX comment)."""
-    return any(m.group(1).lower() not in _NOT_ENTRIES for m in _ENTRY_START.finditer(text))
+    """An entry header such as `@article{key,` at the start of a line (text before it is a BibTeX comment)."""
+    return any(m.group(1).lower() in _ENTRY_TYPES for m in _ENTRY_START.finditer(text))
 
 
 def _decoder() -> LatexNodes2Text:
