@@ -62,10 +62,10 @@ def add(papers: list[Paper], rejected: list[Rejection], retriever: Retriever,
     library = Identities(store.papers()) if papers else Identities()
     todo: list[Paper] = []
     for paper in papers:
-        earlier = library.find(paper)
         if stored.get(paper.id) == paper.content_hash:
             report.unchanged.append(paper.id)
             continue
+        earlier = library.find(paper)
         if earlier is None:
             todo.append(paper)
             report.added.append(paper.id)
