@@ -1,5 +1,7 @@
-"""Saved arXiv listing pages (arxiv_html): a real saved page, the same page with abstracts as the
-/new listing shows them, a cut-off page, and HTML that is not an arXiv listing."""
+"""Saved HTML pages: arXiv listing pages (arxiv_html), a real saved page, the same page with abstracts
+as the /new listing shows them, a cut-off page, and HTML that is not an arXiv listing; a real saved
+arXiv search results page (arxiv_search), read whole, with a result's abstract taken away, cut off
+and empty."""
 
 from pathlib import Path
 
@@ -104,3 +106,90 @@ def test_html_that_is_not_an_arxiv_listing_cannot_be_told(tmp_path):
             "<dl><dt>Flour</dt><dd>500 g</dd></dl>\n</body></html>\n")
     with pytest.raises(PapersError, match="cannot tell what kind of papers file"):
         read_papers(write(tmp_path, "recipes.html", page))
+
+
+# --- a saved arXiv search results page (arxiv_search) ----------------------------------------------
+
+SEARCH = (FIXTURES / "arxiv_search.html").read_text(encoding="utf-8")
+SEARCH_IDS = ["2512.03003", "2512.02749", "2512.02894", "2512.07321"]
+
+
+def result_lines(text: str) -> list[int]:
+    return [text.count("\n", 0, at) + 1 for at in range(len(text)) if text.startswith('<li class="arxiv-result">', at)]
+
+
+def without_abstract(text: str, number: str) -> str:
+    """The page as 'Hide abstracts' saves result `number`: without its `<p class="abstract mathjax">`."""
+    start = text.index('<p class="abstract mathjax">', text.index(f'<a href="https://arxiv.org/abs/{number}">'))
+    end = text.index("</p>", start) + len("</p>")
+    return text[:start] + text[end:]
+
+
+def test_real_saved_search_page_is_detected_by_content_whatever_its_name(tmp_path):
+    assert detect_format(FIXTURES / "arxiv_search.html") == "arxiv_search"
+    assert detect_format(write(tmp_path, "search.txt", SEARCH)) == "arxiv_search"
+
+
+def test_every_search_result_is_read_with_its_id_title_authors_date_subjects_and_doi():
+    result = read_papers(FIXTURES / "arxiv_search.html")
+    assert result.format == "arxiv_search" and result.rejected == []
+    assert [paper.id for paper in result.papers] == SEARCH_IDS
+    by_id = {paper.id: paper for paper in result.papers}
+    first = by_id["2512.03003"]
+    assert first.title == "The role of the top Yukawa coupling in triple Higgs production at the LHC"
+    assert first.authors == ("Luca Panizzi",) and first.date == "2025-12-02" and first.categories == ("hep-ph",)
+    assert first.abstract.startswith("In this letter I quantify the effects of varying the top Yukawa coupling")
+    assert first.abstract.endswith("the three-Higgs system and other global observables.")  # the full one, no 'Less'
+    # a search hit ends in punctuation: the highlight's text is joined without a space added
+    assert "qubit, qutrit, and ququad systems." in by_id["2512.02749"].abstract
+    assert "in d-electron systems," in by_id["2512.02894"].abstract
+    assert by_id["2512.02894"].doi == "10.1016/j.physb.2025.417533"
+    assert by_id["2512.02894"].categories == ("cond-mat.mtrl-sci", "cond-mat.supr-con")
+    revised = by_id["2512.07321"]  # "Submitted 11 December, 2025; v1 submitted 8 December, 2025"
+    assert revised.date == "2025-12-08" and len(revised.authors) == 11
+    assert revised.title == ("Towards probing velocity distributions in dense granular matter: Utilizing Fiber "
+                             "Bragg Gratings")
+    for paper in result.papers:
+        assert not {"More", "Less", "△", "▽", "…"} & set(paper.abstract.split()) and "\n" not in paper.abstract
+        assert paper.source_file == "arxiv_search.html"
+
+
+def test_a_search_result_without_its_abstract_is_skipped_by_id_and_line(tmp_path):
+    text = without_abstract(SEARCH, "2512.02749")
+    result = read_papers(write(tmp_path, "search.html", text))
+    assert [paper.id for paper in result.papers] == ["2512.03003", "2512.02894", "2512.07321"]
+    assert [(r.kind, r.line, r.reason) for r in result.rejected] == [
+        ("no_abstract", result_lines(text)[1], "no abstract: result '2512.02749'"),
+    ]
+
+
+def test_a_search_page_saved_with_hidden_abstracts_is_refused_saying_how_to_show_them(tmp_path):
+    text = SEARCH
+    for number in SEARCH_IDS:
+        text = without_abstract(text, number)
+    with pytest.raises(PapersError) as error:
+        read_papers(write(tmp_path, "hidden.html", text))
+    message = str(error.value)
+    assert "hidden.html" in message and "none of the 4 results on this arXiv search page" in message
+    assert "Show abstracts" in message
+
+
+def test_a_search_page_cut_off_inside_a_result_is_refused_naming_the_file(tmp_path):
+    cut = SEARCH[: SEARCH.index('<p class="title is-5 mathjax">')]  # saved before the first title arrived
+    with pytest.raises(PapersError) as error:
+        read_papers(write(tmp_path, "cut.html", cut))
+    message = str(error.value)
+    assert message.startswith(f"{tmp_path / 'cut.html'}: none of its 1 records is a valid paper (read as arxiv_search)")
+    assert "result 2512.03003 without its title: the page is cut off" in message
+
+
+def test_a_search_page_without_results_says_it_shows_none(tmp_path):
+    start, end = SEARCH.index('<li class="arxiv-result">'), SEARCH.index("</ol>")
+    with pytest.raises(PapersError, match=r"none\.html: an arXiv search page, but it shows no results"):
+        read_papers(write(tmp_path, "none.html", SEARCH[:start] + SEARCH[end:]))
+
+
+def test_search_format_forced_by_name_and_alias(tmp_path):
+    path = write(tmp_path, "page.html", SEARCH)
+    assert len(read_papers(path, format="arxiv_search").papers) == 4
+    assert len(read_papers(path, format="arxiv-search-html").papers) == 4

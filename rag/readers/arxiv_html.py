@@ -10,8 +10,8 @@ faster, but a saved listing holds at most a few thousand entries.
 A listing is `<dl id='articles'>` of `<dt>` (the arXiv id link) and `<dd>` pairs (title, authors,
 subjects, and on `/new` the abstract as `<p class='mathjax'>`). Listings that show titles only
 (`/recent`, a month) give `NoAbstract` for every entry, and a page where no entry has one is
-refused saying which page does show them. arXiv search results pages are not read yet (no real
-saved page to test against).
+refused saying which page does show them. A saved arXiv search results page is read by
+`arxiv_search`.
 """
 
 from __future__ import annotations

@@ -13,6 +13,7 @@ from pathlib import Path
 from rag.errors import PapersError
 from rag.readers.arxiv_atom import looks_like_arxiv_atom
 from rag.readers.arxiv_html import looks_like_arxiv_html
+from rag.readers.arxiv_search import looks_like_arxiv_search
 from rag.readers.beir import is_beir
 from rag.readers.bibtex import looks_like_bibtex
 from rag.readers.csl_json import is_csl_json
@@ -25,7 +26,7 @@ from rag.readers.ris import looks_like_ris
 
 _ALIASES = {"json": "arxiv_json", "jsonl": "arxiv_jsonl", "bib": "bibtex", "csl": "csl_json",
             "nbib": "pubmed", "medline": "pubmed", "atom": "arxiv_atom", "arxiv_api": "arxiv_atom",
-            "arxiv_listing": "arxiv_html"}
+            "arxiv_listing": "arxiv_html", "arxiv_search_html": "arxiv_search"}
 _FIRST_RECORDS = 20  # how many records of a JSON list decide whose keys it has
 FORMATS_HELP = ", ".join(f"{name} ({entry.note})" if entry.note else name for name, entry in REGISTRY.items())
 
@@ -50,6 +51,8 @@ def detect(text: str, path: Path) -> str:
         return "arxiv_atom"
     if looks_like_arxiv_html(text):
         return "arxiv_html"
+    if looks_like_arxiv_search(text):
+        return "arxiv_search"
     if looks_like_medline(text):
         return "pubmed"
     if looks_like_ris(text):

@@ -14,6 +14,7 @@ from pathlib import Path
 from rag.readers.arxiv import read_arxiv_json, read_arxiv_jsonl
 from rag.readers.arxiv_atom import read_arxiv_atom
 from rag.readers.arxiv_html import read_arxiv_html
+from rag.readers.arxiv_search import read_arxiv_search
 from rag.readers.beir import read_beir
 from rag.readers.bibtex import read_bibtex
 from rag.readers.csl_json import read_csl_json
@@ -47,6 +48,7 @@ REGISTRY: dict[str, Format] = {
     "pubmed": Format(read_medline, "PubMed's .nbib, MEDLINE tags"),
     "arxiv_atom": Format(read_arxiv_atom, "a saved arXiv API reply, Atom XML"),
     "arxiv_html": Format(read_arxiv_html, "an arXiv listing page saved from the browser"),
+    "arxiv_search": Format(read_arxiv_search, "an arXiv search results page saved from the browser"),
     "pdf": Format(None, "a paper's own PDF, title, authors and abstract from its first pages", read_pdf),
 }
 FORMATS = tuple(REGISTRY)
