@@ -1,8 +1,10 @@
 """Saved HTML pages: arXiv listing pages (arxiv_html), a real saved page, the same page with abstracts
 as the /new listing shows them, a cut-off page, and HTML that is not an arXiv listing; a real saved
-arXiv search results page (arxiv_search), read whole, with a result's abstract taken away, cut off
-and empty."""
+arXiv search results page (arxiv_search) and a real saved Hugging Face Papers daily page (hf_html),
+each read whole, with an entry's abstract taken away, cut off and empty."""
 
+import html
+import json
 from pathlib import Path
 
 import pytest
@@ -193,3 +195,85 @@ def test_search_format_forced_by_name_and_alias(tmp_path):
     path = write(tmp_path, "page.html", SEARCH)
     assert len(read_papers(path, format="arxiv_search").papers) == 4
     assert len(read_papers(path, format="arxiv-search-html").papers) == 4
+
+
+# --- a saved Hugging Face Papers daily page (hf_html) ----------------------------------------------
+
+HF = (FIXTURES / "hf_daily_papers.html").read_text(encoding="utf-8")
+HF_IDS = ["2407.21705", "2407.21770", "2407.21646", "2407.20229"]
+
+
+def with_props(text: str, change) -> str:
+    """The page with the DailyPapers block's `data-props` JSON passed through `change`, escaped back."""
+    start = text.index('data-props="', text.index('data-target="DailyPapers"')) + len('data-props="')
+    end = text.index('"', start)
+    props = change(json.loads(html.unescape(text[start:end])))
+    return text[:start] + html.escape(json.dumps(props), quote=True) + text[end:]
+
+
+def test_real_saved_hf_daily_page_is_detected_by_content_whatever_its_name(tmp_path):
+    assert detect_format(FIXTURES / "hf_daily_papers.html") == "hf_html"
+    assert detect_format(write(tmp_path, "papers.txt", HF)) == "hf_html"
+
+
+def test_every_hf_paper_is_read_from_the_page_data_at_its_card_line():
+    result = read_papers(FIXTURES / "hf_daily_papers.html")
+    assert result.format == "hf_html" and result.rejected == []
+    assert [paper.id for paper in result.papers] == HF_IDS
+    by_id = {paper.id: paper for paper in result.papers}
+    tora = by_id["2407.21705"]
+    assert tora.title == "Tora: Trajectory-oriented Diffusion Transformer for Video Generation"
+    assert tora.authors == ("Zhenghao Zhang", "Junchao Liao", "Menghao Li", "Long Qin", "Weizhi Wang")
+    assert tora.date == "2024-07-31"
+    assert tora.abstract.startswith("Recent advancements in Diffusion Transformer (DiT) have demonstrated")
+    assert tora.abstract.endswith("Page can be found at https://ali-videoai.github.io/tora_video.")
+    assert by_id["2407.21646"].abstract.startswith("In this paper, we present Cross Language Agent -- Simultaneous")
+    assert by_id["2407.20229"].title == "Improving 2D Feature Representations by 3D-Aware Fine-Tuning"
+    assert by_id["2407.20229"].date == "2024-07-29" and len(by_id["2407.21770"].authors) == 8
+    for paper in result.papers:
+        assert "\n" not in paper.abstract and len(paper.abstract) > 900
+        assert paper.source_file == "hf_daily_papers.html"
+
+
+def test_an_hf_paper_without_a_summary_is_skipped_by_id_and_card_line(tmp_path):
+    def drop_summary(props):
+        del props["dailyPapers"][1]["paper"]["summary"]
+        return props
+    text = with_props(HF, drop_summary)
+    result = read_papers(write(tmp_path, "day.html", text))
+    assert [paper.id for paper in result.papers] == ["2407.21705", "2407.21646", "2407.20229"]
+    assert [(r.kind, r.line, r.reason) for r in result.rejected] == [
+        ("no_abstract", line_of(text, '<a href="/papers/2407.21770"'), "no abstract: paper '2407.21770'"),
+    ]
+
+
+def test_an_hf_page_cut_off_inside_its_paper_data_is_refused_naming_the_file(tmp_path):
+    cut = HF[: HF.index("MoMa")]  # the download stopped inside the data-props attribute
+    with pytest.raises(PapersError) as error:
+        read_papers(write(tmp_path, "cut.html", cut))
+    assert str(error.value).startswith(f"{tmp_path / 'cut.html'}: a Hugging Face Papers page, but its DailyPapers")
+    assert "missing or cut off" in str(error.value) and "Save the page again" in str(error.value)
+
+
+def test_an_hf_page_whose_paper_data_is_not_json_is_refused_naming_the_file_and_line(tmp_path):
+    start = HF.index('data-props="', HF.index('data-target="DailyPapers"')) + len('data-props="')
+    broken = HF[:start] + "{&quot;dailyPapers&quot;:[{&quot;paper" + HF[HF.index('"', start):]
+    with pytest.raises(PapersError) as error:
+        read_papers(write(tmp_path, "broken.html", broken))
+    message, line = str(error.value), line_of(HF, 'data-target="DailyPapers"')
+    assert message.startswith(f"{tmp_path / 'broken.html'}, line {line}: ")
+    assert "is not valid JSON" in message
+
+
+def test_an_hf_page_without_papers_says_it_lists_none(tmp_path):
+    empty = with_props(HF, lambda props: {**props, "dailyPapers": []})
+    with pytest.raises(PapersError, match=r"empty\.html: a Hugging Face Papers page, but it lists no papers"):
+        read_papers(write(tmp_path, "empty.html", empty))
+
+
+def test_hf_format_forced_by_name_and_alias_and_the_copied_text_reader_unchanged(tmp_path):
+    path = write(tmp_path, "page.html", HF)
+    assert len(read_papers(path, format="hf_html").papers) == 4
+    assert len(read_papers(path, format="hf-daily").papers) == 4
+    copied = "Tora: Trajectory-oriented Diffusion Transformer\n\n" + "An abstract that runs on. " * 20 + "\n"
+    assert detect_format(write(tmp_path, "copied.txt", copied)) == "hf_page"

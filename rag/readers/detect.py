@@ -19,6 +19,7 @@ from rag.readers.bibtex import looks_like_bibtex
 from rag.readers.csl_json import is_csl_json
 from rag.readers.csv_file import has_csv_header
 from rag.readers.formats import FORMATS, REGISTRY
+from rag.readers.hf_html import looks_like_hf_html
 from rag.readers.hf_page import looks_like_hf_page
 from rag.readers.json_records import json_lines
 from rag.readers.medline import looks_like_medline
@@ -26,7 +27,8 @@ from rag.readers.ris import looks_like_ris
 
 _ALIASES = {"json": "arxiv_json", "jsonl": "arxiv_jsonl", "bib": "bibtex", "csl": "csl_json",
             "nbib": "pubmed", "medline": "pubmed", "atom": "arxiv_atom", "arxiv_api": "arxiv_atom",
-            "arxiv_listing": "arxiv_html", "arxiv_search_html": "arxiv_search"}
+            "arxiv_listing": "arxiv_html", "arxiv_search_html": "arxiv_search",
+            "hf_daily": "hf_html", "hf_papers_html": "hf_html"}
 _FIRST_RECORDS = 20  # how many records of a JSON list decide whose keys it has
 FORMATS_HELP = ", ".join(f"{name} ({entry.note})" if entry.note else name for name, entry in REGISTRY.items())
 
@@ -53,6 +55,8 @@ def detect(text: str, path: Path) -> str:
         return "arxiv_html"
     if looks_like_arxiv_search(text):
         return "arxiv_search"
+    if looks_like_hf_html(text):
+        return "hf_html"
     if looks_like_medline(text):
         return "pubmed"
     if looks_like_ris(text):

@@ -19,6 +19,7 @@ from rag.readers.beir import read_beir
 from rag.readers.bibtex import read_bibtex
 from rag.readers.csl_json import read_csl_json
 from rag.readers.csv_file import read_csv
+from rag.readers.hf_html import read_hf_html
 from rag.readers.hf_page import read_hf_page
 from rag.readers.medline import read_medline
 from rag.readers.pdf import read_pdf
@@ -49,6 +50,7 @@ REGISTRY: dict[str, Format] = {
     "arxiv_atom": Format(read_arxiv_atom, "a saved arXiv API reply, Atom XML"),
     "arxiv_html": Format(read_arxiv_html, "an arXiv listing page saved from the browser"),
     "arxiv_search": Format(read_arxiv_search, "an arXiv search results page saved from the browser"),
+    "hf_html": Format(read_hf_html, "a Hugging Face Papers daily page saved from the browser"),
     "pdf": Format(None, "a paper's own PDF, title, authors and abstract from its first pages", read_pdf),
 }
 FORMATS = tuple(REGISTRY)
