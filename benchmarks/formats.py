@@ -1,7 +1,9 @@
 """How the readers do on real exports: per file of tests/fixtures/ (real BibTeX, RIS, CSL-JSON, PubMed,
 arXiv API and PDF files, see its SOURCES.md), the format detected, papers read, entries skipped
 without an abstract, records rejected, the share of papers with authors and with a date, and the
-time taken; for PDFs, pages read per second (a PDF's first pages only). Then the sample listing page read together with every
+time taken; for PDFs, pages read per second (a PDF's first pages only). Then, for every PDF in
+tests/fixtures/pdf_metadata.jsonl, the title and abstract read against the paper's arXiv metadata
+(title exact, abstract similarity >= 0.9). Then the sample listing page read together with every
 fixture and a Zotero-style export of five of the listing's papers: how many records were merged
 into a paper already read (one paper, one record).
 
@@ -10,8 +12,11 @@ No model runs. Usage: python benchmarks/formats.py
 
 from __future__ import annotations
 
+import json
 import tempfile
 import time
+import unicodedata
+from difflib import SequenceMatcher
 from pathlib import Path
 
 from pypdf import PdfReader
@@ -25,6 +30,7 @@ from rag.readers.records import title_key
 
 FIXTURES = ROOT / "tests" / "fixtures"
 LISTING = SHARED / "data" / "hf_papers_page" / "papers.txt"
+NOT_EXPORTS = {"SOURCES.md", "pdf_metadata.jsonl"}  # what the fixtures are and the PDFs' arXiv metadata
 
 
 def per_file() -> list[Path]:
@@ -33,7 +39,7 @@ def per_file() -> list[Path]:
     print(f"{'file':28} {'format':12} {'read':>5} {'no abstract':>12} {'rejected':>9} {'authors':>8} "
           f"{'dated':>6} {'ms':>7}")
     for path in sorted(FIXTURES.iterdir()):
-        if path.name == "SOURCES.md":
+        if path.name in NOT_EXPORTS:
             continue
         start = time.perf_counter()
         try:
@@ -53,6 +59,45 @@ def per_file() -> list[Path]:
         print(f"{path.name:28} {result.format:12} {len(papers):>5} {skipped:>12} {len(rejected) - skipped:>9} "
               f"{share(lambda p: bool(p.authors)):>8} {share(lambda p: bool(p.date)):>6} {elapsed:>7.1f}{pages}")
     return readable
+
+
+def fold(text: str) -> str:
+    """Compatibility forms made plain (NFKC: ligatures), whitespace folded to single spaces, case folded:
+    a PDF sets a title in whatever case its style wants (capitals, small capitals), arXiv keeps the
+    author's typing, so titles and abstracts are compared without case."""
+    return " ".join(unicodedata.normalize("NFKC", text).split()).casefold()
+
+
+def similarity(found: str, truth: str) -> float:
+    """difflib's ratio on the folded texts (autojunk off: in a long text the common letters are not junk)."""
+    return SequenceMatcher(None, fold(found), fold(truth), autojunk=False).ratio()
+
+
+def pdf_accuracy() -> None:
+    """Every PDF in pdf_metadata.jsonl against its arXiv metadata: title exact after `fold`, abstract
+    similarity (`similarity`) at least 0.9, and pages read per second over all of them."""
+    rows = [json.loads(line) for line in (FIXTURES / "pdf_metadata.jsonl").read_text().splitlines() if line.strip()]
+    titles = abstracts = pages = 0
+    seconds = 0.0
+    print(f"\nPDFs against arXiv metadata (title exact, case-insensitive after whitespace folding; abstract "
+          f"difflib ratio, same folding):\n{'file':28} {'title':>6} {'abstract':>9}  title read")
+    for row in rows:
+        path = FIXTURES / row["file"]
+        start = time.perf_counter()
+        try:
+            [paper] = read_papers(path).papers
+            title, abstract = paper.title, paper.abstract
+        except PapersError as error:
+            title, abstract = f"refused: {str(error)[len(str(path)) + 2:][:60]}", ""
+        seconds += time.perf_counter() - start
+        pages += min(PAGES, len(PdfReader(path).pages))
+        exact = fold(title) == fold(row["title"])
+        ratio = similarity(abstract, row["abstract"])
+        titles += exact
+        abstracts += ratio >= 0.9
+        print(f"{row['file'][:28]:28} {'yes' if exact else 'NO':>6} {ratio:>9.2f}  {title[:70]}")
+    print(f"titles exact {titles}/{len(rows)}, abstracts >= 0.9 {abstracts}/{len(rows)}, "
+          f"{pages / seconds:.1f} pages/s ({pages} pages in {seconds:.2f} s)")
 
 
 ENTRY = """@article{kKEY,
@@ -83,7 +128,9 @@ def merging(fixtures: list[Path]) -> None:
 
 def main() -> None:
     print(f"machine: {machine()}")
-    merging(per_file())
+    readable = per_file()
+    pdf_accuracy()
+    merging(readable)
 
 
 if __name__ == "__main__":

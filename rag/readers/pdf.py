@@ -113,23 +113,31 @@ def _abstract(text: str) -> str:
 
 
 def _title_and_authors(runs: list[tuple[float, str]]) -> tuple[str, list[str]]:
-    """The largest text above the abstract is the title; the runs after it in the size of the first
-    one are the authors."""
-    head = []
+    """The largest line of text above the abstract is the title, with the lines after it in that size;
+    the runs after it in the size of the first one are the authors. Lines, not runs, because a title in
+    small capitals interleaves two sizes ("T", "ABLE", "F", "ORMER") and a title's lines are runs of
+    their own; a line counts only if one of its runs is a word of four letters or more, which leaves out
+    a drop capital and the letters of a figure's logo, placed one or two at a time."""
+    lines: list[list[tuple[float, str]]] = [[]]
     for size, text in runs:
         if _ABSTRACT.match(text.strip()) and not text.strip()[8:].strip():
             break
         if text.strip() and not _STAMP.search(text):
-            head.append((size, text))
-    if not head:
+            lines[-1].append((size, text))
+        if "\n" in text and lines[-1]:
+            lines.append([])
+    sized = [(max(size for size, _ in line), line) for line in lines
+             if any(len(text.strip()) > 3 for _, text in line)]
+    if not sized:
         return "", []
-    largest = max(size for size, text in head if len(text.strip()) > 2)  # not a drop capital
-    first = next(i for i, (size, _) in enumerate(head) if size == largest)
+    largest = max(size for size, _ in sized)
+    first = next(i for i, (size, _) in enumerate(sized) if size == largest)
     last = first
-    while last + 1 < len(head) and head[last + 1][0] == largest:
+    while last + 1 < len(sized) and sized[last + 1][0] == largest:
         last += 1
-    title = _plain("".join(text for _, text in head[first : last + 1]))
-    after = head[last + 1 :]
+    title = _plain("\n".join("".join(text for _, text in line) for _, line in sized[first : last + 1]))
+    end = lines.index(sized[last][1]) + 1
+    after = [run for line in lines[end:] for run in line]
     if not after:
         return title, []
     size = after[0][0]
