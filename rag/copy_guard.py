@@ -25,6 +25,10 @@ instead of spelling it wrong: a ban gave "theinputs" and "inducedby", and so did
 ("activationpatterns"). On the dev questions (`benchmarks/answers.py`, which counts such words)
 this keeps re-typing at 0/26 with none of them."""
 SPELLING_CHARS = 24
+MID_NUMBER = re.compile(r"\d[.,]?$")
+NUMBER_GOES_ON = re.compile(r"[.,]?\d")
+"""A number is never cut: llama.cpp's Qwen spells "93.9" digit by digit, and a penalty on its next
+digit made "93. 9", a number the source does not hold."""
 """How much of the continuation's text is looked at for other tokens that spell its start."""
 
 
@@ -79,13 +83,18 @@ class CopyGuard:
             if p >= len(self.sources[s]) or length < self.max_words:
                 continue
             copied = self.llama.detokenize(self.sources[s][p - length : p]).decode(errors="ignore")
+            if MID_NUMBER.search(copied) and NUMBER_GOES_ON.match(self._following(s, p)):
+                continue
             if (words := len(WORD.findall(copied))) >= self.max_words:
                 runs.append((s, p, words))
         return runs
 
+    def _following(self, s: int, p: int) -> str:
+        return self.llama.detokenize(self.sources[s][p : p + 6]).decode(errors="ignore")[:SPELLING_CHARS]
+
     def _spellings(self, s: int, p: int) -> set[int]:
         """The source's next token, and every token that spells a start of the same text."""
-        following = self.llama.detokenize(self.sources[s][p : p + 6]).decode(errors="ignore")[:SPELLING_CHARS]
+        following = self._following(s, p)
         by_text = _vocabulary(self.llama)
         spellings = {self.sources[s][p]}
         for end in range(1, len(following) + 1):

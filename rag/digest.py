@@ -10,7 +10,7 @@ from langchain_core.language_models import BaseChatModel
 from rag.aspects import label_sentences
 from rag.cache import DiskCache
 from rag.grounding import unsupported_sentences
-from rag.llm import describe_backend, streamed
+from rag.llm import avoiding_copies, describe_backend, streamed
 from rag.paper import Paper
 from rag.prompts import load_prompt
 from rag.quantities import NUMBER
@@ -47,6 +47,14 @@ def _without_background(said: list[str], max_words: int) -> list[str]:
     return [said[k] for k in kept]
 
 
+ABSTRACT_SHARE = 0.6
+"""A digest is at most this share of its abstract's words: a digest nearly as long saves the reader nothing."""
+
+
+def longest_digest(paper: Paper, settings: Settings) -> int:
+    return max(1, min(settings.max_digest_words, int(ABSTRACT_SHARE * word_count(paper.abstract))))
+
+
 class DigestStream:
     """Iterate for the digest's text: a cached digest comes at once, a new one as it is generated;
     `digest` is the checked reply once the iteration is done."""
@@ -72,15 +80,17 @@ class DigestStream:
             return
         messages = self._prompt.messages(title=self.paper.title, abstract=self.paper.abstract)
         parts: list[str] = []
-        for chunk in streamed(self._model(), messages, self.settings):
+        model = avoiding_copies(self._model(), [self.paper.abstract])
+        for chunk in streamed(model, messages, self.settings):
             if chunk.content:
                 parts.append(chunk.content)
                 yield chunk.content
         raw = "".join(parts)
         removed = unsupported_sentences(raw, self.paper.text)
-        text = one_paragraph(" ".join(s for s in sentences(raw) if s not in removed), self.settings.max_digest_words)
+        longest = longest_digest(self.paper, self.settings)
+        text = one_paragraph(" ".join(s for s in sentences(raw) if s not in removed), longest)
         self.digest = self.digest.model_copy(update={"digest": text, "removed_statements": removed})
         if text:
             self._cache.write(self.digest.model_dump(include={"id", "title", "digest"}))
         else:  # nothing the model wrote held up: the abstract's opening stands in, and is not cached
-            self.digest.digest = one_paragraph(self.paper.abstract, self.settings.max_digest_words)
+            self.digest.digest = one_paragraph(self.paper.abstract, longest)

@@ -22,7 +22,18 @@ from rag.errors import NotFound
 from rag.local_model import Progress as ModelProgress
 from rag.lookup import find_paper
 from rag.paper import Paper
-from rag.replies import Answer, Comparison, Digest, IngestReport, PaperDetail, PaperInfo, PaperPage, SearchHit, Stats
+from rag.replies import (
+    Answer,
+    Card,
+    Comparison,
+    Digest,
+    IngestReport,
+    PaperDetail,
+    PaperInfo,
+    PaperPage,
+    SearchHit,
+    Stats,
+)
 from rag.retrieval import Retriever
 from rag.settings import Settings
 from rag.store import Store
@@ -167,6 +178,7 @@ class Library:
         return finished(self.topic_stream(topic))
 
     def digest_stream(self, name: str) -> DigestStream:
+        """The digest of the paper's card, streamed as it is written."""
         from rag.digest import DigestStream
 
         return DigestStream(self.find(name), self.model, self.settings)
@@ -177,11 +189,34 @@ class Library:
             pass
         return stream.digest
 
-    def side_by_side(self, name_a: str, name_b: str) -> Comparison:
-        """The two papers' columns, at once, without the model; `relate` adds what links them."""
-        from rag.compare import side_by_side
+    def card(self, name: str, digest: bool = True) -> Card:
+        """A paper's card, written by the model on first use and cached; `digest` adds the card's digest."""
+        from rag.cards import paper_card
 
-        return side_by_side(self.find(name_a), self.find(name_b))
+        return paper_card(self.find(name), self.model, self.settings, digest)
+
+    def write_cards(self, names: Sequence[str] = (), progress: IngestProgress | None = None) -> int:
+        """Write the cards (with digests) of the named papers, or of every paper, ahead of use; those
+        already written are skipped, so an interrupted run resumes. Returns how many were written."""
+        from rag.cards import paper_card
+
+        papers = [self.find(name) for name in names] if names else self.store.papers()
+        written = 0
+        for done, paper in enumerate(papers, start=1):
+            written += not paper_card(paper, self.model, self.settings).cached
+            if progress:
+                progress(done, len(papers))
+        return written
+
+    def side_by_side(self, name_a: str, name_b: str) -> Comparison:
+        """The two papers' cards as columns (written first unless cached); `relate` adds what links them."""
+        from rag.cards import paper_card
+        from rag.compare import check_pair, side_by_side
+
+        a, b = self.find(name_a), self.find(name_b)
+        check_pair(a, b)
+        cards = [paper_card(paper, self.model, self.settings, digest=False) for paper in (a, b)]
+        return side_by_side(a, b, *cards)
 
     def relate(self, comparison: Comparison, progress: StepProgress | None = None,
                model: Callable[[], BaseChatModel] | None = None) -> Comparison:

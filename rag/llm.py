@@ -16,6 +16,7 @@ import openai
 from langchain_core.exceptions import ContextOverflowError
 from langchain_core.language_models import BaseChatModel
 from langchain_core.outputs import ChatGenerationChunk
+from pydantic import BaseModel, ValidationError
 
 from rag import local_model
 from rag.errors import PapersError, Unavailable
@@ -86,6 +87,28 @@ def streamed(model: BaseChatModel, messages: list, settings: Settings) -> Iterat
             if chunk is None:
                 return
             yield chunk
+
+
+def structured(model: BaseChatModel, messages: list, schema: type[BaseModel], settings: Settings) -> BaseModel | None:
+    """Ask for JSON matching `schema`, validate, retry once; None if both tries fail.
+
+    OpenAI gets its structured-output mode; llama.cpp a JSON grammar built from the schema.
+    """
+    for _ in range(2):
+        with llm_errors(settings):
+            if settings.llm_backend == "openai":
+                reply = model.with_structured_output(schema, include_raw=True).invoke(messages)
+                if reply["parsed"] is not None:
+                    return reply["parsed"]
+                continue
+            raw = model.invoke(
+                messages, response_format={"type": "json_object", "schema": schema.model_json_schema()}
+            ).content
+        try:
+            return schema.model_validate_json(raw)
+        except ValidationError:
+            continue
+    return None
 
 
 @contextmanager

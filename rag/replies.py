@@ -112,15 +112,41 @@ class Digest(Reply):
     cached: Internal[bool] = Field(False, exclude=True)
 
 
+class CardCell(Reply):
+    aspect: str = Field(description="Problem, Approach, Data and setting, Key result or Limitation.")
+    text: str = Field(description="At most 30 words.")
+    quoted: bool = Field(
+        False, description="True when the text is the abstract's own words: the model's cell was not supported "
+        "by the abstract (or, for a limitation, always: only the abstract's own is given).",
+    )
+
+
+class Card(Reply):
+    """A paper at a glance, written once by the model and checked against the abstract."""
+
+    id: str
+    title: str
+    tldr: str = Field(description="The paper in at most 25 words.")
+    tldr_quoted: bool = Field(False, description="True when the TL;DR is the abstract's own words.")
+    digest: str = Field("", description="One paragraph of at most 90 words, in the model's words.")
+    cells: list[CardCell] = Field(description="Problem, approach, data and setting, key result, limitation.")
+    removed_statements: list[str] = Field(
+        default_factory=list, description="Sentences of the model's digest that the abstract does not support."
+    )
+    cached: Internal[bool] = Field(False, exclude=True)
+
+
 class PaperRef(Reply):
     id: str
     title: str
 
 
 class ComparisonRow(Reply):
-    aspect: str
+    aspect: str = Field(description="TL;DR, then the cards' aspects: problem, approach, data, result, limitation.")
     a: str
     b: str
+    quoted_a: bool = Field(False, description="True when A's cell is its abstract's own words.")
+    quoted_b: bool = Field(False, description="True when B's cell is its abstract's own words.")
 
 
 class Comparison(Reply):
@@ -129,6 +155,10 @@ class Comparison(Reply):
     rows: list[ComparisonRow]
     in_common: str = Field("", description="What both papers share; empty until related.")
     difference: str = Field("", description="The key difference between them; empty until related.")
+    stronger: str = Field(
+        "", description="Which paper is stronger on what their abstracts measure; empty until related or when "
+        "the model gave none the abstracts support.",
+    )
     fell_back: bool = Field(
         False, description="True when the model gave no relation the abstracts support (the rows stand alone)."
     )

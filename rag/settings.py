@@ -181,10 +181,10 @@ class Settings(BaseSettings):
         description="Past this many words a topic digest stops at the next sentence end (its prompt asks for 120).",
     )
     max_digest_words: int = Field(
-        default=150,
+        default=90,
         ge=1,
-        description="A paper's digest is one paragraph of at most this many words; a longer one loses its "
-        "background sentences first, then its approach sentences without numbers.",
+        description="A paper's digest is one paragraph of at most this many words (and at most 60% of its "
+        "abstract's); a longer one loses its background sentences first, then its approach sentences without numbers.",
     )
     max_question_chars: int = Field(
         default=4000,
@@ -261,6 +261,10 @@ class Settings(BaseSettings):
     @property
     def digest_cache_dir(self) -> Path:
         return self.data_dir / "digests"
+
+    @property
+    def card_cache_dir(self) -> Path:
+        return self.data_dir / "cards"
 
     @property
     def comparison_cache_dir(self) -> Path:

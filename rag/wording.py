@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from rag.replies import Answer, Source
 
 NO_ANSWER = "The library does not answer this question."
-FELL_BACK = "The model gave no comparison the abstracts support; the rows are each abstract's own sentences."
+FELL_BACK = "The model gave no comparison the abstracts support; the rows are each paper's card."
 FELL_BACK_IN_COMMON = "The model gave no answer that the abstracts support; compare the rows above."
 
 

@@ -1,0 +1,137 @@
+"""A card per paper: a TL;DR and short cells on its problem, approach, data, result and limitation.
+
+The model writes a card from one abstract at a time, so a fact cannot land under the wrong paper,
+and cannot re-type it (the copy guard). Every cell is checked against the abstract as answers are:
+one that names or numbers what the abstract does not, or says nothing, is replaced by the
+abstract's own closest clause, marked as quoted. The limitation is only ever the abstract's own,
+when it states one. Cards are cached per paper content, model and prompt version, so an edited
+abstract gets a new card.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+from langchain_core.language_models import BaseChatModel
+from pydantic import BaseModel, Field, ValidationError
+
+from rag.aspects import LIMITATION, NOT_STATED, sort_abstract
+from rag.cache import DiskCache
+from rag.digest import DigestStream
+from rag.grounding import unsupported_sentences
+from rag.llm import avoiding_copies, describe_backend, structured
+from rag.paper import Paper
+from rag.prompts import load_prompt
+from rag.replies import Card, CardCell
+from rag.settings import Settings
+from rag.text import sentences, stems
+
+ASPECTS = {"problem": "Problem", "approach": "Approach", "data": "Data and setting", "result": "Key result"}
+"""The cells the model writes, by field, and the name a reader sees."""
+LIMITATION_ASPECT = "Limitation"
+MAX_TLDR_WORDS = 25
+MAX_CELL_WORDS = 30
+SAYS_NOTHING = re.compile(r"^\W*(not stated|none|n/?a|unknown)\W*$", re.I)
+CLAUSE_END = re.compile(r"(?<=[,;:])\s+|\s+(?=\()|\s+-+\s+")
+FALLBACK_ASPECT = {"tldr": "approach", "problem": "problem", "approach": "approach", "data": "results", "result": "results"}
+"""Where the abstract's sorted sentences (`rag.aspects`) hold a cell's fallback when the model wrote none."""
+
+
+class WrittenCard(BaseModel):
+    """What the model is asked for, as JSON: llama.cpp's grammar holds a small model to these fields,
+    which it did not keep to as labelled lines (it wrote the whole card on the first line)."""
+
+    tldr: str = Field(description="What the paper contributes, in at most 20 words.")
+    problem: str = Field(description="The problem it tackles, in at most 20 words.")
+    approach: str = Field(description="What it proposes and how that works, in at most 25 words.")
+    data: str = Field(description="The datasets, benchmarks, tasks or setting it is tested on, in at most 20 "
+                      "words, or 'Not stated.'")
+    result: str = Field(description="Its main result with the abstract's numbers, in at most 25 words, or "
+                        "'Not stated.'")
+
+
+def clipped(text: str, max_words: int) -> str:
+    """At most `max_words` words: the first sentence, then its clauses up to the limit, then words
+    with an ellipsis."""
+    text = re.sub(r"\s+", " ", text).strip()
+    if len(text.split()) <= max_words:
+        return text
+    text = (sentences(text) or [text])[0]
+    kept = ""
+    for clause in CLAUSE_END.split(text):
+        longer = f"{kept} {clause}".strip()
+        if len(longer.split()) > max_words:
+            break
+        kept = longer
+    if kept and len(kept.split()) >= max_words // 2:
+        return kept.rstrip(",;:") + "…"
+    return " ".join(text.split()[:max_words]).rstrip(",;:") + "…"
+
+
+def closest_clause(text: str, abstract: str, aspect: str, max_words: int) -> str:
+    """The abstract's sentence that shares most words with what the model wrote, or, when it wrote
+    nothing, the first sentence of the abstract's own part on that aspect; cut to the limit."""
+    said = sentences(abstract) or [abstract]
+    if text:
+        claim = stems(text)
+        best = max(said, key=lambda sentence: len(claim & stems(sentence)))
+    else:
+        part = sort_abstract(abstract)[aspect]
+        best = said[0] if part == NOT_STATED else sentences(part)[0]
+    return clipped(best, max_words)
+
+
+def checked_cell(aspect: str, label: str, text: str, abstract: str, max_words: int) -> CardCell:
+    """A cell the abstract supports, within the limit; otherwise the abstract's closest clause, quoted.
+    "Not stated" stands for data and results, which some abstracts do not give."""
+    text = re.sub(r"\s+", " ", text).strip()
+    if SAYS_NOTHING.match(text) and aspect in ("data", "result"):
+        return CardCell(aspect=label, text=NOT_STATED)
+    if text and not SAYS_NOTHING.match(text) and not unsupported_sentences(text, abstract):
+        return CardCell(aspect=label, text=clipped(text, max_words))
+    quoted = closest_clause("" if SAYS_NOTHING.match(text) else text, abstract, FALLBACK_ASPECT[aspect], max_words)
+    return CardCell(aspect=label, text=quoted, quoted=True)
+
+
+def limitation(abstract: str) -> CardCell:
+    """The abstract's own statement of a limitation, from its second half (as `rag.aspects` finds it)."""
+    said = sentences(abstract)
+    stated = [s for i, s in enumerate(said) if i > len(said) / 2 and LIMITATION.search(s)]
+    if not stated:
+        return CardCell(aspect=LIMITATION_ASPECT, text=NOT_STATED)
+    return CardCell(aspect=LIMITATION_ASPECT, text=clipped(stated[0], MAX_CELL_WORDS), quoted=True)
+
+
+def checked_card(paper: Paper, written: WrittenCard | None, cached: bool = False) -> Card:
+    """The checks run on every read, so a cached card meets today's checks. No card from the model
+    (it failed twice to write one) gives the abstract's own clauses, quoted."""
+    said = written.model_dump() if written else {}
+    abstract = paper.abstract
+    tldr = checked_cell("tldr", "TL;DR", said.get("tldr", ""), abstract, MAX_TLDR_WORDS)
+    cells = [checked_cell(aspect, label, said.get(aspect, ""), abstract, MAX_CELL_WORDS)
+             for aspect, label in ASPECTS.items()]
+    return Card(id=paper.id, title=paper.title, tldr=tldr.text, tldr_quoted=tldr.quoted,
+                cells=[*cells, limitation(abstract)], cached=cached)
+
+
+def paper_card(paper: Paper, model: Callable[[], BaseChatModel], settings: Settings, digest: bool = True) -> Card:
+    """The card, written on first use and cached, with the paper's digest unless `digest` is False
+    (a comparison shows no digest, and waits for one model call less)."""
+    prompt = load_prompt("card", settings.prompts_dir)
+    cache = DiskCache(settings.card_cache_dir, "card", paper.content_hash, describe_backend(settings), prompt.version)
+    try:
+        card = checked_card(paper, WrittenCard.model_validate(cache.read()), cached=True)
+    except ValidationError:
+        messages = prompt.messages(title=paper.title, abstract=paper.abstract)
+        written = structured(avoiding_copies(model(), [paper.abstract]), messages, WrittenCard, settings)
+        if written is not None:
+            cache.write(written.model_dump())
+        card = checked_card(paper, written)
+    if not digest:
+        return card
+    stream = DigestStream(paper, model, settings)
+    for _ in stream:
+        pass
+    return card.model_copy(update={"digest": stream.digest.digest, "cached": card.cached and stream.cached,
+                                   "removed_statements": stream.digest.removed_statements})
