@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 from rag.citations import CITATION, cited_numbers
 from rag.replies import Answer, Comparison
-from rag.wording import FELL_BACK
+from rag.wording import FELL_BACK, QUOTED_NOTE, STRONGER, cell_text
 
 
 def _one_line(text: str) -> str:
@@ -62,13 +62,18 @@ def comparison_markdown(comparison: Comparison) -> str:
         f"| Aspect | A: {_cell(a.title)} | B: {_cell(b.title)} |",
         "| --- | --- | --- |",
     ]
-    lines += [f"| {row.aspect} | {_cell(row.a)} | {_cell(row.b)} |" for row in comparison.rows]
+    lines += [f"| {row.aspect} | {_cell(cell_text(row.a, row.quoted_a))} | {_cell(cell_text(row.b, row.quoted_b))} |"
+              for row in comparison.rows]
     lines += [
         "",
         f"**In common:** {_one_line(comparison.in_common)}",
         "",
         f"**Key difference:** {_one_line(comparison.difference)}",
     ]
+    if comparison.stronger:
+        lines += ["", f"**{STRONGER}:** {_one_line(comparison.stronger)}"]
+    if any(row.quoted_a or row.quoted_b for row in comparison.rows):
+        lines += ["", f"_{QUOTED_NOTE}_"]
     if comparison.fell_back:
         lines += ["", f"_{FELL_BACK}_"]
     return "\n".join(lines) + "\n"
@@ -81,7 +86,8 @@ def comparison_csv(comparison: Comparison) -> str:
     writer.writerow(["aspect", f"A: {comparison.a.title}", f"B: {comparison.b.title}", "both"])
     writer.writerow(["id", comparison.a.id, comparison.b.id, ""])
     for row in comparison.rows:
-        writer.writerow([row.aspect, row.a, row.b, ""])
+        writer.writerow([row.aspect, cell_text(row.a, row.quoted_a), cell_text(row.b, row.quoted_b), ""])
     writer.writerow(["In common", "", "", comparison.in_common])
     writer.writerow(["Key difference", "", "", comparison.difference])
+    writer.writerow([STRONGER, "", "", comparison.stronger])
     return out.getvalue()

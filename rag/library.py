@@ -49,6 +49,7 @@ log = logging.getLogger(__name__)
 
 IngestProgress = Callable[[int, int], None]
 StepProgress = Callable[[str], None]
+CardWritten = Callable[[str, Card], None]
 
 
 class Library:
@@ -208,14 +209,20 @@ class Library:
                 progress(done, len(papers))
         return written
 
-    def side_by_side(self, name_a: str, name_b: str) -> Comparison:
-        """The two papers' cards as columns (written first unless cached); `relate` adds what links them."""
+    def side_by_side(self, name_a: str, name_b: str, written: CardWritten | None = None,
+                     model: Callable[[], BaseChatModel] | None = None) -> Comparison:
+        """The two papers' cards as columns (written first unless cached; `written` hears "A" and "B"
+        with each card as it is ready); `relate` adds what links them."""
         from rag.cards import paper_card
         from rag.compare import check_pair, side_by_side
 
         a, b = self.find(name_a), self.find(name_b)
         check_pair(a, b)
-        cards = [paper_card(paper, self.model, self.settings, digest=False) for paper in (a, b)]
+        cards = []
+        for name, paper in zip("AB", (a, b)):
+            cards.append(paper_card(paper, model or self.model, self.settings, digest=False))
+            if written:
+                written(name, cards[-1])
         return side_by_side(a, b, *cards)
 
     def relate(self, comparison: Comparison, progress: StepProgress | None = None,

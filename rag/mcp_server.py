@@ -22,13 +22,14 @@ from starlette.applications import Starlette
 
 from rag.errors import PapersError
 from rag.library import Library
-from rag.replies import Answer, Comparison, Digest, PaperDetail, PaperInfo, SearchHit, Stats, as_json
+from rag.replies import Answer, Card, Comparison, Digest, PaperDetail, PaperInfo, SearchHit, Stats, as_json
 
 INSTRUCTIONS = (
     "A library of research-paper abstracts. search_papers finds papers; ask answers a question with "
     "numbered citations of the papers used; topic writes a cited paragraph on a topic; digest summarises "
-    "one paper; compare sets two side by side; get_paper gives one paper's abstract; list_papers lists "
-    "every paper; stats counts them. Papers are named by id or title."
+    "one paper; card gives one paper's TL;DR, digest and aspect cells; compare sets two cards side by side; "
+    "get_paper gives one paper's abstract; list_papers lists every paper; stats counts them. Papers are "
+    "named by id or title."
 )
 HTTP_PATH = "/mcp"
 PaperName = Annotated[str, Field(description="The paper's id or title.")]
@@ -80,12 +81,18 @@ def add_answer_tools(server: MCPServer, library: Library) -> None:
         return reply(lambda: library.digest(paper))
 
     @server.tool()
+    def card(paper: PaperName) -> Card:
+        """One paper's card: a TL;DR, a digest and short cells on its problem, approach, data, key result and
+        limitation, each checked against its abstract (`quoted` marks the abstract's own words)."""
+        return reply(lambda: library.card(paper))
+
+    @server.tool()
     def compare(
         a: Annotated[str, Field(description="The first paper's id or title.")],
         b: Annotated[str, Field(description="The second paper's id or title.")],
     ) -> Comparison:
-        """Compare two papers on the same aspects (problem, approach, results, limitations), and say what
-        they share and how they differ."""
+        """Compare two papers' cards on the same aspects (TL;DR, problem, approach, data, key result,
+        limitation), and say what they share, how they differ and which is stronger on what they measure."""
         return reply(lambda: library.compare(a, b))
 
 

@@ -8,6 +8,15 @@ from rag.replies import Answer, Source
 
 NO_ANSWER = "The library does not answer this question."
 FELL_BACK = "The model gave no comparison the abstracts support; the rows are each paper's card."
+STRONGER = "Stronger"
+QUOTED_NOTE = "A cell in quotation marks is the abstract's own words: what the model wrote there did not hold up against it."
+
+
+def cell_text(text: str, quoted: bool) -> str:
+    """A card's cell as a reader sees it: the abstract's own words in quotation marks."""
+    return f"“{text}”" if quoted else text
+
+
 FELL_BACK_IN_COMMON = "The model gave no answer that the abstracts support; compare the rows above."
 
 

@@ -1,13 +1,21 @@
-"""Commands that answer: search, ask, topic, digest, compare."""
+"""Commands that answer: search, ask, topic, digest, cards, compare."""
 
 from __future__ import annotations
 
 import click
 
-from rag.cli.common import friendly_errors, json_option, main, open_library, print_json
+from rag.cli.common import friendly_errors, json_option, main, open_library, print_json, progress_bar
 from rag.errors import PapersError
-from rag.replies import Answer
-from rag.wording import FELL_BACK, removed_citations_note, removed_note, sources_list
+from rag.replies import Answer, Card
+from rag.wording import (
+    FELL_BACK,
+    QUOTED_NOTE,
+    STRONGER,
+    cell_text,
+    removed_citations_note,
+    removed_note,
+    sources_list,
+)
 
 
 @main.command()
@@ -99,25 +107,66 @@ def digest(ctx: click.Context, paper: str, as_json: bool) -> None:
 
 
 @main.command()
+@click.argument("papers", nargs=-1)
+@click.option("--all", "every", is_flag=True, help="Write the card of every paper in the library.")
+@json_option("the cards")
+@click.pass_context
+@friendly_errors
+def cards(ctx: click.Context, papers: tuple[str, ...], every: bool, as_json: bool) -> None:
+    """Show the cards of PAPERS (ids or titles), or with --all write every paper's card ahead of use.
+
+    A card is a TL;DR, a digest and short cells on the paper's problem, approach, data, key result and
+    limitation, written by the model once and cached; an interrupted --all resumes where it stopped."""
+    library = open_library(ctx)
+    if every == bool(papers):
+        raise PapersError("Name one or more papers, or pass --all to write every paper's card.")
+    if every:
+        with progress_bar("Writing cards") as progress:
+            written = library.write_cards(progress=progress)
+        click.echo(f"{written} cards written, {library.stats().papers - written} already written.")
+        return
+    shown = [library.card(paper) for paper in papers]
+    if as_json:
+        print_json(shown)
+        return
+    for card in shown:
+        echo_card(card)
+    if any(cell.quoted for card in shown for cell in card.cells):
+        click.echo(f"\n({QUOTED_NOTE})", err=True)
+
+
+def echo_card(card: Card, name: str = "") -> None:
+    click.secho(f"\n{name}{card.title}", bold=True)
+    click.echo(f"  TL;DR: {cell_text(card.tldr, card.tldr_quoted)}")
+    for cell in card.cells:
+        click.echo(f"  {cell.aspect}: {cell_text(cell.text, cell.quoted)}")
+    if card.digest:
+        click.echo(f"  Digest: {card.digest}")
+
+
+@main.command()
 @click.argument("paper_a")
 @click.argument("paper_b")
 @json_option("the comparison")
 @click.pass_context
 @friendly_errors
 def compare(ctx: click.Context, paper_a: str, paper_b: str, as_json: bool) -> None:
-    """Compare two papers (ids or titles) on the same aspects."""
+    """Compare two papers (ids or titles): their cards side by side, and what links them."""
     library = open_library(ctx)
-    comparison = library.side_by_side(paper_a, paper_b)
-    if not as_json:  # the columns need no model: they are shown while the relation is written
-        click.secho(f"A: {comparison.a.title}", bold=True)
-        click.secho(f"B: {comparison.b.title}", bold=True)
-        for row in comparison.rows:
-            click.echo(f"\n{row.aspect}\n  A: {row.a}\n  B: {row.b}")
+
+    def written(name: str, card: Card) -> None:
+        """Each card is shown as soon as it is ready, while the next is written."""
+        if not as_json:
+            echo_card(card, f"{name}: ")
+
+    comparison = library.side_by_side(paper_a, paper_b, written)
     comparison = library.relate(comparison, progress=lambda step: click.echo(f"\n{step}…", err=True))
     if as_json:
         print_json(comparison)
         return
     click.echo(f"\nIn common: {comparison.in_common}")
     click.echo(f"Key difference: {comparison.difference}")
+    if comparison.stronger:
+        click.echo(f"{STRONGER}: {comparison.stronger}")
     if comparison.fell_back:
         click.echo(f"({FELL_BACK})", err=True)

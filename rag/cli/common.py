@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import logging
@@ -39,6 +40,23 @@ def friendly_errors(command):
             sys.exit(130)
 
     return wrapper
+
+
+@contextlib.contextmanager
+def progress_bar(label: str):
+    """A `(done, total)` callback that draws a bar on stderr. The bar starts at the first call with
+    something to do, so an error before it is the only line on stderr."""
+    with contextlib.ExitStack() as stack:
+        bar = None
+
+        def progress(done: int, total: int) -> None:
+            nonlocal bar
+            if bar is None and total:
+                bar = stack.enter_context(click.progressbar(length=total, label=label, file=sys.stderr))
+            if bar is not None:
+                bar.update(done - bar.pos)
+
+        yield progress
 
 
 def print_json(value) -> None:

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import contextlib
-import sys
 from pathlib import Path
 
 import click
 
-from rag.cli.common import friendly_errors, json_option, main, open_library, print_json
+from rag.cli.common import friendly_errors, json_option, main, open_library, print_json, progress_bar
 
 
 @main.command()
@@ -22,18 +20,7 @@ def ingest(ctx: click.Context, paths: tuple[Path, ...], format_: str | None, kee
     """Add papers from files (listing page, arXiv JSON/JSONL, BEIR corpus.jsonl[.gz], CSV, BibTeX, RIS,
     CSL-JSON, PubMed .nbib, arXiv API Atom XML, PDF) or folders of them (every file under a folder;
     others are skipped by name)."""
-    with contextlib.ExitStack() as stack:
-        bar = None
-
-        def progress(done: int, total: int) -> None:
-            """The bar starts once the files are read and there is something to embed, so an
-            error is the only line on stderr."""
-            nonlocal bar
-            if bar is None and total:
-                bar = stack.enter_context(click.progressbar(length=total, label="Embedding", file=sys.stderr))
-            if bar is not None:
-                bar.update(done - bar.pos)
-
+    with progress_bar("Embedding") as progress:  # starts once the files are read
         report = open_library(ctx).ingest(list(paths), format_, progress, keep_partial)
     if as_json:
         print_json(report)

@@ -27,7 +27,7 @@ class AskRequest(Body):
     history: list[Turn] = Field(default_factory=list, description="Earlier turns, oldest first, for follow-ups.")
 
 
-class DigestRequest(Body):
+class PaperRequest(Body):
     paper: str = Field(min_length=1, description="The paper's id or title.")
 
 

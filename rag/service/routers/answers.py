@@ -9,8 +9,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
 
 from rag.errors import PapersError
-from rag.replies import Answer, Comparison, Digest, SearchHit, as_json
-from rag.service.bodies import AskRequest, CompareRequest, DigestRequest, SearchRequest, TopicRequest
+from rag.replies import Answer, Card, Comparison, Digest, SearchHit, as_json
+from rag.service.bodies import AskRequest, CompareRequest, PaperRequest, SearchRequest, TopicRequest
 from rag.service.deps import GenerationDep, LibraryDep
 from rag.service.streams import sse
 
@@ -52,8 +52,14 @@ async def topic(request: TopicRequest, library: LibraryDep, generation: Generati
 
 
 @router.post("/digest")
-async def digest(request: DigestRequest, library: LibraryDep, generation: GenerationDep) -> Digest:
+async def digest(request: PaperRequest, library: LibraryDep, generation: GenerationDep) -> Digest:
     return await generation.call(library.digest, request.paper)
+
+
+@router.post("/card")
+async def card(request: PaperRequest, library: LibraryDep, generation: GenerationDep) -> Card:
+    """The paper's card (TL;DR, digest, aspect cells), written on first use and cached."""
+    return await generation.call(library.card, request.paper)
 
 
 @router.post("/compare")
