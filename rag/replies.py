@@ -217,6 +217,7 @@ class Job(Reply):
     updated: int = 0
     merged: int = 0
     rejected: list[Rejection] = Field(default_factory=list)
+    files: list[FileOutcome] = Field(default_factory=list, description="What each file gave, once done.")
     error: str | None = None
 
 

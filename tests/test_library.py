@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import signal
@@ -15,6 +16,9 @@ from contextlib import closing
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
+from test_service import client_for
+from test_service_safety import wait_for_job
 
 from conftest import (
     PAPERS_CLI,
@@ -31,6 +35,7 @@ from conftest import (
 from rag import ingest as ingest_module
 from rag import retrieval as retrieval_module
 from rag.chunking import chunk_paper
+from rag.cli import main
 from rag.embeddings import LOCAL_MODEL_ID, MAX_TOKENS, LocalMiniLM, get_embedder
 from rag.errors import PapersError
 from rag.lexical import STALE_MARK, LexicalIndex
@@ -240,6 +245,32 @@ def test_several_files_at_once_report_what_each_file_added_merged_and_skipped(sa
         "pubmed.nbib": ("pubmed", 0, 0, 0, 3, 1, 0),
     }
     assert len(store_of(settings).papers()) == 87 + 12
+
+
+def test_an_upload_job_reports_each_file_and_the_listing_gives_doi_and_arxiv_id(
+        small_model_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """A real Zotero export (arXiv preprints, DOIs, an entry with neither) and a PubMed export uploaded
+    over HTTP: the job says what each file gave; `GET /v1/papers` and `papers list --json` give each
+    paper's DOI and arXiv id as the export has them."""
+    settings = library_settings(tmp_path / "lib", local_model_path=small_model_path)
+    files = [("files", (name, (FIXTURES / name).read_bytes())) for name in ("zotero_arxiv.bib", "pubmed.nbib")]
+    with client_for(settings) as client:
+        job = wait_for_job(client, client.post("/v1/papers", files=files).json()["job"])
+        assert (job["state"], job["added"]) == ("done", 12), job
+        assert per_file(job["files"]) == {"zotero_arxiv.bib": ("bibtex", 9, 0, 0, 0, 0, 0),
+                                          "pubmed.nbib": ("pubmed", 3, 0, 0, 0, 1, 0)}
+        over_http = client.get("/v1/papers", params={"limit": 100}).json()["items"]
+
+    for name in [n for n in os.environ if n.startswith(("PAPERS_", "CHROMA_", "OPENAI_"))]:  # as `papers` runs
+        monkeypatch.delenv(name)
+    monkeypatch.chdir(tmp_path)
+    listed = json.loads(CliRunner().invoke(main, ["--data-dir", str(settings.data_dir), "list", "--json"]).stdout)
+    assert listed == over_http and len(listed) == 12
+    known = {paper["id"]: (paper["doi"], paper["arxiv_id"]) for paper in listed}
+    assert known["1706.02633"] == ("10.48550/arXiv.1706.02633", "1706.02633")  # eprint + archiveprefix
+    assert known["10.1145/1327452.1327492"] == ("10.1145/1327452.1327492", "")  # MapReduce: a DOI only
+    assert known["t-8f69756db87c27dd"] == ("", "")  # Raft: neither
+    assert sum(bool(arxiv_id) for _, arxiv_id in known.values()) == 5
 
 
 def test_a_library_of_stopwords_only_still_ingests_and_searches(tmp_path: Path):
