@@ -120,7 +120,8 @@ def merging(fixtures: list[Path]) -> None:
         zotero = Path(folder) / "zotero.bib"
         zotero.write_text(export, encoding="utf-8")
         paths = [LISTING, zotero, *fixtures]
-        papers, rejected, merged = read_all(paths, None, True)
+        reading = read_all(paths, None, True)
+    papers, merged = reading.papers, {id for id, _ in reading.merged}
     titles = [title_key(p.title) for p in papers]
     print(f"\nlisting ({len(listing)} papers) + a Zotero export of 5 of them (titles re-cased and braced) + every "
           f"fixture: {len(papers)} papers, {len(merged)} merged, {len(titles) - len(set(titles))} duplicate titles")

@@ -8,7 +8,9 @@ are written so that an interruption at any point leaves a usable library that a 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal, get_args
 
 from rag.chunking import chunk_paper
 from rag.embeddings import get_embedder
@@ -16,7 +18,7 @@ from rag.identity import Identities, filled
 from rag.lexical import LexicalIndex, mark_stale
 from rag.paper import Paper
 from rag.readers import read_papers
-from rag.replies import IngestReport, Rejection
+from rag.replies import FileOutcome, IngestReport, Rejection
 from rag.retrieval import Retriever
 from rag.settings import Settings
 from rag.store import Store, open_store
@@ -26,49 +28,86 @@ PAPERS_PER_WRITE = 32
 Progress = Callable[[int, int], None]
 
 
+Outcome = Literal["added", "updated", "unchanged", "merged"]
+
+
+@dataclass
+class Reading:
+    """Every file's papers, read before anything is written."""
+
+    papers: list[Paper] = field(default_factory=list)
+    """One per paper however many files hold it (`rag.identity`)."""
+    rejected: list[Rejection] = field(default_factory=list)
+    formats: dict[str, str] = field(default_factory=dict)
+    """Each file that gave papers, by name as its Rejections give it, with the format it was read as."""
+    origin: dict[str, str] = field(default_factory=dict)
+    """Each paper's id and the file it was first read from: the file it counts for."""
+    merged: list[tuple[str, str]] = field(default_factory=list)
+    """(id, file): a record in `file` was merged into the paper `id`, read before it (from an earlier
+    file or earlier in the same one)."""
+
+    def report(self, outcomes: Sequence[tuple[Outcome, str, str]]) -> IngestReport:
+        """The report of `(outcome, paper id, file)` events: the ids of each outcome, and each file's
+        counts of them beside its skipped and rejected records."""
+        events = list(dict.fromkeys(outcomes))
+        files = {name: FileOutcome(file=name, format=fmt) for name, fmt in self.formats.items()}
+        for rejection in self.rejected:
+            outcome = files.setdefault(rejection.file, FileOutcome(file=rejection.file, format=""))
+            outcome.no_abstract += rejection.kind == "no_abstract"
+            outcome.rejected += rejection.kind == "unreadable"
+        for kind, _, name in events:
+            setattr(files[name], kind, getattr(files[name], kind) + 1)
+        ids = {kind: list(dict.fromkeys(id for k, id, _ in events if k == kind)) for kind in get_args(Outcome)}
+        return IngestReport(**ids, rejected=self.rejected, files=list(files.values()))
+
+
 def read_all(paths: list[Path], format: str | None, keep_partial: bool,
-             names: Sequence[str] | None = None) -> tuple[list[Paper], list[Rejection], list[str]]:
-    """Every file's papers, one per paper however many files hold it (`rag.identity`), and the ids
-    of those a later file's record was merged into. A file whose records are mostly rejected counts
-    as bad (a PapersError), unless `keep_partial`. `names` are the files' names for messages."""
+             names: Sequence[str] | None = None) -> Reading:
+    """Every file's papers, one per paper however many files hold it (`rag.identity`), the later
+    records of a paper merged into the first. A file whose records are mostly rejected counts as
+    bad (a PapersError), unless `keep_partial`. `names` are the files' names for messages."""
+    reading = Reading()
     papers: dict[str, Paper] = {}
     known = Identities()
-    rejected: list[Rejection] = []
-    merged: list[str] = []
     for path, name in zip(paths, names or [None] * len(paths)):
         result = read_papers(Path(path), format, keep_partial, name)
-        rejected += result.rejected
-        for paper in result.papers:
-            if earlier := known.find(paper):
-                paper = filled(earlier, paper)
-                merged.append(paper.id)
-            papers[paper.id] = paper
-            known.add(paper)
-    return list(papers.values()), rejected, list(dict.fromkeys(merged))
+        reading.rejected += result.rejected
+        for file in result.files:
+            reading.formats[file.name] = file.format
+            for paper in file.papers:
+                if earlier := known.find(paper):
+                    paper = filled(earlier, paper)
+                    reading.merged.append((paper.id, file.name))
+                else:
+                    reading.origin[paper.id] = file.name
+                papers[paper.id] = paper
+                known.add(paper)
+    reading.papers = list(papers.values())
+    return reading
 
 
-def add(papers: list[Paper], rejected: list[Rejection], retriever: Retriever,
-        progress: Progress | None = None, merged: Sequence[str] = ()) -> IngestReport:
+def add(reading: Reading, retriever: Retriever, progress: Progress | None = None) -> IngestReport:
     """Write the papers that are new or changed; BM25 is rebuilt once they are all in.
 
     A paper the library holds from another file (same id, DOI or title) is merged into it; one
     read again from its own file replaces it when its record changed, keeping what other files
     filled in."""
-    report = IngestReport(rejected=rejected, merged=list(merged))
+    outcomes: list[tuple[Outcome, str, str]] = [("merged", id, file) for id, file in reading.merged]
     store, settings = retriever.store, retriever.settings
     store.check_writable()
     store.check_embedding_model()
     stored = store.content_hashes()
-    library = Identities(store.papers()) if papers else Identities()
+    library = Identities(store.papers()) if reading.papers else Identities()
     todo: list[Paper] = []
-    for paper in papers:
+    for paper in reading.papers:
+        file = reading.origin[paper.id]
         if stored.get(paper.id) == paper.content_hash:
-            report.unchanged.append(paper.id)
+            outcomes.append(("unchanged", paper.id, file))
             continue
         earlier = library.find(paper)
         if earlier is None:
             todo.append(paper)
-            report.added.append(paper.id)
+            outcomes.append(("added", paper.id, file))
             continue
         own = earlier.id == paper.id and earlier.source_file == paper.source_file
         combined = filled(paper, earlier) if own else filled(earlier, paper)
@@ -76,17 +115,16 @@ def add(papers: list[Paper], rejected: list[Rejection], retriever: Retriever,
         if changed:
             todo.append(combined)
         if not own:
-            report.merged.append(earlier.id)
+            outcomes.append(("merged", earlier.id, file))
         else:
-            (report.updated if changed else report.unchanged).append(paper.id)
-    report.merged = list(dict.fromkeys(report.merged))
+            outcomes.append(("updated" if changed else "unchanged", paper.id, file))
     if progress:
         progress(0, len(todo))
     if todo or not LexicalIndex.is_usable(settings.bm25_dir, store.count()):
         with retriever.writing():
             mark_stale(settings.data_dir)
             write_papers(todo, store, settings, progress)
-    return report
+    return reading.report(outcomes)
 
 
 def write_papers(todo: list[Paper], store: Store, settings: Settings, progress: Progress | None) -> None:

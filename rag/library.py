@@ -140,9 +140,9 @@ class Library:
                keep_partial: bool = False, names: Sequence[str] | None = None) -> IngestReport:
         """`names` are what messages and the papers' `source` call the files (an upload's own names),
         when they are not the paths' names."""
-        papers, rejected, merged = ingesting.read_all(list(paths), format, keep_partial, names)
+        reading = ingesting.read_all(list(paths), format, keep_partial, names)
         with self._writing:
-            report = ingesting.add(papers, rejected, self.retriever, progress, merged)
+            report = ingesting.add(reading, self.retriever, progress)
         log.info("ingested %s: %s", ", ".join(map(str, paths)), report.summary())
         return report
 

@@ -7,6 +7,7 @@ model dumps, and what `/openapi.json` describes, is exactly the contract.
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -184,6 +185,35 @@ class Rejection(Reply):
     )
 
 
+def counts_text(added: int, unchanged: int, updated: int, rejected: int, merged: int = 0, no_abstract: int = 0) -> str:
+    """What an ingest, or one file of it, gave, in words: "2 added, 0 unchanged, 0 updated, 1 rejected"."""
+    return f"{added} added, {unchanged} unchanged, {updated} updated, {rejected} rejected" + (
+        f", {merged} merged" if merged else "") + (f", {no_abstract} skipped without an abstract" if no_abstract else "")
+
+
+class FileOutcome(Reply):
+    """What one file of an ingest gave. A paper two files hold counts for the file it was first read
+    from (added, updated or unchanged) and as merged for each later file whose record was merged in."""
+
+    file: str = Field(description="The file's name, as its rejections give it (its path inside an ingested folder).")
+    format: str = Field(
+        description="The format it was read as ('bibtex', 'pdf', ... as `--format` names them); empty when it "
+        "gave no papers: a file in a folder that is no papers file, or one refused whole (its rejection says why)."
+    )
+    added: int = Field(0, description="Its papers new to the library.")
+    updated: int = Field(0, description="Its papers whose record in the library changed.")
+    unchanged: int = Field(0, description="Its papers already in the library as read.")
+    merged: int = Field(
+        0, description="Its records of papers another file (of this ingest or the library) already held: "
+        "merged into them, filling only the fields they lacked."
+    )
+    no_abstract: int = Field(0, description="Its entries skipped for having no abstract.")
+    rejected: int = Field(0, description="Its records rejected as unreadable (1 for a file refused whole).")
+
+    def summary(self) -> str:
+        return counts_text(self.added, self.unchanged, self.updated, self.rejected, self.merged, self.no_abstract)
+
+
 class IngestReport(Reply):
     added: list[str] = Field(default_factory=list, description="Ids of papers new to the library.")
     updated: list[str] = Field(default_factory=list, description="Ids of papers whose record changed.")
@@ -194,15 +224,15 @@ class IngestReport(Reply):
         "merged into: it only filled the fields they lacked.",
     )
     rejected: list[Rejection] = Field(default_factory=list)
+    files: list[FileOutcome] = Field(
+        default_factory=list, description="What each file gave, in the order read (a folder's files one by one)."
+    )
 
     def summary(self) -> str:
-        skipped = sum(r.kind == "no_abstract" for r in self.rejected)
-        files = sum(r.kind == "unsupported" for r in self.rejected)
-        return (
-            f"{len(self.added)} added, {len(self.unchanged)} unchanged, "
-            f"{len(self.updated)} updated, {len(self.rejected) - skipped - files} rejected"
-        ) + (f", {len(self.merged)} merged" if self.merged else "") + (
-            f", {skipped} skipped without an abstract" if skipped else "") + (
+        kinds = Counter(r.kind for r in self.rejected)
+        files = kinds["unsupported"]
+        return counts_text(len(self.added), len(self.unchanged), len(self.updated), kinds["unreadable"],
+                           len(self.merged), kinds["no_abstract"]) + (
             f", {files} file{'s' if files != 1 else ''} skipped as not papers files" if files else "")
 
 
@@ -217,6 +247,7 @@ class Job(Reply):
     updated: int = 0
     merged: int = 0
     rejected: list[Rejection] = Field(default_factory=list)
+    files: list[FileOutcome] = Field(default_factory=list, description="What each file gave, once done.")
     error: str | None = None
 
 

@@ -244,8 +244,15 @@ def test_ingest_a_folder_reads_every_papers_file_and_names_the_others(runner: Cl
     data_dir = tmp_path / "lib"
     result = runner.invoke(main, ["--data-dir", str(data_dir), "ingest", str(folder)])
     assert result.exit_code == 0, result.output
-    assert result.stdout.strip() == ("19 added, 0 unchanged, 0 updated, 0 rejected, 4 skipped without an "
-                                     "abstract, 2 files skipped as not papers files")
+    assert result.stdout.splitlines() == [  # each file that gave papers, then the whole
+        "  zotero.csl.json (csl_json): 4 added, 0 unchanged, 0 updated, 0 rejected, 1 skipped without an abstract",
+        "  zotero_arxiv.bib (bibtex): 9 added, 0 unchanged, 0 updated, 0 rejected",
+        "  storage/ABC123/zotero_scopus.ris (ris): 3 added, 0 unchanged, 0 updated, 0 rejected, 2 skipped without "
+        "an abstract",
+        "  storage/DEF456/pubmed.nbib (pubmed): 3 added, 0 unchanged, 0 updated, 0 rejected, 1 skipped without an "
+        "abstract",
+        "19 added, 0 unchanged, 0 updated, 0 rejected, 4 skipped without an abstract, 2 files skipped as not papers files",
+    ]
     lines = result.stderr.splitlines()
     assert "skipped notes.txt: not a supported papers file (cannot tell what kind of papers file this is)" in lines
     assert any(line.startswith("skipped storage/ABC123/figure.png: not a supported papers file") for line in lines)

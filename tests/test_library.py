@@ -4,7 +4,9 @@
 from __future__ import annotations
 
 import json
+import os
 import re
+import shutil
 import signal
 import sqlite3
 import subprocess
@@ -14,6 +16,9 @@ from contextlib import closing
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
+from test_service import client_for
+from test_service_safety import wait_for_job
 
 from conftest import (
     PAPERS_CLI,
@@ -30,6 +35,7 @@ from conftest import (
 from rag import ingest as ingest_module
 from rag import retrieval as retrieval_module
 from rag.chunking import chunk_paper
+from rag.cli import main
 from rag.embeddings import LOCAL_MODEL_ID, MAX_TOKENS, LocalMiniLM, get_embedder
 from rag.errors import PapersError
 from rag.lexical import STALE_MARK, LexicalIndex
@@ -43,6 +49,8 @@ from rag.store import Store
 pytestmark = pytest.mark.slow
 
 DEV_QUESTIONS = Path("/work/shared/eval/dev.jsonl")
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+HF_PAGE = Path(__file__).resolve().parents[2] / "shared" / "data" / "hf_papers_page" / "papers.txt"
 SAMPLE = sample_papers()
 BAD_FILES = {
     "empty.txt": b"",
@@ -204,6 +212,65 @@ def test_the_same_paper_in_two_files_of_one_ingest_is_one_paper(tmp_path: Path):
     assert (report.added, report.merged) == (["2401.00002"], ["2401.00002"])
     stored = store_of(settings).papers()
     assert [(p.id, p.abstract, p.doi) for p in stored] == [("2401.00002", SAMPLE[0].abstract, "10.5555/one")]
+
+
+def per_file(files) -> dict[str, tuple]:
+    """Each file's (format, added, merged, updated, unchanged, skipped without an abstract, rejected)."""
+    return {f["file"]: (f["format"], f["added"], f["merged"], f["updated"], f["unchanged"], f["no_abstract"],
+                        f["rejected"]) for f in as_json(files)}
+
+
+@pytest.mark.skipif(not HF_PAGE.is_file(), reason=f"{HF_PAGE} is missing")
+def test_several_files_at_once_report_what_each_file_added_merged_and_skipped(sample_library: Settings,
+                                                                              tmp_path: Path):
+    """The sample listing, a Zotero export with two entries of one title and two without an abstract,
+    and a PubMed export, in one ingest; then the export again beside a copy of itself."""
+    settings = copy_library(sample_library, tmp_path / "lib")
+    partial, pubmed = FIXTURES / "zotero_partial.bib", FIXTURES / "pubmed.nbib"
+    report = ingest([HF_PAGE, partial, pubmed], settings)
+    assert per_file(report.files) == {
+        "papers.txt": ("hf_page", 0, 0, 0, 87, 0, 0),  # the sample library is this listing
+        "zotero_partial.bib": ("bibtex", 9, 1, 0, 0, 2, 0),
+        "pubmed.nbib": ("pubmed", 3, 0, 0, 0, 1, 0),
+    }
+    assert report.summary() == "12 added, 87 unchanged, 0 updated, 0 rejected, 1 merged, 3 skipped without an abstract"
+    assert sum(f.added for f in report.files) == len(report.added)
+    assert report.files[1].summary() == "9 added, 0 unchanged, 0 updated, 0 rejected, 1 merged, 2 skipped without an abstract"
+
+    copy = shutil.copy(partial, tmp_path / "zotero copy.bib")
+    again = ingest([partial, copy, pubmed], settings)
+    assert per_file(again.files) == {
+        "zotero_partial.bib": ("bibtex", 0, 1, 0, 9, 2, 0),
+        "zotero copy.bib": ("bibtex", 0, 9, 0, 0, 2, 0),  # a merged paper counts for the file merged in
+        "pubmed.nbib": ("pubmed", 0, 0, 0, 3, 1, 0),
+    }
+    assert len(store_of(settings).papers()) == 87 + 12
+
+
+def test_an_upload_job_reports_each_file_and_the_listing_gives_doi_and_arxiv_id(
+        small_model_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """A real Zotero export (arXiv preprints, DOIs, an entry with neither) and a PubMed export uploaded
+    over HTTP: the job says what each file gave; `GET /v1/papers` and `papers list --json` give each
+    paper's DOI and arXiv id as the export has them."""
+    settings = library_settings(tmp_path / "lib", local_model_path=small_model_path)
+    files = [("files", (name, (FIXTURES / name).read_bytes())) for name in ("zotero_arxiv.bib", "pubmed.nbib")]
+    with client_for(settings) as client:
+        job = wait_for_job(client, client.post("/v1/papers", files=files).json()["job"])
+        assert (job["state"], job["added"]) == ("done", 12), job
+        assert per_file(job["files"]) == {"zotero_arxiv.bib": ("bibtex", 9, 0, 0, 0, 0, 0),
+                                          "pubmed.nbib": ("pubmed", 3, 0, 0, 0, 1, 0)}
+        over_http = client.get("/v1/papers", params={"limit": 100}).json()["items"]
+
+    for name in [n for n in os.environ if n.startswith(("PAPERS_", "CHROMA_", "OPENAI_"))]:  # as `papers` runs
+        monkeypatch.delenv(name)
+    monkeypatch.chdir(tmp_path)
+    listed = json.loads(CliRunner().invoke(main, ["--data-dir", str(settings.data_dir), "list", "--json"]).stdout)
+    assert listed == over_http and len(listed) == 12
+    known = {paper["id"]: (paper["doi"], paper["arxiv_id"]) for paper in listed}
+    assert known["1706.02633"] == ("10.48550/arXiv.1706.02633", "1706.02633")  # eprint + archiveprefix
+    assert known["10.1145/1327452.1327492"] == ("10.1145/1327452.1327492", "")  # MapReduce: a DOI only
+    assert known["t-8f69756db87c27dd"] == ("", "")  # Raft: neither
+    assert sum(bool(arxiv_id) for _, arxiv_id in known.values()) == 5
 
 
 def test_a_library_of_stopwords_only_still_ingests_and_searches(tmp_path: Path):

@@ -95,7 +95,7 @@ def test_the_schema_describes_every_reply(service: TestClient):
     assert reply_fields(schema, "/v1/digest") == {"id", "title", "digest", "removed_statements"}
     assert reply_fields(schema, "/v1/compare") == {"a", "b", "rows", "in_common", "difference", "fell_back"}
     assert reply_fields(schema, "/v1/jobs/{job_id}", "get") == {"state", "done", "total", "added", "unchanged",
-                                                                 "updated", "merged", "rejected", "error"}
+                                                                 "updated", "merged", "rejected", "files", "error"}
     assert reply_fields(schema, "/v1/papers", "post", "202") == {"job"}
     assert "excerpt" not in json.dumps(schema)  # what the model was shown is not part of any reply
 

@@ -22,6 +22,7 @@ from rag.replies import Answer, Citation, Source
 
 pytestmark = pytest.mark.slow
 
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
 TIMEOUT = 600  # seconds per script run: a shared 2-core machine can be slow
 PORTAL = "Agents Play Thousands of 3D Video Games"
 FGCNN = "Feature Generation by Convolutional Neural Network for Click-Through Rate Prediction"
@@ -358,6 +359,25 @@ def test_uploads_report_what_was_added_and_rejected_and_keep_the_library(open_ap
     upload("mostly bad, kept", mostly_bad)
     assert app.success[0].value == "1 added, 0 unchanged, 0 updated, 2 rejected"
     assert app.metric[0].value == "5"
+
+
+def test_an_upload_of_several_files_shows_what_each_file_added_merged_and_skipped(open_app, tmp_path: Path):
+    """A Zotero export (two entries of one title, two without an abstract) and a PubMed export at once."""
+    app = open_app("library", PAPERS_DATA_DIR=str(tmp_path / "library"))
+    files = [(name, (FIXTURES / name).read_bytes(), "text/plain") for name in ("zotero_partial.bib", "pubmed.nbib")]
+    app.file_uploader[0].set_value(files).run()
+    button(app, "Add to the library").click().run()
+    assert not app.exception and not app.error
+    assert app.success[0].value == "12 added, 0 unchanged, 0 updated, 0 rejected, 1 merged, 3 skipped without an abstract"
+    papers, per_file, rejected = (frame.value for frame in app.dataframe)
+    assert len(papers) == 12
+    assert per_file.to_dict("records") == [
+        {"File": "zotero_partial.bib", "Format": "bibtex", "Added": 9, "Merged": 1, "Updated": 0, "Unchanged": 0,
+         "Skipped (no abstract)": 2, "Rejected": 0},
+        {"File": "pubmed.nbib", "Format": "pubmed", "Added": 3, "Merged": 0, "Updated": 0, "Unchanged": 0,
+         "Skipped (no abstract)": 1, "Rejected": 0},
+    ]
+    assert list(rejected["File"]) == ["zotero_partial.bib", "zotero_partial.bib", "pubmed.nbib"]
 
 
 def test_papers_selected_in_the_table_can_be_removed(open_app, tmp_path: Path):

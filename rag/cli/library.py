@@ -13,7 +13,7 @@ from rag.cli.common import friendly_errors, json_option, main, open_library, pri
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--format", "format_", help="Force the file format instead of detecting it.")
 @click.option("--keep-partial", is_flag=True, help="Add the good records of a file whose records are mostly rejected.")
-@json_option("what was added, updated, unchanged and rejected")
+@json_option("what was added, updated, unchanged and rejected, in all and per file")
 @click.pass_context
 @friendly_errors
 def ingest(ctx: click.Context, paths: tuple[Path, ...], format_: str | None, keep_partial: bool, as_json: bool) -> None:
@@ -29,6 +29,10 @@ def ingest(ctx: click.Context, paths: tuple[Path, ...], format_: str | None, kee
         where = f"{rejection.file}:{rejection.line}" if rejection.line else rejection.file
         verb = "rejected" if rejection.kind == "unreadable" else "skipped"
         click.echo(f"{verb} {where}: {rejection.reason}", err=True)
+    read = [file for file in report.files if file.format]
+    if len(read) > 1:
+        for file in read:
+            click.echo(f"  {file.file} ({file.format}): {file.summary()}")
     click.echo(report.summary())
 
 

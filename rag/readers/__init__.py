@@ -13,7 +13,6 @@ from __future__ import annotations
 from pathlib import Path
 
 from rag.errors import PapersError
-from rag.paper import Paper
 from rag.readers.detect import FORMATS_HELP, detect, format_name
 from rag.readers.folder import files_under, unsupported_reason, without_name
 from rag.readers.formats import FORMATS, REGISTRY
@@ -21,6 +20,7 @@ from rag.readers.load import decode_text, load_bytes
 from rag.readers.pdf import is_pdf
 from rag.readers.records import (
     MAX_REJECTED_SHARE,
+    FileRead,
     ReadResult,
     Rejection,
     collect,
@@ -29,7 +29,7 @@ from rag.readers.records import (
     no_papers_error,
 )
 
-__all__ = ["FORMATS", "ReadResult", "Rejection", "detect_format", "read_folder", "read_papers"]
+__all__ = ["FORMATS", "FileRead", "ReadResult", "Rejection", "detect_format", "read_folder", "read_papers"]
 
 
 def read_papers(path: Path, format: str | None = None, keep_partial: bool = False,
@@ -60,9 +60,8 @@ def read_folder(folder: Path, format: str | None = None, keep_partial: bool = Fa
     shown = shown or folder
     fmt = format_name(format, shown) if format else None
     files = files_under(folder)
-    papers: list[Paper] = []
+    read: list[FileRead] = []
     rejected: list[Rejection] = []
-    read = 0
     for path in files:
         relative = str(path.relative_to(folder))  # how the report names it; errors name `shown/relative`
         name = shown / relative
@@ -81,9 +80,8 @@ def read_folder(folder: Path, format: str | None = None, keep_partial: bool = Fa
         except PapersError as exc:  # refused whole, as it would be alone: reported, the folder goes on
             rejected.append(Rejection(file=relative, line=0, reason=without_name(str(exc), name)))
             continue
-        papers += result.papers
+        read += result.files
         rejected += result.rejected
-        read += 1
     if not read:
         names = ", ".join(r.file for r in rejected[:5])
         listed = f" ({names}{', ...' if len(rejected) > 5 else ''})" if rejected else ""
@@ -93,26 +91,28 @@ def read_folder(folder: Path, format: str | None = None, keep_partial: bool = Fa
             if files else f"{shown}: this folder holds no files (hidden ones are left out). "
             "Point at the folder your papers files are in."
         )
-    return ReadResult(papers, rejected, fmt or "folder")
+    return ReadResult(read, rejected, fmt or "folder")
 
 
 def _read_binary(data: bytes, shown: Path, source: str = "") -> ReadResult:
     """A PDF: one paper, or the PapersError its reader raises saying why there is none."""
-    papers, rejected = collect(REGISTRY["pdf"].read_bytes(data, shown), source or shown.name)
+    source = source or shown.name
+    papers, rejected = collect(REGISTRY["pdf"].read_bytes(data, shown), source)
     if not papers:
         raise no_papers_error(shown, "pdf", rejected)
-    return ReadResult(papers, rejected, "pdf")
+    return ReadResult([FileRead(source, "pdf", papers)], rejected, "pdf")
 
 
 def _read_text(text: str, shown: Path, fmt: str, keep_partial: bool, source: str = "") -> ReadResult:
     """`source` is what Rejections call the file: its name, or its path inside an ingested folder."""
-    papers, rejected = collect(REGISTRY[fmt].read(text, shown), source or shown.name)
+    source = source or shown.name
+    papers, rejected = collect(REGISTRY[fmt].read(text, shown), source)
     if not papers:
         raise no_papers_error(shown, fmt, rejected)
     garbage = counted(rejected)  # entries without an abstract are reported, not held against the file
     if not keep_partial and len(garbage) > MAX_REJECTED_SHARE * (len(papers) + len(garbage)):
         raise mostly_rejected_error(shown, fmt, text, papers, garbage)
-    return ReadResult(papers, rejected, fmt)
+    return ReadResult([FileRead(source, fmt, papers)], rejected, fmt)
 
 
 def detect_format(path: Path) -> str:

@@ -24,10 +24,25 @@ from rag.replies import Rejection
 
 
 @dataclass
-class ReadResult:
+class FileRead:
+    """One file that gave papers: its name as its Rejections give it (its path inside a folder), the
+    format it was read as, and its papers."""
+
+    name: str
+    format: str
     papers: list[Paper]
+
+
+@dataclass
+class ReadResult:
+    files: list[FileRead]
+    """The file read, or each file of a folder that gave papers."""
     rejected: list[Rejection]
     format: str
+
+    @property
+    def papers(self) -> list[Paper]:
+        return [paper for file in self.files for paper in file.papers]
 
 
 Item = tuple[int, Paper | str]

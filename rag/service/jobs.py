@@ -76,7 +76,7 @@ class Jobs:
             report = self.library.ingest(paths, format, progress, keep_partial, names)
             job.added, job.unchanged, job.updated = len(report.added), len(report.unchanged), len(report.updated)
             job.merged = len(report.merged)
-            job.rejected, job.state = report.rejected, "done"
+            job.rejected, job.files, job.state = report.rejected, report.files, "done"
         except PapersError as exc:
             job.error, job.state = str(exc), "failed"
         except Exception as exc:

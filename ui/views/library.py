@@ -73,6 +73,13 @@ if isinstance(outcome, str):
     error(f"Nothing was added. {outcome}")
 elif outcome:
     st.success(outcome.summary())
+    if len(outcome.files) > 1:
+        st.dataframe(
+            [{"File": f.file, "Format": f.format, "Added": f.added, "Merged": f.merged, "Updated": f.updated,
+              "Unchanged": f.unchanged, "Skipped (no abstract)": f.no_abstract, "Rejected": f.rejected}
+             for f in outcome.files],
+            hide_index=True, width="stretch",
+        )
     if outcome.rejected:
         st.caption("Rejected records")
         st.dataframe(
