@@ -6,7 +6,8 @@ Usage: python benchmarks/answers.py [--data-dir DIR] [--only qa,unanswerable,...
 `--splits` answers every question of the dev set, the tuning split (benchmarks/tune) and the held-out
 split (benchmarks/unseen) and prints their figures side by side; the held-out split's answers are
 never written to the log, so that nothing is tuned on them.
-The sample library is ingested into benchmarks/.work/sample if it is not there yet.
+The sample library is ingested into benchmarks/.work/sample if it is not there yet. Digests, cards and
+comparisons are measured by benchmarks/cards.py.
 """
 
 from __future__ import annotations
@@ -16,10 +17,7 @@ import difflib
 import json
 import os
 import re
-import subprocess
-import sys
 import time
-from pathlib import Path
 
 from figures import RETYPED, RUN, Tally, copied_share, print_side_by_side
 
@@ -27,7 +25,6 @@ from common import WORK, dev_questions, labelled, machine, percentile, sample_li
 from rag.ask import AnswerStream
 from rag.citations import CITATION
 from rag.library import Library
-from rag.replies import as_json
 
 
 def timed(stream) -> tuple[float, float]:
@@ -127,52 +124,6 @@ def run_unanswerable(library: Library, times, rows, log, kind) -> None:
     print(f"{kind}: refused {refused}/{len(rows)}")
 
 
-def run_digest(library: Library, times, rows, log) -> None:
-    found = total = 0
-    lengths = []
-    for row in rows:
-        stream = library.digest_stream(row["title"])
-        times.append(timed(stream))
-        text = stream.digest.digest
-        found += sum(contains(text, f) for f in row["facts"])
-        total += len(row["facts"])
-        lengths.append(len(text.split()))
-        log.append({"id": row["id"], "digest": text, "cached": stream.cached})
-    print(f"digest: fact recall {found / total:.2f} ({found}/{total}), "
-          f"words p50 {percentile(lengths, 50):.0f} max {max(lengths)}")
-
-
-def run_compare(library: Library, times, rows, log) -> None:
-    placed = total = 0
-    for row in rows:
-        start = time.perf_counter()
-        comparison = library.compare(row["a"], row["b"])
-        elapsed = time.perf_counter() - start
-        times.append((elapsed, elapsed))
-        column_a = " ".join(r.a for r in comparison.rows)
-        column_b = " ".join(r.b for r in comparison.rows)
-        placed += sum(contains(column_a, f) and not contains(column_b, f) for f in row["facts_a"])
-        placed += sum(contains(column_b, f) and not contains(column_a, f) for f in row["facts_b"])
-        total += len(row["facts_a"]) + len(row["facts_b"])
-        log.append({"id": row["id"], **as_json(comparison)})
-    print(f"compare: facts under the right paper {placed}/{total} = {placed / total:.2f}")
-
-
-def time_cli_compare(settings, rows) -> None:
-    """Wall time of `papers compare` per uncached pair as a user meets it: process start and model load included."""
-    walls = []
-    for row in rows:
-        for path in settings.comparison_cache_dir.glob("*.json"):
-            path.unlink()
-        start = time.perf_counter()
-        papers = str(Path(sys.executable).parent / "papers")
-        command = [papers, "--data-dir", str(settings.data_dir), "compare", row["a"], row["b"]]
-        subprocess.run([*command, "--json"], check=True, capture_output=True)
-        walls.append(time.perf_counter() - start)
-    print(f"compare, CLI wall time per uncached pair (model load included): p50 {percentile(walls, 50):.1f} s, "
-          f"max {max(walls):.1f} s ({len(walls)} pairs)")
-
-
 def split_rows(split: str) -> list[dict]:
     if split == "dev":
         return [row for kind in ("qa", "unanswerable", "injection") for row in dev_questions(kind)]
@@ -195,7 +146,6 @@ def run_splits(library: Library, splits: list[str], wanted: set[str], times, log
 
 
 def report_times(label: str, times: list[tuple[float, float]]) -> None:
-    """A comparison does not stream: its time to first text is its total."""
     if not times:
         return
     first, total = [t[0] for t in times], [t[1] for t in times]
@@ -206,7 +156,7 @@ def report_times(label: str, times: list[tuple[float, float]]) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--data-dir", default=str(WORK / "sample"))
-    parser.add_argument("--only", default="qa,unanswerable,injection,digest,compare")
+    parser.add_argument("--only", default="qa,unanswerable,injection")
     parser.add_argument("--ids", default="", help="only these question ids (while tuning a prompt)")
     parser.add_argument("--splits", default="", help="dev, tune, unseen: every question, figures side by side")
     args = parser.parse_args()
@@ -216,7 +166,6 @@ def main() -> None:
         return [row for row in dev_questions(kind) if not wanted or row["id"] in wanted]
 
     library = sample_library(args.data_dir)
-    settings = library.settings
     print(f"machine: {machine()}; model: {library.describe_model()}")
     start = time.perf_counter()
     library.model()
@@ -237,21 +186,6 @@ def main() -> None:
         if kind in kinds:
             run_unanswerable(library, times, questions(kind), log, kind)
     report_times("questions", times)
-    if "digest" in kinds:
-        for path in settings.digest_cache_dir.glob("*.json"):
-            path.unlink()
-        digest_times: list[tuple[float, float]] = []
-        run_digest(library, digest_times, questions("digest"), log)
-        report_times("digest", digest_times)
-        times += digest_times
-    if "compare" in kinds:
-        for path in settings.comparison_cache_dir.glob("*.json"):
-            path.unlink()
-        compare_times: list[tuple[float, float]] = []
-        run_compare(library, compare_times, questions("compare"), log)
-        report_times("compare", compare_times)
-        time_cli_compare(settings, questions("compare"))
-        times += compare_times
     report_times("all", times)
     (WORK / "answers.json").write_text(json.dumps(log, indent=2, ensure_ascii=False))
 

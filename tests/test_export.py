@@ -5,12 +5,11 @@ from __future__ import annotations
 import csv
 import io
 
-from rag.aspects import LABELS
 from rag.compare import side_by_side
 from rag.export import comparison_csv, comparison_markdown, conversation_markdown
 from rag.paper import Paper
-from rag.replies import Answer, Citation, Comparison, Source
-from rag.wording import FELL_BACK
+from rag.replies import Answer, Card, CardCell, Citation, Comparison, Source
+from rag.wording import FELL_BACK, QUOTED_NOTE, STRONGER
 
 
 def source(n: int, paper_id: str, title: str) -> Source:
@@ -50,30 +49,42 @@ def test_a_conversation_without_citations_has_no_references():
     assert "References" not in text
 
 
-def comparison(fell_back: bool = False) -> Comparison:
+def card(paper: Paper, tldr: str, problem: str, approach: str, quoted: bool = False) -> Card:
+    cells = [CardCell(aspect="Problem", text=problem), CardCell(aspect="Approach", text=approach, quoted=quoted)]
+    return Card(id=paper.id, title=paper.title, tldr=tldr, cells=cells)
+
+
+def comparison(fell_back: bool = False, stronger: str = "") -> Comparison:
     a = Paper("p-a", "Pipes | and\nnewlines", "Pipes | are hard to model.\nWe propose a pipe model.")
     b = Paper("p-b", 'A "quoted", title', 'Quotes are "hard". We present a quote model.')
-    return side_by_side(a, b).model_copy(
-        update={"in_common": "Both are papers.", "difference": "A vs B.", "fell_back": fell_back})
+    cards = card(a, "A pipe model.", "Pipes | are hard to model.", "We propose a pipe model.", quoted=True), card(
+        b, "A quote model.", 'Quotes are "hard".', "A quote model.")
+    return side_by_side(a, b, *cards).model_copy(
+        update={"in_common": "Both are papers.", "difference": "A vs B.", "fell_back": fell_back, "stronger": stronger})
 
 
 def test_comparison_markdown_is_a_table_of_aspects_then_what_links_the_papers():
     text = comparison_markdown(comparison())
     table = [line for line in text.splitlines() if line.startswith("|")]
     assert table[0] == '| Aspect | A: Pipes \\| and newlines | B: A "quoted", title |'
-    assert len(table) == 2 + len(LABELS)
+    assert len(table) == 2 + 3
+    assert "| TL;DR | A pipe model. | A quote model. |" in table
     assert '| Problem | Pipes \\| are hard to model. | Quotes are "hard". |' in table
-    assert "| Approach | We propose a pipe model. | We present a quote model. |" in table
+    assert "| Approach | “We propose a pipe model.” | A quote model. |" in table  # the abstract's own words
     assert "- **A:** Pipes | and newlines (id: p-a)" in text
     assert "**In common:** Both are papers." in text and "**Key difference:** A vs B." in text
+    assert QUOTED_NOTE in text and STRONGER not in text
+    assert f"**{STRONGER}:** B." in comparison_markdown(comparison(stronger="B."))
     assert FELL_BACK not in text
     assert FELL_BACK in comparison_markdown(comparison(fell_back=True))
 
 
 def test_comparison_csv_round_trips_through_a_csv_reader():
-    rows = list(csv.reader(io.StringIO(comparison_csv(comparison()))))
+    rows = list(csv.reader(io.StringIO(comparison_csv(comparison(stronger="B.")))))
     assert rows[0] == ["aspect", "A: Pipes | and\nnewlines", 'B: A "quoted", title', "both"]
     assert rows[1] == ["id", "p-a", "p-b", ""]
-    assert [row[0] for row in rows[2:6]] == list(LABELS.values())
-    assert rows[2] == ["Problem", "Pipes | are hard to model.", 'Quotes are "hard".', ""]
-    assert rows[6:] == [["In common", "", "", "Both are papers."], ["Key difference", "", "", "A vs B."]]
+    assert [row[0] for row in rows[2:5]] == ["TL;DR", "Problem", "Approach"]
+    assert rows[3] == ["Problem", "Pipes | are hard to model.", 'Quotes are "hard".', ""]
+    assert rows[4] == ["Approach", "“We propose a pipe model.”", "A quote model.", ""]
+    assert rows[5:] == [["In common", "", "", "Both are papers."], ["Key difference", "", "", "A vs B."],
+                        [STRONGER, "", "", "B."]]

@@ -28,7 +28,7 @@ from conftest import (
     write_jsonl,
 )
 from rag.ask import LIST_PROMPT
-from rag.aspects import LABELS, NOT_STATED, sort_abstract
+from rag.aspects import NOT_STATED
 from rag.checks import QUOTE_SIMILARITY
 from rag.citations import CITATION, cited_numbers
 from rag.digest import one_paragraph
@@ -694,95 +694,124 @@ def ref(title: str) -> dict:
     return {"id": BY_TITLE[title].id, "title": title}
 
 
-RELATION = json.dumps({"in_common": "Both train many networks at once.", "difference": "A stitches, B sorts."})
+RELATION = json.dumps({"in_common": "Both train many networks at once.", "difference": "A stitches, B sorts.",
+                       "stronger": "SortedNet trains up to 160 sub-models, keeping 96% of the performance."})
+CARD_STITCH = json.dumps({
+    "tldr": "SN-Net stitches pretrained models of one family into many networks with different trade-offs.",
+    "problem": "How to assemble a family of pretrained models for accuracy-efficiency trade-offs at runtime.",
+    "approach": "It splits the anchors across layers and stitches them with simple stitching layers.",
+    "data": "ImageNet classification, with Swin Transformers and the Timm model zoo.",
+    "result": "On-par or better performance than many individually trained networks.",
+})
+CARD_SORTED = json.dumps({
+    "tldr": "SortedNet trains nested sub-networks with shared parameters for efficient dynamic inference.",
+    "problem": "Training is not aware of the modularity of neural networks.",
+    "approach": "Sorted, probabilistic training of nested sub-models with gradient accumulation.",
+    "data": "Large language models and pre-trained vision models.",
+    "result": "Up to 160 sub-models trained at once, keeping 96% of the model performance.",
+})
+CARD_ASPECTS = ["TL;DR", "Problem", "Approach", "Data and setting", "Key result", "Limitation"]
 
 
 def assert_comparison_contract(comparison, a: dict, b: dict) -> dict:
     """`a`, `b`: the papers' id and title."""
     data = json.loads(json.dumps(as_json(comparison)))
-    assert set(data) == {"a", "b", "rows", "in_common", "difference", "fell_back"}
+    assert set(data) == {"a", "b", "rows", "in_common", "difference", "stronger", "fell_back"}
     assert data["fell_back"] == comparison.fell_back
     assert data["a"] == {"id": a["id"], "title": a["title"]}
     assert data["b"] == {"id": b["id"], "title": b["title"]}
-    assert [row["aspect"] for row in data["rows"]] == list(LABELS.values())
+    assert [row["aspect"] for row in data["rows"]] == CARD_ASPECTS
     for row in data["rows"]:
-        assert set(row) == {"aspect", "a", "b"}
+        assert set(row) == {"aspect", "a", "b", "quoted_a", "quoted_b"}
         assert isinstance(row["a"], str) and isinstance(row["b"], str)
+        assert len(row["a"].split()) <= 30 and len(row["b"].split()) <= 30
     assert isinstance(data["in_common"], str) and isinstance(data["difference"], str)
     return data
 
 
-def column(data: dict, side: str) -> list[str]:
-    return [row[side] for row in data["rows"] if row[side] != NOT_STATED]
-
-
 @pytest.fixture
 def compare_settings(gen_settings: Settings) -> Settings:
-    """Comparisons are cached in the library folder: each test starts with none."""
+    """Cards and comparisons are cached in the library folder: each test starts with none."""
     shutil.rmtree(gen_settings.comparison_cache_dir, ignore_errors=True)
+    shutil.rmtree(gen_settings.card_cache_dir, ignore_errors=True)
     return gen_settings
 
 
-def approach(title: str) -> str:
-    return sort_abstract(BY_TITLE[title].abstract)["approach"]
-
-
-def test_compare_columns_are_each_abstract_in_order_and_one_call_relates_them(compare_settings):
-    model = ScriptedModel(responses=[RELATION])
+def test_compare_sets_two_cards_side_by_side_and_one_call_relates_them(compare_settings):
+    model = ScriptedModel(responses=[CARD_STITCH, CARD_SORTED, RELATION])
     comparison = Library(compare_settings, model).compare(STITCH, "SortedNet")
-    assert not comparison.fell_back and len(model.seen) == 1
+    assert not comparison.fell_back and len(model.seen) == 3
     data = assert_comparison_contract(comparison, ref(STITCH), ref(SORTED))
-    # every sentence of each abstract under exactly one aspect, in the abstract's order: no fact moves
-    assert " ".join(column(data, "a")) == " ".join(sentences(BY_TITLE[STITCH].abstract))
-    assert " ".join(column(data, "b")) == " ".join(sentences(BY_TITLE[SORTED].abstract))
+    # one paper per prompt: no card is written from the other paper's abstract
+    assert "SortedNet" not in contents(model.seen[0])[1][1] and "SN-Net" not in contents(model.seen[1])[1][1]
+    assert data["rows"][0]["a"] == json.loads(CARD_STITCH)["tldr"]
+    assert data["rows"][4]["b"] == json.loads(CARD_SORTED)["result"]
+    assert not any(row["quoted_a"] or row["quoted_b"] for row in data["rows"][:5])
     assert data["in_common"] == "Both train many networks at once." and data["difference"] == "A stitches, B sorts."
-    relation_prompt = contents(model.seen[0])[1][1]
-    assert f"Approach: {approach(STITCH)}" in relation_prompt
-    assert f"Approach: {approach(SORTED)}" in relation_prompt
-    results = sort_abstract(BY_TITLE[STITCH].abstract)["results"]
-    assert results not in relation_prompt  # the model relates what the papers do
+    assert "160" in data["stronger"]
+    relation_prompt = contents(model.seen[2])[1][1]
+    assert f"Approach: {json.loads(CARD_STITCH)['approach']}" in relation_prompt  # it reads the cards
+    assert f"Approach: {json.loads(CARD_SORTED)['approach']}" in relation_prompt
 
 
-def test_compare_columns_need_no_model(compare_settings):
-    comparison = Library(compare_settings).side_by_side(STITCH, SORTED)
-    assert not comparison.related and comparison.in_common == comparison.difference == ""
-    assert comparison.rows[1].a.startswith("To this end, we present Stitchable Neural Networks (SN-Net)")
+def test_compare_hears_each_card_as_it_is_written_and_reuses_cached_cards(compare_settings):
+    heard = []
+    library = Library(compare_settings, ScriptedModel(responses=[CARD_STITCH, CARD_SORTED]))
+    comparison = library.side_by_side(STITCH, SORTED, written=lambda name, card: heard.append((name, card.title)))
+    assert heard == [("A", STITCH), ("B", SORTED)] and not comparison.related
+    again = Library(compare_settings, UncallableModel()).side_by_side(SORTED, STITCH)
+    assert [row.a for row in again.rows] == [row.b for row in comparison.rows]
 
 
 def test_compare_retries_an_invalid_reply_once(compare_settings):
-    model = ScriptedModel(responses=["{not json", RELATION])
+    model = ScriptedModel(responses=[CARD_STITCH, CARD_SORTED, "{not json", RELATION])
     comparison = Library(compare_settings, model).compare(STITCH, SORTED)
-    assert not comparison.fell_back and len(model.seen) == 2
+    assert not comparison.fell_back and len(model.seen) == 4
     assert comparison.difference == "A stitches, B sorts."
 
 
 def test_a_relation_naming_what_neither_abstract_holds_is_not_kept_or_cached(compare_settings):
-    invented = json.dumps({"in_common": "Both train networks.", "difference": "SN-Net is 9999x faster than SortedNet."})
-    comparison = Library(compare_settings, ScriptedModel(responses=[invented])).compare(STITCH, SORTED)
-    assert comparison.fell_back and "9999" not in comparison.difference
-    assert comparison.difference.startswith(f"A: {approach(STITCH)}")
+    invented = json.dumps({"in_common": "Both train networks.", "difference": "SN-Net is 9999x faster than SortedNet.",
+                           "stronger": "SN-Net."})
+    comparison = Library(compare_settings, ScriptedModel(responses=[CARD_STITCH, CARD_SORTED, invented])).compare(
+        STITCH, SORTED)
+    assert comparison.fell_back and "9999" not in comparison.difference and comparison.stronger == ""
+    assert comparison.difference == f"A: {comparison.rows[0].a} B: {comparison.rows[0].b}"
     model = ScriptedModel(responses=[RELATION])
     Library(compare_settings, model).compare(STITCH, SORTED)
     assert len(model.seen) == 1
+
+
+def test_an_unsupported_verdict_on_strength_is_left_out_alone(compare_settings):
+    verdict = json.dumps({**json.loads(RELATION), "stronger": "SN-Net beats SortedNet by 42% on GLUE."})
+    comparison = Library(compare_settings, ScriptedModel(responses=[CARD_STITCH, CARD_SORTED, verdict])).compare(
+        STITCH, SORTED)
+    assert not comparison.fell_back and comparison.stronger == ""
+    assert comparison.difference == "A stitches, B sorts."
 
 
 def test_compare_falls_back_when_the_model_gives_no_json(compare_settings):
     model = ScriptedModel(responses=["Sure! Here is the JSON you asked for."])
     comparison = Library(compare_settings, model).compare(STITCH, SORTED)
     assert comparison.fell_back
-    assert len(model.seen) == 2  # two tries
+    assert len(model.seen) == 6  # two tries for each card and for the relation
     data = assert_comparison_contract(comparison, ref(STITCH), ref(SORTED))
     assert data["in_common"] and data["difference"]
+    # no card from the model: every cell is its abstract's own words, quoted, or "not stated"
+    for row in data["rows"]:
+        assert row["quoted_a"] or row["a"] == NOT_STATED
+        assert row["a"].rstrip("…") in BY_TITLE[STITCH].abstract or row["a"] == NOT_STATED
 
 
 def test_comparison_is_cached_per_papers_model_and_prompt(compare_settings, tmp_path):
-    first = Library(compare_settings, ScriptedModel(responses=[RELATION])).compare(STITCH, SORTED)
+    first = Library(compare_settings, ScriptedModel(responses=[CARD_STITCH, CARD_SORTED, RELATION])).compare(
+        STITCH, SORTED)
 
     def no_model():
         raise AssertionError("a cached comparison loads no model")
 
     library = Library(compare_settings)
-    again = library.relate(library.side_by_side(STITCH, SORTED.upper()), model=no_model)
+    again = library.relate(library.side_by_side(STITCH, SORTED.upper(), model=no_model), model=no_model)
     assert as_json(again) == as_json(first) and not again.fell_back
 
     prompts = tmp_path / "prompts"
@@ -791,7 +820,7 @@ def test_comparison_is_cached_per_papers_model_and_prompt(compare_settings, tmp_
     reworded = compare_settings.model_copy(update={"prompts_dir": prompts})
     model = ScriptedModel(responses=[RELATION])
     Library(reworded, model).compare(STITCH, SORTED)
-    # a reworded relation prompt is not served the old relation
+    # a reworded relation prompt is not served the old relation, and the cards stay cached
     assert len(model.seen) == 1 and contents(model.seen[0])[0][1] == "Compare A and B as JSON."
 
     for cache_file in compare_settings.comparison_cache_dir.glob("*.json"):

@@ -12,7 +12,6 @@ import pytest
 from fastapi.testclient import TestClient
 
 from conftest import SHORT_PAPERS, ScriptedModel
-from rag.aspects import LABELS
 from rag.library import Library
 from rag.replies import as_json
 from rag.service import create_app
@@ -22,7 +21,15 @@ from rag.settings import Settings
 BASE_URL = "http://127.0.0.1:8000"
 TINY, LEAF = SHORT_PAPERS
 TINY_ANSWER = "TinyFormer reaches 91% accuracy on keyword spotting [1]."
-RELATION = json.dumps({"in_common": "Both are small models.", "difference": "Transformers against a CNN."})
+RELATION = json.dumps({"in_common": "Both are small models.", "difference": "Transformers against a CNN.",
+                       "stronger": "They measure different things."})
+CARD_TINY = json.dumps({"tldr": "TinyFormer runs transformers on microcontrollers.", "problem": "Transformers on 256 KB.",
+                        "approach": "Shrunk transformer models.", "data": "Keyword spotting.",
+                        "result": "91% accuracy with 8x less energy than a CNN baseline."})
+CARD_LEAF = json.dumps({"tldr": "LeafCount counts leaves in greenhouse photos.", "problem": "Counting plant leaves.",
+                        "approach": "A small convolutional network.", "data": "3,000 labelled images.",
+                        "result": "Fewer than one leaf per plant miscounted."})
+CARD_KEYS = {"id", "title", "tldr", "tldr_quoted", "digest", "cells", "removed_statements"}
 ANSWER_KEYS = {"answer", "citations", "sources", "removed_statements", "removed_citations", "refused"}
 
 
@@ -93,7 +100,9 @@ def test_the_schema_describes_every_reply(service: TestClient):
     assert reply_fields(schema, "/v1/papers/{paper_id}", "get") == {"id", "title", "date", "authors", "source",
                                                                       "doi", "arxiv_id", "abstract"}
     assert reply_fields(schema, "/v1/digest") == {"id", "title", "digest", "removed_statements"}
-    assert reply_fields(schema, "/v1/compare") == {"a", "b", "rows", "in_common", "difference", "fell_back"}
+    assert reply_fields(schema, "/v1/compare") == {"a", "b", "rows", "in_common", "difference", "stronger",
+                                                   "fell_back"}
+    assert reply_fields(schema, "/v1/card") == CARD_KEYS
     assert reply_fields(schema, "/v1/jobs/{job_id}", "get") == {"state", "done", "total", "added", "unchanged",
                                                                  "updated", "merged", "rejected", "files", "error"}
     assert reply_fields(schema, "/v1/papers", "post", "202") == {"job"}
@@ -188,16 +197,21 @@ def test_text_that_is_not_text_is_422_everywhere(service: TestClient):
 
 
 def test_digest_compare_topic_are_the_cli_objects(library: Settings):
-    model = ScriptedModel(responses=["LeafCount counts leaves in greenhouse photos.", RELATION, TINY_ANSWER])
+    digest_text = "LeafCount counts leaves in greenhouse photos."
+    model = ScriptedModel(responses=[digest_text, CARD_TINY, CARD_LEAF, RELATION, TINY_ANSWER])
     with client_for(library, model) as client:
         digest = client.post("/v1/digest", json={"paper": LEAF["id"]}).json()
         assert digest == {"id": LEAF["id"], "title": LEAF["title"], "removed_statements": [],
                           "digest": "LeafCount counts leaves in greenhouse photos."}
         comparison = client.post("/v1/compare", json={"a": "TinyFormer", "b": LEAF["id"]}).json()
-        assert set(comparison) == {"a", "b", "rows", "in_common", "difference", "fell_back"}
+        assert set(comparison) == {"a", "b", "rows", "in_common", "difference", "stronger", "fell_back"}
         assert (comparison["a"]["id"], comparison["b"]["id"]) == (TINY["id"], LEAF["id"])
-        assert [row["aspect"] for row in comparison["rows"]] == list(LABELS.values())
+        assert [row["aspect"] for row in comparison["rows"]] == [
+            "TL;DR", "Problem", "Approach", "Data and setting", "Key result", "Limitation"]
+        assert comparison["rows"][4]["a"] == "91% accuracy with 8x less energy than a CNN baseline."
         assert comparison["in_common"] == "Both are small models." and comparison["fell_back"] is False
+        card = client.post("/v1/card", json={"paper": LEAF["title"]}).json()  # both parts cached: no model call
+        assert set(card) == CARD_KEYS and card["digest"] == digest_text and card["tldr"] == json.loads(CARD_LEAF)["tldr"]
         topic = client.post("/v1/topic", json={"topic": "keyword spotting on microcontrollers"}).json()
         assert set(topic) == ANSWER_KEYS and topic["answer"] == TINY_ANSWER
         assert_error(client.post("/v1/digest", json={"paper": "No Such Paper At All"}), 404, "No paper")

@@ -237,11 +237,15 @@ def test_digest_streams_beside_the_abstract_then_comes_from_the_cache(open_app, 
     assert "Feature Generation" in abstract.markdown[0].value
     written = digest.markdown[0].value
     assert written.strip() and not any(c.value.startswith("Cached") for c in digest.caption)
+    assert [h.value for h in digest.subheader] == ["Digest", "Card"]
+    card = digest.markdown[1].value
+    assert card.startswith("**TL;DR:**") and "- **Key result:**" in card
 
     app.run()
     abstract, digest = app.columns[:2]
     assert digest.caption[0].value.startswith("Cached")
     assert digest.markdown[0].value.split() == written.split()  # the cache keeps it as one paragraph
+    assert digest.markdown[1].value == card
 
 
 def test_digest_says_what_the_abstract_did_not_support(open_app, render, paper_ids, monkeypatch):
@@ -285,7 +289,7 @@ def test_topic_digest_lists_its_sources(open_app):
     assert sorted(h.anchor for h in cards(app)) == sorted(f"topic-source-{s.n}" for s in answer.sources)
 
 
-def test_compare_shows_both_abstracts_then_the_table_and_downloads(open_app, render, paper_ids):
+def test_compare_shows_both_abstracts_then_their_cards_and_downloads(open_app, render, paper_ids):
     app = open_app("compare")
     app.selectbox(key="compare_a").set_value(paper_ids[PORTAL])
     app.selectbox(key="compare_b").set_value(paper_ids[FGCNN]).run()
@@ -296,13 +300,17 @@ def test_compare_shows_both_abstracts_then_the_table_and_downloads(open_app, ren
     assert not app.exception and not app.error
     status = next(box for box in app.status if box.label == "Related")
     assert [m.value for m in status.markdown] == [render.md("Relating the two papers")]
-    table = app.table[0].value
-    assert list(table.index) == ["Problem", "Approach", "Experiments and results", "Limitations or open questions"]
-    assert list(table.columns) == [f"A: {render.md(PORTAL)}", f"B: {render.md(FGCNN)}"]
-    assert all(cell.strip() for cell in table.to_numpy().ravel())
+    cards = [m.value for m in app.markdown if m.value.startswith("**") and "**TL;DR:**" in m.value]
+    assert [card.split("\n")[0] for card in cards] == [f"**{render.md(PORTAL)}**", f"**{render.md(FGCNN)}**"]
+    for card in cards:
+        aspects = [line.split(":**")[0] for line in card.split("\n")[2:]]
+        assert aspects == ["- **Problem", "- **Approach", "- **Data and setting", "- **Key result", "- **Limitation"]
     assert any(m.value.startswith("**In common:**") for m in app.markdown)
     assert any(m.value.startswith("**Key difference:**") for m in app.markdown)
     assert [d.label for d in app.get("download_button")] == ["Download Markdown", "Download CSV"]
+
+    app.run()  # cached: the same cards again, at once
+    assert [m.value for m in app.markdown if "**TL;DR:**" in m.value] == cards
 
 
 # --- library -------------------------------------------------------------------------------------------

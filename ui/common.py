@@ -13,8 +13,9 @@ from streamlit.delta_generator import DeltaGenerator
 
 from rag.errors import PapersError
 from rag.library import Library
-from rag.replies import IngestReport, PaperDetail, PaperInfo
+from rag.replies import Card, IngestReport, PaperDetail, PaperInfo
 from rag.settings import Settings
+from rag.wording import cell_text
 from render import error, md, md_stream
 
 # Not in `pages/`: Streamlit runs a folder of that name as an old-style multipage app until
@@ -119,6 +120,14 @@ def show_paper(paper: PaperDetail) -> None:
     details = [", ".join(paper.authors), paper.date, paper.source_file, f"id {paper.id}"]
     st.caption(md(" · ".join(d for d in details if d)))
     st.markdown(md(paper.abstract))
+
+
+def show_card(card: Card, into: DeltaGenerator | None = None, title: bool = False) -> None:
+    """A paper's card: the TL;DR, then its aspects; the abstract's own words in quotation marks."""
+    lines = [f"**{md(card.title)}**"] if title else []
+    lines.append(f"**TL;DR:** {md(cell_text(card.tldr, card.tldr_quoted))}")
+    lines += [f"- **{cell.aspect}:** {md(cell_text(cell.text, cell.quoted))}" for cell in card.cells]
+    (into or st).markdown("\n".join(lines))
 
 
 # --- every page: the sidebar and the empty library ------------------------------------------------------

@@ -17,9 +17,9 @@ from rag.cli.common import friendly_errors, json_option, main, open_library, pri
 @click.pass_context
 @friendly_errors
 def ingest(ctx: click.Context, paths: tuple[Path, ...], format_: str | None, keep_partial: bool, as_json: bool) -> None:
-    """Add papers from files (listing page, arXiv JSON/JSONL, BEIR corpus.jsonl[.gz], CSV, BibTeX, RIS,
-    CSL-JSON, PubMed .nbib, arXiv API Atom XML, PDF) or folders of them (every file under a folder;
-    others are skipped by name)."""
+    """Add papers from files (a copied or saved Hugging Face Papers page, a saved arXiv listing or search
+    page, arXiv JSON/JSONL, BEIR corpus.jsonl[.gz], CSV, BibTeX, RIS, CSL-JSON, PubMed .nbib, arXiv API
+    Atom XML, PDF) or folders of them (every file under a folder; others are skipped by name)."""
     with progress_bar("Embedding") as progress:  # starts once the files are read
         report = open_library(ctx).ingest(list(paths), format_, progress, keep_partial)
     if as_json:

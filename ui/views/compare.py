@@ -1,12 +1,11 @@
-"""Two papers side by side: their abstracts, then their sentences under the same aspects, and what links them."""
+"""Two papers side by side: their abstracts, then their cards under the same aspects, and what links them."""
 
-import pandas as pd
 import streamlit as st
 
 import common
 from rag.errors import PapersError
 from rag.export import comparison_csv, comparison_markdown
-from rag.wording import FELL_BACK
+from rag.wording import FELL_BACK, QUOTED_NOTE, STRONGER
 from render import error, md
 
 st.title("Compare")
@@ -26,32 +25,28 @@ a, b = chosen
 if a and b and a == b:
     st.warning("Pick two different papers.")
 elif a and b and st.button("Compare", type="primary", icon=":material/compare_arrows:"):
+    st.session_state.compare_pair = (a, b)
+
+if a and b and st.session_state.get("compare_pair") == (a, b):
+    placeholders = dict(zip("AB", (column.empty() for column in st.columns(2, gap="large"))))
     try:
-        st.session_state.comparison = library.side_by_side(a, b)
+        with st.spinner("Writing the papers' cards…"):  # each column shows as soon as its card is written
+            comparison = library.side_by_side(
+                a, b, written=lambda name, card: common.show_card(card, placeholders[name], title=True),
+                model=common.load_model)
+        if any(row.quoted_a or row.quoted_b for row in comparison.rows):
+            st.caption(QUOTED_NOTE)
+        with st.status("Relating the two papers…") as status:
+            comparison = library.relate(comparison, progress=lambda step: status.markdown(md(step)),
+                                        model=common.load_model)
+            status.update(label="Related", state="complete")
     except PapersError as exc:
         error(str(exc))
-
-comparison = st.session_state.get("comparison")
-if comparison and (comparison.a.id, comparison.b.id) == (a, b):
-    table = pd.DataFrame(
-        {
-            f"A: {md(comparison.a.title)}": [md(row.a) for row in comparison.rows],
-            f"B: {md(comparison.b.title)}": [md(row.b) for row in comparison.rows],
-        },
-        index=[row.aspect for row in comparison.rows],
-    )
-    st.table(table)  # the abstracts' own sentences: shown before the model is asked anything
-    if not comparison.related:
-        try:
-            with st.status("Relating the two papers…") as status:
-                comparison = st.session_state.comparison = library.relate(
-                    comparison, progress=lambda step: status.markdown(md(step)), model=common.load_model)
-                status.update(label="Related", state="complete")
-        except PapersError as exc:
-            error(str(exc))
-    if comparison.related:
+    else:
         st.markdown(f"**In common:** {md(comparison.in_common)}")
         st.markdown(f"**Key difference:** {md(comparison.difference)}")
+        if comparison.stronger:
+            st.markdown(f"**{STRONGER}:** {md(comparison.stronger)}")
         if comparison.fell_back:
             st.caption(FELL_BACK)
         with st.container(horizontal=True):

@@ -1,10 +1,13 @@
-"""One paper's digest beside its abstract, or a cited digest of a topic across the library."""
+"""One paper's card (its digest, TL;DR and aspects) beside its abstract, or a cited digest of a topic
+across the library."""
 
 import streamlit as st
 
 import common
 from answers import ask_live, removed_caption, show_answer
-from render import md
+from rag.errors import PapersError
+from rag.wording import QUOTED_NOTE
+from render import error, md
 
 st.title("Digest")
 listed = common.require_papers()
@@ -20,9 +23,19 @@ if paper_id:
         if stream.cached:
             st.caption("Cached: written earlier for this paper with this model.")
         text = st.empty()
-        if common.stream_text(stream, needs_model=not stream.cached, into=text) and stream.digest.removed_statements:
-            text.markdown(md(stream.digest.digest))
-        removed_caption(stream.digest.removed_statements, "the abstract")
+        if common.stream_text(stream, needs_model=not stream.cached, into=text):
+            if stream.digest.removed_statements:
+                text.markdown(md(stream.digest.digest))
+            removed_caption(stream.digest.removed_statements, "the abstract")
+            st.subheader("Card", anchor=False)
+            try:
+                with st.spinner("Writing the paper's card…"):
+                    card = common.library().card(paper_id)
+                common.show_card(card)
+                if any(cell.quoted for cell in card.cells) or card.tldr_quoted:
+                    st.caption(QUOTED_NOTE)
+            except PapersError as exc:
+                error(str(exc))
 
 st.divider()
 st.subheader("Topic digest", anchor=False)

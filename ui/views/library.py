@@ -49,8 +49,9 @@ else:
 
 st.subheader("Add papers", anchor=False)
 uploads = st.file_uploader(
-    "Papers files: a copied Hugging Face Papers page, arXiv JSON or JSONL, a BEIR corpus.jsonl(.gz), CSV, "
-    "a BibTeX, RIS, CSL-JSON or PubMed (.nbib) export, a saved arXiv API reply (Atom XML), or papers' PDFs",
+    "Papers files: a copied or saved Hugging Face Papers page, a saved arXiv listing or search page, arXiv "
+    "JSON or JSONL, a BEIR corpus.jsonl(.gz), CSV, a BibTeX, RIS, CSL-JSON or PubMed (.nbib) export, a saved "
+    "arXiv API reply (Atom XML), or papers' PDFs",
     accept_multiple_files=True,
 )
 keep_partial = st.checkbox(

@@ -1,0 +1,134 @@
+"""Paper cards, digests and comparisons (issue 21) with the configured model (default: local).
+
+Writes the cards of the dev set's digest papers and comparison pairs, or of every paper with `--all`
+(resumable: written cards are cached), and prints against the issue's limits:
+- card lengths: TL;DR words (<= 25), digest words (<= 90) and its share of the abstract (<= 0.6),
+  cell words (<= 30), and the share of cells that are the abstract's own words (quoted);
+- copied share: of a digest's 8-word runs, the share found in its abstract (< 0.35);
+- dev digests: key facts stated, exactly and leniently (numbers exact, other words by stem; >= 0.80);
+- dev comparisons: key facts under the right paper (>= 0.85), and the wall time of `papers compare`
+  per pair from the CLI, uncached (both cards and the relation written; <= 30 s median) and cached (<= 1 s).
+Times are only meaningful on an otherwise idle machine: llama.cpp slows many times over when its
+threads share the cores with other work.
+
+Usage: python benchmarks/cards.py [--data-dir DIR] [--all] [--no-timing]
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from figures import copied_share, found_exactly, found_leniently
+
+from common import WORK, dev_questions, machine, percentile, sample_library
+from rag.cards import MAX_CELL_WORDS, MAX_TLDR_WORDS
+from rag.library import Library
+from rag.replies import Card
+from rag.settings import Settings
+from rag.text import word_count
+
+
+def written_cards(library: Library, names: list[str]) -> list[Card]:
+    cards, times = [], []
+    for name in names:
+        start = time.perf_counter()
+        card = library.card(name)
+        if not card.cached:
+            times.append(time.perf_counter() - start)
+        cards.append(card)
+    if times:
+        print(f"cards written: {len(times)}, {percentile(times, 50):.1f} s p50, {max(times):.1f} s max each "
+              "(the card's cells and its digest)")
+    return cards
+
+
+def card_figures(library: Library, cards: list[Card]) -> None:
+    abstracts = {card.id: library.store.paper(card.id).abstract for card in cards}
+    tldr = [word_count(card.tldr) for card in cards]
+    digest = [word_count(card.digest) for card in cards]
+    share = [word_count(card.digest) / word_count(abstracts[card.id]) for card in cards]
+    cells = [cell for card in cards for cell in card.cells]
+    written = [word_count(cell.text) for cell in cells if not cell.quoted]
+    copied = [copied_share(card.digest, [abstracts[card.id]]) for card in cards]
+    print(f"\n{len(cards)} cards")
+    print(f"TL;DR words p50 {percentile(tldr, 50):.0f}, max {max(tldr)} (limit {MAX_TLDR_WORDS}); "
+          f"quoted {sum(card.tldr_quoted for card in cards)}/{len(cards)}")
+    print(f"digest words p50 {percentile(digest, 50):.0f}, max {max(digest)} (limit 90); share of the abstract "
+          f"p50 {percentile(share, 50):.2f}, max {max(share):.2f} (limit 0.60)")
+    print(f"digest 8-word runs copied from the abstract: p50 {percentile(copied, 50):.2f}, max {max(copied):.2f}, "
+          f"over 0.35: {sum(c >= 0.35 for c in copied)}/{len(cards)}")
+    print(f"cells: {len(cells)}, words p50 {percentile(written, 50):.0f}, max {max(written)} (limit {MAX_CELL_WORDS}); "
+          f"quoted (the abstract's words) {sum(cell.quoted for cell in cells)}, "
+          f"of them limitations {sum(cell.quoted and cell.aspect == 'Limitation' for cell in cells)}")
+
+
+def digest_facts(library: Library) -> None:
+    exact = lenient = total = 0
+    for row in dev_questions("digest"):
+        text = library.card(row["title"]).digest
+        exact += sum(found_exactly(fact, text) for fact in row["facts"])
+        lenient += sum(found_leniently(fact, text) for fact in row["facts"])
+        total += len(row["facts"])
+    print(f"\ndev digests: key facts stated {exact / total:.2f} exactly, {lenient / total:.2f} leniently "
+          f"({exact}, {lenient} of {total})")
+
+
+def compare_facts(library: Library) -> None:
+    placed = total = 0
+    cell_words = []
+    for row in dev_questions("compare"):
+        comparison = library.relate(library.side_by_side(row["a"], row["b"]))
+        column_a = " ".join(r.a for r in comparison.rows)
+        column_b = " ".join(r.b for r in comparison.rows)
+        placed += sum(found_leniently(f, column_a) and not found_leniently(f, column_b) for f in row["facts_a"])
+        placed += sum(found_leniently(f, column_b) and not found_leniently(f, column_a) for f in row["facts_b"])
+        total += len(row["facts_a"]) + len(row["facts_b"])
+        cell_words += [word_count(text) for r in comparison.rows for text in (r.a, r.b)]
+    print(f"dev comparisons: key facts under the right paper {placed}/{total} = {placed / total:.2f} (leniently); "
+          f"cell words p50 {percentile(cell_words, 50):.0f}, max {max(cell_words)}")
+
+
+def time_cli_compare(settings: Settings, library: Library) -> None:
+    """`papers compare` per dev pair as a user meets it, process start and model load included:
+    first with neither card nor the relation written, then again, cached."""
+    papers = str(Path(sys.executable).parent / "papers")
+    uncached, cached = [], []
+    for row in dev_questions("compare"):
+        for folder in (settings.card_cache_dir, settings.comparison_cache_dir):
+            for path in folder.glob("*.json"):
+                path.unlink()
+        command = [papers, "--data-dir", str(settings.data_dir), "compare", row["a"], row["b"], "--json"]
+        for walls in (uncached, cached):
+            start = time.perf_counter()
+            subprocess.run(command, check=True, capture_output=True)
+            walls.append(time.perf_counter() - start)
+    print(f"compare from the CLI, per pair: uncached p50 {percentile(uncached, 50):.1f} s, max {max(uncached):.1f} s; "
+          f"cached p50 {percentile(cached, 50):.1f} s ({len(uncached)} pairs)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--data-dir", default=str(WORK / "sample"))
+    parser.add_argument("--all", action="store_true", help="every paper's card, not only the dev set's papers")
+    parser.add_argument("--no-timing", action="store_true", help="skip the CLI timing (it rewrites the dev cards)")
+    args = parser.parse_args()
+    library = sample_library(args.data_dir)
+    print(f"machine: {machine()}; model: {library.describe_model()}")
+    names = [row["title"] for row in dev_questions("digest")]
+    names += [name for row in dev_questions("compare") for name in (row["a"], row["b"])]
+    if args.all:
+        names += [paper.id for paper in library.store.papers()]
+    cards = {card.id: card for card in written_cards(library, names)}
+    card_figures(library, list(cards.values()))
+    digest_facts(library)
+    compare_facts(library)
+    if not args.no_timing:
+        time_cli_compare(library.settings, library)
+
+
+if __name__ == "__main__":
+    main()
