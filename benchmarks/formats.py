@@ -2,8 +2,9 @@
 arXiv API and PDF files, see its SOURCES.md), the format detected, papers read, entries skipped
 without an abstract, records rejected, the share of papers with authors and with a date, and the
 time taken; for PDFs, pages read per second (a PDF's first pages only). Then, for every PDF in
-tests/fixtures/pdf_metadata.jsonl, the title and abstract read against the paper's arXiv metadata
-(title exact, abstract similarity >= 0.9). Then the sample listing page read together with every
+tests/fixtures/pdf_metadata.jsonl, the title, abstract and authors read against the paper's arXiv
+metadata (title exact, abstract similarity >= 0.9, authors the same names in the same order, and the
+share of arXiv's authors found). Then the sample listing page read together with every
 fixture and a Zotero-style export of five of the listing's papers: how many records were merged
 into a paper already read (one paper, one record).
 
@@ -73,20 +74,38 @@ def similarity(found: str, truth: str) -> float:
     return SequenceMatcher(None, fold(found), fold(truth), autojunk=False).ratio()
 
 
+def name_key(name: str) -> str:
+    """An author's name as compared: `fold`ed, footnote marks, digits and symbols (*, †, ‡, ∗) left out,
+    so "Yong Zhuang2" and "Yong Zhuang" are one name; letters, spaces, dots and hyphens are kept."""
+    kept = "".join(ch for ch in unicodedata.normalize("NFKC", name)
+                   if ch in " .-'" or unicodedata.category(ch)[0] in "LM" or ch.isspace())
+    return fold(kept)
+
+
+def authors_match(found: list[str] | tuple[str, ...], truth: list[str]) -> tuple[bool, int]:
+    """Whether the names read are arXiv's, in order (after `name_key`), and how many of arXiv's were read."""
+    found_keys = [name_key(name) for name in found]
+    truth_keys = [name_key(name) for name in truth]
+    return found_keys == truth_keys, sum(key in found_keys for key in truth_keys)
+
+
 def pdf_accuracy() -> None:
     """Every PDF in pdf_metadata.jsonl against its arXiv metadata: title exact after `fold`, abstract
-    similarity (`similarity`) at least 0.9, and pages read per second over all of them."""
+    similarity (`similarity`) at least 0.9, authors exact after `name_key` and their recall (where the
+    line has arXiv's authors), and pages read per second over all of them."""
     rows = [json.loads(line) for line in (FIXTURES / "pdf_metadata.jsonl").read_text().splitlines() if line.strip()]
-    titles = abstracts = pages = 0
+    titles = abstracts = pages = exact_authors = with_authors = found_authors = all_authors = 0
     seconds = 0.0
     print(f"\nPDFs against arXiv metadata (title exact, case-insensitive after whitespace folding; abstract "
-          f"difflib ratio, same folding):\n{'file':28} {'title':>6} {'abstract':>9}  title read")
+          f"difflib ratio, same folding; authors exact (same names in order, footnote marks left out) and "
+          f"arXiv's authors found):\n{'file':28} {'title':>6} {'abstract':>9} {'authors':>8} {'found':>6}  title read")
     for row in rows:
         path = FIXTURES / row["file"]
         start = time.perf_counter()
+        authors: tuple[str, ...] = ()
         try:
             [paper] = read_papers(path).papers
-            title, abstract = paper.title, paper.abstract
+            title, abstract, authors = paper.title, paper.abstract, paper.authors
         except PapersError as error:
             title, abstract = f"refused: {str(error)[len(str(path)) + 2:][:60]}", ""
         seconds += time.perf_counter() - start
@@ -95,9 +114,21 @@ def pdf_accuracy() -> None:
         ratio = similarity(abstract, row["abstract"])
         titles += exact
         abstracts += ratio >= 0.9
-        print(f"{row['file'][:28]:28} {'yes' if exact else 'NO':>6} {ratio:>9.2f}  {title[:70]}")
+        same, found = "-", "-"
+        if "authors" in row:
+            match, hits = authors_match(authors, row["authors"])
+            with_authors += 1
+            exact_authors += match
+            found_authors += hits
+            all_authors += len(row["authors"])
+            same, found = ("yes" if match else "NO"), f"{hits}/{len(row['authors'])}"
+        print(f"{row['file'][:28]:28} {'yes' if exact else 'NO':>6} {ratio:>9.2f} {same:>8} {found:>6}  {title[:60]}")
+        if "authors" in row and same == "NO":
+            print(f"{'':28} authors read: {'; '.join(authors)[:110] or '(none)'}")
     print(f"titles exact {titles}/{len(rows)}, abstracts >= 0.9 {abstracts}/{len(rows)}, "
           f"{pages / seconds:.1f} pages/s ({pages} pages in {seconds:.2f} s)")
+    print(f"authors exact {exact_authors}/{with_authors}, author recall {found_authors / max(all_authors, 1):.2f} "
+          f"({found_authors} of {all_authors} arXiv authors found)")
 
 
 ENTRY = """@article{kKEY,
