@@ -1,0 +1,120 @@
+"""A listing at a glance: one file's papers (or the library's) in 4 to 12 labelled topics, one line each.
+
+The topics are k-means groups of the papers' vectors already in the store (`rag.clusters`), with k
+chosen by silhouette, so every paper is in exactly one topic whatever the model writes: the model
+only names them. Each topic is named by one short call over the TL;DRs of its most central papers
+(from their cards, written on first use); a name that is empty, not 2 to 6 words, already taken or
+naming what those papers do not is replaced by the topic's most distinctive words (c-TF-IDF).
+Names are cached per TL;DRs shown, model and prompt, so a second briefing asks the model nothing.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+from collections.abc import Callable
+
+import numpy as np
+from langchain_core.language_models import BaseChatModel
+from pydantic import BaseModel, Field, ValidationError
+
+from rag import clusters
+from rag.cache import DiskCache
+from rag.cards import paper_card
+from rag.grounding import unsupported_sentences
+from rag.llm import describe_backend, structured
+from rag.paper import Paper
+from rag.prompts import load_prompt
+from rag.replies import Briefing, BriefPaper, BriefTopic, Card
+from rag.settings import Settings
+from rag.text import STOPWORDS, WORD
+
+MIN_TOPICS, MAX_TOPICS = 4, 12
+PAPERS_PER_TOPIC = 3
+"""Past the fewest topics, at most one topic per this many papers: a topic is a group, not a paper."""
+LABEL_WORDS = range(2, 7)
+LABEL_PAPERS = 5
+"""TL;DRs the model reads to name a topic: its most central papers', which keeps the call short."""
+FALLBACK_WORDS = 3
+
+
+class TopicLabel(BaseModel):
+    label: str = Field(description="The topic the papers share, in 2 to 6 words.")
+
+
+def topic_counts(n_papers: int) -> range:
+    """The numbers of topics to try: 4 to 12, at most one per `PAPERS_PER_TOPIC` papers beyond 4, and
+    never more than the papers (so 3 papers are 3 topics of one)."""
+    most = max(MIN_TOPICS, min(MAX_TOPICS, n_papers // PAPERS_PER_TOPIC))
+    return range(min(MIN_TOPICS, n_papers), min(most, n_papers) + 1)
+
+
+def brief(papers: list[Paper], vectors: dict[str, np.ndarray], model: Callable[[], BaseChatModel],
+          settings: Settings, progress: Callable[[int, int], None] | None = None) -> Briefing:
+    """`papers` (with their stored `vectors`) in labelled topics, largest first, papers by title.
+    `progress` hears (done, total) over the cards, then the labels."""
+    papers = sorted(papers, key=lambda paper: paper.id)  # the same input in the same order: the same topics
+    points = np.array([vectors[paper.id] for paper in papers])
+    groups = clusters.best_grouping(points, topic_counts(len(papers)))
+    where = clusters.plane(points)
+    members = sorted((np.flatnonzero(groups == group) for group in np.unique(groups)),
+                     key=lambda topic: (-len(topic), min(papers[i].title.casefold() for i in topic)))
+    total = len(papers) + len(members)
+    cards: list[Card] = []
+    for paper in papers:
+        cards.append(paper_card(paper, model, settings, digest=False))
+        if progress:
+            progress(len(cards), total)
+    texts = [" ".join(f"{cards[i].title} {cards[i].tldr}" for i in topic) for topic in members]
+    labels: list[str] = []
+    for number, topic in enumerate(members):
+        central = topic[np.argsort(-(points[topic] @ points[topic].mean(axis=0)), kind="stable")][:LABEL_PAPERS]
+        said = written_label([cards[i].tldr for i in central], model, settings)
+        labels.append(checked_label(said, texts[number], labels) or distinctive_words(texts, number))
+        if progress:
+            progress(len(papers) + number + 1, total)
+    return Briefing(topics=[
+        BriefTopic(label=label, papers=sorted(
+            (BriefPaper(id=papers[i].id, title=papers[i].title, tldr=cards[i].tldr, x=where[i, 0], y=where[i, 1])
+             for i in topic), key=lambda paper: paper.title.casefold()))
+        for label, topic in zip(labels, members)
+    ])
+
+
+def written_label(tldrs: list[str], model: Callable[[], BaseChatModel], settings: Settings) -> str:
+    """The model's name for the topic of these TL;DRs, as it wrote it ('' when it gave none)."""
+    prompt = load_prompt("brief_topic", settings.prompts_dir)
+    summaries = "\n".join(f"- {tldr}" for tldr in tldrs)
+    cache = DiskCache(settings.topic_label_cache_dir, describe_backend(settings), prompt.version, summaries)
+    try:
+        return TopicLabel.model_validate(cache.read()).label
+    except ValidationError:
+        pass
+    written = structured(model(), prompt.messages(summaries=summaries), TopicLabel, settings)
+    if written is None:
+        return ""
+    cache.write(written.model_dump())
+    return written.label
+
+
+def checked_label(label: str, topic_text: str, taken: list[str]) -> str:
+    """The label tidied (quotes, a 'Topic:' prefix, end punctuation off), or '' when it is not 2 to 6
+    words, repeats another topic's, or names or numbers what the topic's titles and TL;DRs do not."""
+    label = re.sub(r"\s+", " ", label).strip().strip("\"'“”‘’`*#.:;,- ")
+    label = re.sub(r"^(topic|label)\s*:\s*", "", label, flags=re.I)
+    if len(label.split()) not in LABEL_WORDS or label.casefold() in {t.casefold() for t in taken}:
+        return ""
+    if unsupported_sentences(label, topic_text):
+        return ""
+    return label[0].upper() + label[1:]
+
+
+def distinctive_words(texts: list[str], topic: int) -> str:
+    """The words most frequent in one topic's text and rarest across the others (c-TF-IDF)."""
+    counts = [Counter(w for w in WORD.findall(text.lower()) if w not in STOPWORDS) for text in texts]
+    overall = sum(counts, Counter())
+    average = sum(overall.values()) / len(counts)
+    score = {word: count * math.log(1 + average / overall[word]) for word, count in counts[topic].items()}
+    best = sorted(score, key=lambda word: (-score[word], word))[:FALLBACK_WORDS]
+    return ", ".join(best).capitalize() if best else "Other papers"
