@@ -22,13 +22,14 @@ from starlette.applications import Starlette
 
 from rag.errors import PapersError
 from rag.library import Library
-from rag.replies import Answer, Comparison, Digest, PaperDetail, PaperInfo, SearchHit, Stats, as_json
+from rag.replies import Answer, Briefing, Comparison, Digest, PaperDetail, PaperInfo, SearchHit, Stats, as_json
 
 INSTRUCTIONS = (
     "A library of research-paper abstracts. search_papers finds papers; ask answers a question with "
     "numbered citations of the papers used; topic writes a cited paragraph on a topic; digest summarises "
-    "one paper; compare sets two side by side; get_paper gives one paper's abstract; list_papers lists "
-    "every paper; stats counts them. Papers are named by id or title."
+    "one paper; compare sets two side by side; brief groups the papers (of one file, or all) into labelled "
+    "topics; get_paper gives one paper's abstract; list_papers lists every paper; stats counts them. Papers "
+    "are named by id or title."
 )
 HTTP_PATH = "/mcp"
 PaperName = Annotated[str, Field(description="The paper's id or title.")]
@@ -87,6 +88,15 @@ def add_answer_tools(server: MCPServer, library: Library) -> None:
         """Compare two papers on the same aspects (problem, approach, results, limitations), and say what
         they share and how they differ."""
         return reply(lambda: library.compare(a, b))
+
+    @server.tool()
+    def brief(
+        source: Annotated[str | None, Field(description="Only the papers read from this file (as stats lists its "
+                                            "source_files); omitted: the whole library.")] = None,
+    ) -> Briefing:
+        """The library, or one file of it, at a glance: its papers in 4 to 12 labelled topics, each paper in
+        exactly one, with a TL;DR."""
+        return reply(lambda: library.brief(source))
 
 
 def add_library_tools(server: MCPServer, library: Library) -> None:
