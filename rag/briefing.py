@@ -28,7 +28,7 @@ from rag.paper import Paper
 from rag.prompts import load_prompt
 from rag.replies import Briefing, BriefPaper, BriefTopic, Card
 from rag.settings import Settings
-from rag.text import STOPWORDS, WORD
+from rag.text import STEM, STOPWORDS, WORD
 
 MIN_TOPICS, MAX_TOPICS = 4, 12
 PAPERS_PER_TOPIC = 3
@@ -111,10 +111,15 @@ def checked_label(label: str, topic_text: str, taken: list[str]) -> str:
 
 
 def distinctive_words(texts: list[str], topic: int) -> str:
-    """The words most frequent in one topic's text and rarest across the others (c-TF-IDF)."""
+    """The words most frequent in one topic's text and found in fewest other topics (c-TF-IDF: the
+    topics are the documents; more frequent first among words all topics use), one per stem, so a word
+    every topic uses ("neural") names none when there are others."""
     counts = [Counter(w for w in WORD.findall(text.lower()) if w not in STOPWORDS) for text in texts]
-    overall = sum(counts, Counter())
-    average = sum(overall.values()) / len(counts)
-    score = {word: count * math.log(1 + average / overall[word]) for word, count in counts[topic].items()}
-    best = sorted(score, key=lambda word: (-score[word], word))[:FALLBACK_WORDS]
-    return ", ".join(best).capitalize() if best else "Other papers"
+    topics_with = Counter(word for count in counts for word in count)
+    score = {word: (n * math.log(len(texts) / topics_with[word]), n) for word, n in counts[topic].items()}
+    best: dict[str, str] = {}
+    for word in sorted(score, key=lambda word: (-score[word][0], -score[word][1], word)):
+        best.setdefault(STEM.sub("", word), word)
+        if len(best) == FALLBACK_WORDS:
+            break
+    return ", ".join(best.values()).capitalize() if best else "Other papers"
