@@ -3,8 +3,9 @@
 The topics are k-means groups of the papers' vectors already in the store (`rag.clusters`), with k
 chosen by silhouette, so every paper is in exactly one topic whatever the model writes: the model
 only names them. Each topic is named by one short call over the TL;DRs of its most central papers
-(from their cards, written on first use); a name that is empty, not 2 to 6 words, already taken or
-naming what those papers do not is replaced by the topic's most distinctive words (c-TF-IDF).
+(from their cards, written on first use) and the topic's most distinctive words (c-TF-IDF); a name
+that is empty, not 2 to 6 words, already taken, made only of words most topics share ("Neural
+networks" in a listing of neural networks) or naming what those papers do not is replaced by those words.
 Names are cached per TL;DRs shown, model and prompt, so a second briefing asks the model nothing.
 """
 
@@ -23,7 +24,7 @@ from rag import clusters
 from rag.cache import DiskCache
 from rag.cards import paper_card
 from rag.grounding import unsupported_sentences
-from rag.llm import describe_backend, structured
+from rag.llm import capped, describe_backend, structured
 from rag.paper import Paper
 from rag.prompts import load_prompt
 from rag.replies import Briefing, BriefPaper, BriefTopic, Card
@@ -37,6 +38,8 @@ LABEL_WORDS = range(2, 7)
 LABEL_PAPERS = 5
 """TL;DRs the model reads to name a topic: its most central papers', which keeps the call short."""
 FALLBACK_WORDS = 3
+LABEL_TOKENS = 48
+"""Room for {"label": "..."} of six long words; a reply cut here is no JSON, so its label falls back."""
 
 
 class TopicLabel(BaseModel):
@@ -67,11 +70,14 @@ def brief(papers: list[Paper], vectors: dict[str, np.ndarray], model: Callable[[
         if progress:
             progress(len(cards), total)
     texts = [" ".join(f"{cards[i].title} {cards[i].tldr}" for i in topic) for topic in members]
+    used = Counter(w for text in texts for w in content_words(text))
+    shared = {w for w, n in used.items() if n > len(texts) / 2} if len(texts) >= MIN_TOPICS else set()
     labels: list[str] = []
     for number, topic in enumerate(members):
         central = topic[np.argsort(-(points[topic] @ points[topic].mean(axis=0)), kind="stable")][:LABEL_PAPERS]
-        said = written_label([cards[i].tldr for i in central], model, settings)
-        labels.append(checked_label(said, texts[number], labels) or distinctive_words(texts, number))
+        fallback = distinctive_words(texts, number)
+        said = written_label([cards[i].tldr for i in central], fallback.lower(), model, settings)
+        labels.append(checked_label(said, texts[number], labels, shared) or fallback)
         if progress:
             progress(len(papers) + number + 1, total)
     return Briefing(topics=[
@@ -82,32 +88,41 @@ def brief(papers: list[Paper], vectors: dict[str, np.ndarray], model: Callable[[
     ])
 
 
-def written_label(tldrs: list[str], model: Callable[[], BaseChatModel], settings: Settings) -> str:
-    """The model's name for the topic of these TL;DRs, as it wrote it ('' when it gave none)."""
+def written_label(tldrs: list[str], words: str, model: Callable[[], BaseChatModel], settings: Settings) -> str:
+    """The model's name for the topic of these TL;DRs, hinted with the topic's distinctive `words`, as
+    it wrote it ('' when it gave none)."""
     prompt = load_prompt("brief_topic", settings.prompts_dir)
-    summaries = "\n".join(f"- {tldr}" for tldr in tldrs)
-    cache = DiskCache(settings.topic_label_cache_dir, describe_backend(settings), prompt.version, summaries)
+    messages = prompt.messages(summaries="\n".join(f"- {tldr}" for tldr in tldrs), words=words)
+    cache = DiskCache(settings.topic_label_cache_dir, describe_backend(settings), prompt.version, messages[1][1])
     try:
         return TopicLabel.model_validate(cache.read()).label
     except ValidationError:
         pass
-    written = structured(model(), prompt.messages(summaries=summaries), TopicLabel, settings)
-    if written is None:
-        return ""
-    cache.write(written.model_dump())
-    return written.label
+    written = structured(capped(model(), LABEL_TOKENS), messages, TopicLabel, settings)
+    label = written.label if written else ""
+    cache.write({"label": label})  # none given is kept too: the fallback, without asking again next time
+    return label
 
 
-def checked_label(label: str, topic_text: str, taken: list[str]) -> str:
+def checked_label(label: str, topic_text: str, taken: list[str], shared: set[str] = frozenset()) -> str:
     """The label tidied (quotes, a 'Topic:' prefix, end punctuation off), or '' when it is not 2 to 6
-    words, repeats another topic's, or names or numbers what the topic's titles and TL;DRs do not."""
+    words, repeats another topic's, says only what most topics share (`shared` words: "Neural
+    networks" for a listing of neural networks), or names or numbers what the topic's titles and
+    TL;DRs do not."""
     label = re.sub(r"\s+", " ", label).strip().strip("\"'“”‘’`*#.:;,- ")
     label = re.sub(r"^(topic|label)\s*:\s*", "", label, flags=re.I)
     if len(label.split()) not in LABEL_WORDS or label.casefold() in {t.casefold() for t in taken}:
         return ""
+    if content_words(label) <= shared:
+        return ""
     if unsupported_sentences(label, topic_text):
         return ""
     return label[0].upper() + label[1:]
+
+
+def content_words(text: str) -> set[str]:
+    """Words one stem each, lower-cased, without stopwords: "networks" and "network" are one."""
+    return {STEM.sub("", word) for word in WORD.findall(text.lower()) if word not in STOPWORDS}
 
 
 def distinctive_words(texts: list[str], topic: int) -> str:

@@ -74,6 +74,7 @@ def test_a_label_is_2_to_6_new_words_that_name_only_what_the_papers_do():
     assert checked_label("one two three four five six seven", text, []) == ""
     assert checked_label("Transformers on microcontrollers", text, ["transformers on Microcontrollers"]) == ""
     assert checked_label("BERT on microcontrollers", text, []) == ""  # a name the papers do not hold
+    assert checked_label("Neural networks", "neural networks for leaves", [], {"neural", "network"}) == ""
     fallback = distinctive_words(["leaf counting greenhouse leaf photos", "transformers microcontrollers"], 0)
     assert fallback.startswith("Leaf") and len(fallback.split()) in LABEL_WORDS
 
