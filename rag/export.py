@@ -1,4 +1,4 @@
-"""Conversations and comparisons as files to keep: Markdown with references, and CSV for spreadsheets."""
+"""Conversations, comparisons and briefings as files to keep: Markdown with references, and CSV for spreadsheets."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import io
 from collections.abc import Sequence
 
 from rag.citations import CITATION, cited_numbers
-from rag.replies import Answer, Comparison
+from rag.replies import Answer, Briefing, Comparison
 from rag.wording import FELL_BACK, QUOTED_NOTE, STRONGER, cell_text
 
 
@@ -91,3 +91,13 @@ def comparison_csv(comparison: Comparison) -> str:
     writer.writerow(["Key difference", "", "", comparison.difference])
     writer.writerow([STRONGER, "", "", comparison.stronger])
     return out.getvalue()
+
+
+def briefing_markdown(briefing: Briefing) -> str:
+    """A heading per topic, then one line per paper: its title, TL;DR and id to cite it by."""
+    lines: list[str] = []
+    for topic in briefing.topics:
+        lines += [f"## {_one_line(topic.label)}", ""]
+        lines += [f"- **{_one_line(p.title)}** — {_one_line(p.tldr)} [{p.id}]" for p in topic.papers]
+        lines.append("")
+    return "\n".join(lines)

@@ -18,12 +18,13 @@ from typing import TYPE_CHECKING
 
 from rag import ingest as ingesting
 from rag.embeddings import get_embedder
-from rag.errors import NotFound
+from rag.errors import NotFound, PapersError
 from rag.local_model import Progress as ModelProgress
 from rag.lookup import find_paper
 from rag.paper import Paper
 from rag.replies import (
     Answer,
+    Briefing,
     Card,
     Comparison,
     Digest,
@@ -37,7 +38,7 @@ from rag.replies import (
 from rag.retrieval import Retriever
 from rag.settings import Settings
 from rag.store import Store
-from rag.wording import not_a_paper
+from rag.wording import EMPTY_LIBRARY, no_papers_from, not_a_paper
 
 if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel
@@ -208,6 +209,21 @@ class Library:
             if progress:
                 progress(done, len(papers))
         return written
+
+    def brief(self, source: str | None = None, progress: IngestProgress | None = None) -> Briefing:
+        """The papers read from the file `source` (by its name, as `stats` lists it), or the whole
+        library's, in 4 to 12 labelled topics with a TL;DR each. Cards not yet written are written
+        first; `progress` hears (done, total) over the cards, then the topics' labels."""
+        from rag.briefing import brief
+
+        papers = self.store.papers()
+        if source is not None:
+            papers = [p for p in papers if p.source_file in (source, Path(source).name)]
+            source = papers[0].source_file if papers else source
+        if not papers:
+            files = sorted({p.source_file for p in self.store.papers() if p.source_file})
+            raise NotFound(no_papers_from(source, files)) if files else PapersError(EMPTY_LIBRARY)
+        return brief(papers, self.store.paper_vectors(source), self.model, self.settings, progress)
 
     def side_by_side(self, name_a: str, name_b: str, written: CardWritten | None = None,
                      model: Callable[[], BaseChatModel] | None = None) -> Comparison:

@@ -67,6 +67,12 @@ def avoiding_copies(model: BaseChatModel, texts: list[str]) -> BaseChatModel:
     return model.bind(avoid_copying=texts) if isinstance(model, LlamaCppChat) else model
 
 
+def capped(model: BaseChatModel, max_tokens: int) -> BaseChatModel:
+    """The model, held to `max_tokens` for a reply known to be short (a topic's name), so a small
+    model that rambles inside its JSON is stopped early; a server's models stop by themselves."""
+    return model.bind(max_tokens=max_tokens) if isinstance(model, LlamaCppChat) else model
+
+
 def describe_backend(settings: Settings) -> str:
     """What answers questions, for a sidebar or the CLI; never shows the key."""
     if settings.llm_backend == "local":

@@ -22,14 +22,14 @@ from starlette.applications import Starlette
 
 from rag.errors import PapersError
 from rag.library import Library
-from rag.replies import Answer, Card, Comparison, Digest, PaperDetail, PaperInfo, SearchHit, Stats, as_json
+from rag.replies import Answer, Briefing, Card, Comparison, Digest, PaperDetail, PaperInfo, SearchHit, Stats, as_json
 
 INSTRUCTIONS = (
     "A library of research-paper abstracts. search_papers finds papers; ask answers a question with "
     "numbered citations of the papers used; topic writes a cited paragraph on a topic; digest summarises "
     "one paper; card gives one paper's TL;DR, digest and aspect cells; compare sets two cards side by side; "
-    "get_paper gives one paper's abstract; list_papers lists every paper; stats counts them. Papers are "
-    "named by id or title."
+    "brief groups the papers (of one file, or all) into labelled topics; get_paper gives one paper's abstract; "
+    "list_papers lists every paper; stats counts them. Papers are named by id or title."
 )
 HTTP_PATH = "/mcp"
 PaperName = Annotated[str, Field(description="The paper's id or title.")]
@@ -94,6 +94,15 @@ def add_answer_tools(server: MCPServer, library: Library) -> None:
         """Compare two papers' cards on the same aspects (TL;DR, problem, approach, data, key result,
         limitation), and say what they share, how they differ and which is stronger on what they measure."""
         return reply(lambda: library.compare(a, b))
+
+    @server.tool()
+    def brief(
+        source: Annotated[str | None, Field(description="Only the papers read from this file (as stats lists its "
+                                            "source_files); omitted: the whole library.")] = None,
+    ) -> Briefing:
+        """The library, or one file of it, at a glance: its papers in 4 to 12 labelled topics, each paper in
+        exactly one, with a TL;DR."""
+        return reply(lambda: library.brief(source))
 
 
 def add_library_tools(server: MCPServer, library: Library) -> None:

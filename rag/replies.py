@@ -171,6 +171,26 @@ class Comparison(Reply):
         return bool(self.in_common or self.fell_back)
 
 
+class BriefPaper(Reply):
+    id: str
+    title: str
+    tldr: str = Field(description="The paper in at most 25 words, from its card.")
+    x: Internal[float] = Field(0.0, exclude=True)
+    y: Internal[float] = Field(0.0, exclude=True)
+    """Where the paper lies on the briefing's map: its vector on the papers' two principal axes."""
+
+
+class BriefTopic(Reply):
+    label: str = Field(description="The topic in 2 to 6 words.")
+    papers: list[BriefPaper]
+
+
+class Briefing(Reply):
+    """A listing at a glance: its papers in labelled topics, each paper in exactly one."""
+
+    topics: list[BriefTopic] = Field(description="4 to 12 topics, largest first (fewer only with fewer papers).")
+
+
 class Rejection(Reply):
     """A record that was skipped. `line` is 1-based; for a JSON array it is the element number."""
 

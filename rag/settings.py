@@ -270,6 +270,10 @@ class Settings(BaseSettings):
     def comparison_cache_dir(self) -> Path:
         return self.data_dir / "comparisons"
 
+    @property
+    def topic_label_cache_dir(self) -> Path:
+        return self.data_dir / "topics"
+
 
 
 def _listed(value: str) -> list[str]:

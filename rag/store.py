@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from rag import chroma_client
 from rag.chunking import Chunk
 from rag.embeddings import embedding_model_id
@@ -246,6 +248,23 @@ class Store:
             metadatas += batch["metadatas"]
             if len(batch["ids"]) < page:
                 return ids, texts, metadatas
+
+    def paper_vectors(self, source: str | None = None) -> dict[str, np.ndarray]:
+        """paper id -> the mean of its chunks' vectors, of unit length: one point per paper, from the
+        vectors already stored (nothing is embedded again). `source` keeps one file's papers."""
+        self.check_embedding_model()
+        sums: dict[str, np.ndarray] = {}
+        page, seen = 5000, 0
+        while True:
+            batch = self._collection.get(where={"source": source} if source else None,
+                                         include=["embeddings", "metadatas"], limit=page, offset=seen)
+            for metadata, vector in zip(batch["metadatas"], batch["embeddings"]):
+                paper_id = metadata["paper_id"]
+                sums[paper_id] = sums.get(paper_id, 0) + np.asarray(vector, dtype=np.float64)
+            seen += len(batch["ids"])
+            if len(batch["ids"]) < page:
+                break
+        return {paper_id: total / (np.linalg.norm(total) or 1.0) for paper_id, total in sums.items()}
 
     def query(self, embedding: list[float], n: int, where: dict | None = None) -> list[ChunkHit]:
         self.check_embedding_model()

@@ -69,6 +69,14 @@ def not_a_paper(paper_id: str, where: str) -> str:
     return f"No paper with id '{paper_id}' in the library; {where} lists the papers and their ids."
 
 
+EMPTY_LIBRARY = "The library is empty; add papers with `papers ingest FILE` first."
+
+
+def no_papers_from(source: str, files: list[str]) -> str:
+    """A file named to brief that no paper of the library was read from."""
+    return f"No papers in the library were read from a file named '{source}'; its files: {', '.join(files)}."
+
+
 NO_PAPER_NAMED = "No paper named; give a paper id or title (`papers list` shows them)."
 
 

@@ -17,7 +17,17 @@ from streamlit.testing.v1 import AppTest
 
 import rag.ask
 import rag.llm
-from conftest import UI_APP, free_port, sample_papers, silent_server
+from conftest import (
+    PROJECT_DIR,
+    SHORT_PAPERS,
+    UI_APP,
+    free_port,
+    ingest,
+    library_settings,
+    sample_papers,
+    silent_server,
+    write_jsonl,
+)
 from rag.replies import Answer, Citation, Source
 
 pytestmark = pytest.mark.slow
@@ -311,6 +321,39 @@ def test_compare_shows_both_abstracts_then_their_cards_and_downloads(open_app, r
 
     app.run()  # cached: the same cards again, at once
     assert [m.value for m in app.markdown if "**TL;DR:**" in m.value] == cards
+
+
+# --- briefing ------------------------------------------------------------------------------------------
+
+
+def test_briefing_maps_the_papers_by_topic_then_lists_each_with_its_tldr(open_app, render, tmp_path: Path):
+    folder = tmp_path / "library"
+    ingest([write_jsonl(tmp_path / "short.jsonl", SHORT_PAPERS)], library_settings(folder))
+    app = open_app("briefing", PAPERS_DATA_DIR=str(folder), PAPERS_PROMPTS_DIR=str(PROJECT_DIR / "prompts"))
+    assert app.selectbox(key="brief_source").options == ["The whole library", "short.jsonl"]
+    assert not app.get("vega_lite_chart")  # nothing is briefed until asked
+
+    app.selectbox(key="brief_source").set_value("short.jsonl")
+    button(app, "Brief").click().run()
+    assert not app.exception and not app.error
+    source, briefing = app.session_state["briefing"]
+    assert source == "short.jsonl" and len(briefing.topics) == 2  # two papers: a topic each
+    spec = json.loads(app.get("vega_lite_chart")[0].proto.spec)
+    assert {field["field"] for field in spec["encoding"]["tooltip"]} == {"title", "tldr"}
+    assert spec["encoding"]["color"]["field"] == "topic" and spec["params"][0]["name"] == "paper"
+    assert [h.value for h in app.subheader] == [render.md(topic.label) for topic in briefing.topics]
+    for topic in briefing.topics:
+        (paper,) = topic.papers
+        assert any(m.value == f"- **{render.md(paper.title)}**: {render.md(paper.tldr)}" for m in app.markdown)
+    assert [d.label for d in app.get("download_button")] == ["Download Markdown"]
+
+    tiny = SHORT_PAPERS[0]  # a click on its point, as the chart reports it
+    app.session_state["brief_map"] = {"selection": {"paper": [{"id": tiny["id"]}]}}
+    app.run()
+    assert not app.exception and not app.error
+    (card,) = [m.value for m in app.markdown if m.value.startswith(f"**{render.md(tiny['title'])}**\n**TL;DR:** ")]
+    aspects = [line.split(":**")[0] for line in card.split("\n")[2:]]
+    assert aspects == ["- **Problem", "- **Approach", "- **Data and setting", "- **Key result", "- **Limitation"]
 
 
 # --- library -------------------------------------------------------------------------------------------

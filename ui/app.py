@@ -1,4 +1,4 @@
-"""The Streamlit app over the `rag` pipeline (`papers ui` starts it): chat, digest, compare, library."""
+"""The Streamlit app over the `rag` pipeline (`papers ui` starts it): chat, digest, compare, briefing, library."""
 
 import streamlit as st
 
@@ -12,6 +12,7 @@ page = st.navigation(
         st.Page(common.PAGES["chat"], title="Chat", icon=":material/chat:", default=True),
         st.Page(common.PAGES["digest"], title="Digest", icon=":material/summarize:"),
         st.Page(common.PAGES["compare"], title="Compare", icon=":material/compare_arrows:"),
+        st.Page(common.PAGES["briefing"], title="Briefing", icon=":material/bubble_chart:"),
         st.Page(common.PAGES["library"], title="Library", icon=":material/local_library:"),
     ]
 )

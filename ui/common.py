@@ -24,6 +24,7 @@ PAGES = {
     "chat": "views/chat.py",
     "digest": "views/digest.py",
     "compare": "views/compare.py",
+    "briefing": "views/briefing.py",
     "library": "views/library.py",
 }
 MODEL_STAGES = {

@@ -1,11 +1,15 @@
-"""Commands that answer: search, ask, topic, digest, cards, compare."""
+"""Commands that answer: search, ask, topic, digest, cards, compare, brief."""
 
 from __future__ import annotations
+
+import contextlib
+import sys
 
 import click
 
 from rag.cli.common import friendly_errors, json_option, main, open_library, print_json, progress_bar
 from rag.errors import PapersError
+from rag.export import briefing_markdown
 from rag.replies import Answer, Card
 from rag.wording import (
     FELL_BACK,
@@ -170,3 +174,26 @@ def compare(ctx: click.Context, paper_a: str, paper_b: str, as_json: bool) -> No
         click.echo(f"{STRONGER}: {comparison.stronger}")
     if comparison.fell_back:
         click.echo(f"({FELL_BACK})", err=True)
+
+
+@main.command()
+@click.option("--source", help="Only the papers read from this file (its name, as `papers stats` lists it).")
+@json_option("the topics and their papers")
+@click.pass_context
+@friendly_errors
+def brief(ctx: click.Context, source: str | None, as_json: bool) -> None:
+    """The library (or one file of it) at a glance: its papers in 4 to 12 labelled topics, a TL;DR each."""
+    with contextlib.ExitStack() as stack:
+        bar = None
+
+        def progress(done: int, total: int) -> None:
+            nonlocal bar
+            if bar is None:
+                bar = stack.enter_context(click.progressbar(length=total, label="Cards and topics", file=sys.stderr))
+            bar.update(done - bar.pos)
+
+        briefing = open_library(ctx).brief(source, progress)
+    if as_json:
+        print_json(briefing)
+        return
+    click.echo(briefing_markdown(briefing))

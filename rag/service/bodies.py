@@ -40,6 +40,12 @@ class TopicRequest(Body):
     topic: str = Field(min_length=1)
 
 
+class BriefRequest(Body):
+    source: str | None = Field(default=None, min_length=1,
+                               description="Only the papers read from this file (as GET /v1/stats lists it); "
+                               "omitted: the whole library.")
+
+
 class ContentPart(BaseModel):
     """One of OpenAI's content parts; only text parts are read."""
 

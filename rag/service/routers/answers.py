@@ -1,4 +1,4 @@
-"""Search, answers, digests and comparisons over HTTP: the CLI's `--json` objects, or a stream."""
+"""Search, answers, digests, comparisons and briefings over HTTP: the CLI's `--json` objects, or a stream."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
 
 from rag.errors import PapersError
-from rag.replies import Answer, Card, Comparison, Digest, SearchHit, as_json
-from rag.service.bodies import AskRequest, CompareRequest, PaperRequest, SearchRequest, TopicRequest
+from rag.replies import Answer, Briefing, Card, Comparison, Digest, SearchHit, as_json
+from rag.service.bodies import AskRequest, BriefRequest, CompareRequest, PaperRequest, SearchRequest, TopicRequest
 from rag.service.deps import GenerationDep, LibraryDep
 from rag.service.streams import sse
 
@@ -66,3 +66,10 @@ async def card(request: PaperRequest, library: LibraryDep, generation: Generatio
 async def compare(request: CompareRequest, library: LibraryDep, generation: GenerationDep) -> Comparison:
     return await generation.call(library.compare, request.a, request.b)
 
+
+
+@router.post("/brief")
+async def brief(request: BriefRequest, library: LibraryDep, generation: GenerationDep) -> Briefing:
+    """The library, or one file of it, in 4 to 12 labelled topics with a TL;DR per paper; cards not yet
+    written are written first (minutes for a large listing on a laptop)."""
+    return await generation.call(library.brief, request.source)
