@@ -1,7 +1,8 @@
 """Paper cards, digests and comparisons (issue 21) with the configured model (default: local).
 
-Writes the cards of the dev set's digest papers and comparison pairs, or of every paper with `--all`
-(resumable: written cards are cached), and prints against the issue's limits:
+Writes the cards of the dev set's digest papers and comparison pairs (with their digests) and, with
+`--all`, every other paper's card without its digest (resumable: written cards are cached; a briefing
+writes the same), and prints against the issue's limits:
 - card lengths: TL;DR words (<= 25), digest words (<= 90) and its share of the abstract (<= 0.6),
   cell words (<= 30), and the share of cells that are the abstract's own words (quoted);
 - copied share: of a digest's 8-word runs, the share found in its abstract (< 0.35);
@@ -32,35 +33,36 @@ from rag.settings import Settings
 from rag.text import word_count
 
 
-def written_cards(library: Library, names: list[str]) -> list[Card]:
+def written_cards(library: Library, names: list[str], digest: bool = True) -> list[Card]:
     cards, times = [], []
     for name in names:
         start = time.perf_counter()
-        card = library.card(name)
+        card = library.card(name, digest)
         if not card.cached:
             times.append(time.perf_counter() - start)
         cards.append(card)
     if times:
-        print(f"cards written: {len(times)}, {percentile(times, 50):.1f} s p50, {max(times):.1f} s max each "
-              "(the card's cells and its digest)")
+        print(f"cards written: {len(times)}, {percentile(times, 50):.1f} s p50, {max(times):.1f} s max each"
+              + (" (the card and its digest)" if digest else " (without digests)"))
     return cards
 
 
 def card_figures(library: Library, cards: list[Card]) -> None:
     abstracts = {card.id: library.store.paper(card.id).abstract for card in cards}
     tldr = [word_count(card.tldr) for card in cards]
-    digest = [word_count(card.digest) for card in cards]
-    share = [word_count(card.digest) / word_count(abstracts[card.id]) for card in cards]
+    digested = [card for card in cards if card.digest]
+    digest = [word_count(card.digest) for card in digested]
+    share = [word_count(card.digest) / word_count(abstracts[card.id]) for card in digested]
     cells = [cell for card in cards for cell in card.cells]
     written = [word_count(cell.text) for cell in cells if not cell.quoted]
-    copied = [copied_share(card.digest, [abstracts[card.id]]) for card in cards]
-    print(f"\n{len(cards)} cards")
+    copied = [copied_share(card.digest, [abstracts[card.id]]) for card in digested]
+    print(f"\n{len(cards)} cards, {len(digested)} with their digest")
     print(f"TL;DR words p50 {percentile(tldr, 50):.0f}, max {max(tldr)} (limit {MAX_TLDR_WORDS}); "
           f"quoted {sum(card.tldr_quoted for card in cards)}/{len(cards)}")
     print(f"digest words p50 {percentile(digest, 50):.0f}, max {max(digest)} (limit 90); share of the abstract "
           f"p50 {percentile(share, 50):.2f}, max {max(share):.2f} (limit 0.60)")
     print(f"digest 8-word runs copied from the abstract: p50 {percentile(copied, 50):.2f}, max {max(copied):.2f}, "
-          f"over 0.35: {sum(c >= 0.35 for c in copied)}/{len(cards)}")
+          f"over 0.35: {sum(c >= 0.35 for c in copied)}/{len(digested)}")
     print(f"cells: {len(cells)}, words p50 {percentile(written, 50):.0f}, max {max(written)} (limit {MAX_CELL_WORDS}); "
           f"quoted (the abstract's words) {sum(cell.quoted for cell in cells)}, "
           f"of them limitations {sum(cell.quoted and cell.aspect == 'Limitation' for cell in cells)}")
@@ -113,16 +115,17 @@ def time_cli_compare(settings: Settings, library: Library) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--data-dir", default=str(WORK / "sample"))
-    parser.add_argument("--all", action="store_true", help="every paper's card, not only the dev set's papers")
+    parser.add_argument("--all", action="store_true", help="every paper's card (without digests beyond the dev set's)")
     parser.add_argument("--no-timing", action="store_true", help="skip the CLI timing (it rewrites the dev cards)")
     args = parser.parse_args()
     library = sample_library(args.data_dir)
     print(f"machine: {machine()}; model: {library.describe_model()}")
     names = [row["title"] for row in dev_questions("digest")]
     names += [name for row in dev_questions("compare") for name in (row["a"], row["b"])]
-    if args.all:
-        names += [paper.id for paper in library.store.papers()]
     cards = {card.id: card for card in written_cards(library, names)}
+    if args.all:
+        others = [paper.id for paper in library.store.papers() if paper.id not in cards]
+        cards |= {card.id: card for card in written_cards(library, others, digest=False)}
     card_figures(library, list(cards.values()))
     digest_facts(library)
     compare_facts(library)
