@@ -22,9 +22,8 @@ from pathlib import Path
 
 from bs4 import BeautifulSoup, Tag
 
-from rag.errors import PapersError
 from rag.readers.normalise import normalise_text
-from rag.readers.records import Item, NoAbstract
+from rag.readers.records import Item, page_items
 from rag.readers.reference import arxiv_id, reference_paper
 
 _HTML = re.compile(r"<html[\s>]", re.IGNORECASE)
@@ -42,19 +41,15 @@ def looks_like_arxiv_html(text: str) -> bool:
 def read_arxiv_html(text: str, path: Path) -> Iterator[Item]:
     """One item per listing `<dt>`/`<dd>` pair, at the line its `<dt>` starts on."""
     items = list(_listing_items(BeautifulSoup(text, "html.parser"), path))
-    if not items:
-        raise PapersError(
-            f"{path}: an arXiv listing page, but it lists no papers (no `<dt>` entries in it). Save the "
-            "listing again once it shows papers (Save Page As, 'Web Page, HTML only')."
-        )
-    if all(isinstance(item, NoAbstract) for _, item in items):
-        raise PapersError(
-            f"{path}: none of the {len(items)} papers on this arXiv page shows its abstract (a /recent or "
-            "monthly listing gives titles only), so there is nothing to search. Save the /new listing "
-            "(arxiv.org/list/cs.LG/new), which shows abstracts, or use an arXiv API reply (arxiv_atom) "
-            "for these papers."
-        )
-    yield from items
+    yield from page_items(
+        items,
+        f"{path}: an arXiv listing page, but it lists no papers (no `<dt>` entries in it). Save the "
+        "listing again once it shows papers (Save Page As, 'Web Page, HTML only').",
+        f"{path}: none of the {len(items)} papers on this arXiv page shows its abstract (a /recent or "
+        "monthly listing gives titles only), so there is nothing to search. Save the /new listing "
+        "(arxiv.org/list/cs.LG/new), which shows abstracts, or use an arXiv API reply (arxiv_atom) "
+        "for these papers.",
+    )
 
 
 def _listing_items(soup: BeautifulSoup, path: Path) -> Iterator[Item]:

@@ -23,9 +23,8 @@ from pathlib import Path
 
 from bs4 import BeautifulSoup, Tag
 
-from rag.errors import PapersError
 from rag.readers.normalise import normalise_text
-from rag.readers.records import Item, NoAbstract
+from rag.readers.records import Item, page_items
 from rag.readers.reference import arxiv_id, reference_paper
 
 _HTML = re.compile(r"<html[\s>]", re.IGNORECASE)
@@ -45,18 +44,14 @@ def looks_like_arxiv_search(text: str) -> bool:
 def read_arxiv_search(text: str, path: Path) -> Iterator[Item]:
     """One item per `li.arxiv-result`, at the line it starts on."""
     items = list(_results(BeautifulSoup(text, "html.parser"), path))
-    if not items:
-        raise PapersError(
-            f"{path}: an arXiv search page, but it shows no results (no `li.arxiv-result` in it). Save the "
-            "search again once it lists papers (Save Page As, 'Web Page, HTML only')."
-        )
-    if all(isinstance(item, NoAbstract) for _, item in items):
-        raise PapersError(
-            f"{path}: none of the {len(items)} results on this arXiv search page shows its abstract (it was "
-            "saved with 'Hide abstracts'), so there is nothing to search. Choose 'Show abstracts' above the "
-            "results and save the page again, or use an arXiv API reply (arxiv_atom) for these papers."
-        )
-    yield from items
+    yield from page_items(
+        items,
+        f"{path}: an arXiv search page, but it shows no results (no `li.arxiv-result` in it). Save the "
+        "search again once it lists papers (Save Page As, 'Web Page, HTML only').",
+        f"{path}: none of the {len(items)} results on this arXiv search page shows its abstract (it was "
+        "saved with 'Hide abstracts'), so there is nothing to search. Choose 'Show abstracts' above the "
+        "results and save the page again, or use an arXiv API reply (arxiv_atom) for these papers.",
+    )
 
 
 def _results(soup: BeautifulSoup, path: Path) -> Iterator[Item]:

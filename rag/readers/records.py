@@ -53,6 +53,16 @@ class NoAbstract(str):
     manager's export): reported as a Rejection of kind "no_abstract", not counted as garbage."""
 
 
+def page_items(items: list[Item], no_items: str, no_abstracts: str) -> list[Item]:
+    """A saved page's items, or a PapersError saying `no_items` when it lists none and `no_abstracts`
+    when none shows its abstract: a page saved the wrong way must be saved again, not half read."""
+    if not items:
+        raise PapersError(no_items)
+    if all(isinstance(item, NoAbstract) for _, item in items):
+        raise PapersError(no_abstracts)
+    return items
+
+
 MAX_REJECTED_SHARE = 0.5
 """A file with more of its records rejected than this is refused whole (unless `keep_partial`):
 the shared real data sets reject at most 1% of their records, random text 74-99%
