@@ -40,7 +40,7 @@ from rag.settings import Settings
 
 pytestmark = pytest.mark.slow
 
-TOOLS = {"search_papers", "ask", "topic", "digest", "compare", "brief", "get_paper", "list_papers", "stats"}
+TOOLS = {"search_papers", "ask", "topic", "digest", "card", "compare", "brief", "get_paper", "list_papers", "stats"}
 QUERY = "Kolmogorov-Arnold networks with learnable activation functions"
 QUESTION = "How much faster than Habitat 2.0 does Galactic simulate a Fetch robot?"
 TINY, LEAF = SHORT_PAPERS
