@@ -29,7 +29,8 @@ TLDR = "TL;DR"
 class Relation(BaseModel):
     in_common: str = Field(description="What both papers share.")
     difference: str = Field(description="The key difference between them.")
-    stronger: str = Field(description="Which paper is stronger on what their abstracts measure.")
+    stronger: str = Field("", description="Which paper is stronger on what their abstracts measure.")
+    """Optional: a reply without a verdict still says what links the papers."""
 
 
 def check_pair(a: Paper, b: Paper) -> None:

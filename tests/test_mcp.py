@@ -31,7 +31,6 @@ from conftest import (
     small_model,
     write_jsonl,
 )
-from rag.aspects import LABELS
 from rag.library import Library
 from rag.mcp_server import HTTP_PATH
 from rag.replies import as_json
@@ -46,6 +45,12 @@ QUESTION = "How much faster than Habitat 2.0 does Galactic simulate a Fetch robo
 TINY, LEAF = SHORT_PAPERS
 DIGEST = "TinyFormer runs transformers on microcontrollers."
 RELATION = json.dumps({"in_common": "Both are small models.", "difference": "Transformers against a CNN."})
+CARD_TINY = json.dumps({"tldr": "TinyFormer runs transformers on microcontrollers.", "problem": "Transformers on 256 KB.",
+                        "approach": "Shrunk transformer models.", "data": "Keyword spotting.",
+                        "result": "91% accuracy with 8x less energy than a CNN baseline."})
+CARD_LEAF = json.dumps({"tldr": "LeafCount counts leaves in greenhouse photos.", "problem": "Counting plant leaves.",
+                        "approach": "A small convolutional network.", "data": "3,000 labelled images.",
+                        "result": "Fewer than one leaf per plant miscounted."})
 TOPIC = "TinyFormer runs transformers on microcontrollers with 256 KB of memory [1]."
 
 
@@ -150,6 +155,7 @@ def test_streamable_http_client_calls_the_tools_mounted_at_mcp(
                 "search": await call(session, "search_papers", query="microcontrollers keyword spotting", k=2),
                 "digest": await call(session, "digest", paper=TINY["title"]),
                 "compare": await call(session, "compare", a=TINY["id"], b=LEAF["title"]),
+                "card": await call(session, "card", paper=TINY["id"]),  # written and cached by now
                 "same": await call(session, "compare", a=TINY["id"], b=TINY["title"]),
                 "refused": await call(session, "ask", question="What does AlphaFold reach on CASP14?"),
                 "paper": await call(session, "get_paper", paper=LEAF["id"]),
@@ -157,7 +163,8 @@ def test_streamable_http_client_calls_the_tools_mounted_at_mcp(
                 "topic": await call(session, "topic", topic="keyword spotting on microcontrollers"),
             }
 
-    with uvicorn_server(create_app(Library(library, ScriptedModel(responses=[DIGEST, RELATION, TOPIC]))), port):
+    model = ScriptedModel(responses=[DIGEST, CARD_TINY, CARD_LEAF, RELATION, TOPIC])
+    with uvicorn_server(create_app(Library(library, model)), port):
         replies = asyncio.run(session_run())
 
     assert replies["tools"] == TOOLS
@@ -165,9 +172,11 @@ def test_streamable_http_client_calls_the_tools_mounted_at_mcp(
     assert replies["digest"]["id"] == TINY["id"] and replies["digest"]["digest"].strip()
     assert set(replies["digest"]) == {"id", "title", "digest", "removed_statements"}
     comparison = replies["compare"]
-    assert set(comparison) == {"a", "b", "rows", "in_common", "difference", "fell_back"}
+    assert set(comparison) == {"a", "b", "rows", "in_common", "difference", "stronger", "fell_back"}
     assert (comparison["a"]["id"], comparison["b"]["id"]) == (TINY["id"], LEAF["id"])
-    assert len(comparison["rows"]) == len(LABELS) and all(row["a"] and row["b"] for row in comparison["rows"])
+    assert len(comparison["rows"]) == 6 and all(row["a"] and row["b"] for row in comparison["rows"])
+    assert comparison["in_common"] == "Both are small models." and not comparison["fell_back"]
+    assert replies["card"]["tldr"] == json.loads(CARD_TINY)["tldr"] and replies["card"]["digest"] == DIGEST
     assert_tool_error(replies["same"], "Both names point at the same paper")
     assert replies["refused"]["refused"] is True and replies["refused"]["citations"] == []
     assert replies["paper"]["abstract"] == LEAF["abstract"]
