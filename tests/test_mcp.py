@@ -20,6 +20,8 @@ from mcp.client.stdio import StdioServerParameters, stdio_client
 from mcp.client.streamable_http import streamable_http_client
 
 from conftest import (
+    CARD_LEAF,
+    CARD_TINY,
     PAPERS_CLI,
     SHORT_PAPERS,
     ScriptedModel,
@@ -45,12 +47,6 @@ QUESTION = "How much faster than Habitat 2.0 does Galactic simulate a Fetch robo
 TINY, LEAF = SHORT_PAPERS
 DIGEST = "TinyFormer runs transformers on microcontrollers."
 RELATION = json.dumps({"in_common": "Both are small models.", "difference": "Transformers against a CNN."})
-CARD_TINY = json.dumps({"tldr": "TinyFormer runs transformers on microcontrollers.", "problem": "Transformers on 256 KB.",
-                        "approach": "Shrunk transformer models.", "data": "Keyword spotting.",
-                        "result": "91% accuracy with 8x less energy than a CNN baseline."})
-CARD_LEAF = json.dumps({"tldr": "LeafCount counts leaves in greenhouse photos.", "problem": "Counting plant leaves.",
-                        "approach": "A small convolutional network.", "data": "3,000 labelled images.",
-                        "result": "Fewer than one leaf per plant miscounted."})
 TOPIC = "TinyFormer runs transformers on microcontrollers with 256 KB of memory [1]."
 
 

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 import pytest
 from fastapi.testclient import TestClient
 
-from conftest import SHORT_PAPERS, ScriptedModel
+from conftest import CARD_LEAF, CARD_TINY, SHORT_PAPERS, ScriptedModel
 from rag.library import Library
 from rag.replies import as_json
 from rag.service import create_app
@@ -23,12 +23,6 @@ TINY, LEAF = SHORT_PAPERS
 TINY_ANSWER = "TinyFormer reaches 91% accuracy on keyword spotting [1]."
 RELATION = json.dumps({"in_common": "Both are small models.", "difference": "Transformers against a CNN.",
                        "stronger": "They measure different things."})
-CARD_TINY = json.dumps({"tldr": "TinyFormer runs transformers on microcontrollers.", "problem": "Transformers on 256 KB.",
-                        "approach": "Shrunk transformer models.", "data": "Keyword spotting.",
-                        "result": "91% accuracy with 8x less energy than a CNN baseline."})
-CARD_LEAF = json.dumps({"tldr": "LeafCount counts leaves in greenhouse photos.", "problem": "Counting plant leaves.",
-                        "approach": "A small convolutional network.", "data": "3,000 labelled images.",
-                        "result": "Fewer than one leaf per plant miscounted."})
 CARD_KEYS = {"id", "title", "tldr", "tldr_quoted", "digest", "cells", "removed_statements"}
 ANSWER_KEYS = {"answer", "citations", "sources", "removed_statements", "removed_citations", "refused"}
 
