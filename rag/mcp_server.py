@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from typing import Annotated, Any
 
 from mcp.server import MCPServer
@@ -33,12 +34,16 @@ INSTRUCTIONS = (
 )
 HTTP_PATH = "/mcp"
 PaperName = Annotated[str, Field(description="The paper's id or title.")]
+Turn = Callable[[], AbstractContextManager]
+"""Waits for, or refuses, the model's turn: the service's gate over HTTP, nothing over stdio (one client)."""
 
 
-def reply(compute: Callable[[], Any]) -> CallToolResult:
-    """The CLI's `--json` value, or a tool error with the message that says what to fix."""
+def reply(compute: Callable[[], Any], turn: Turn = nullcontext) -> CallToolResult:
+    """The CLI's `--json` value, or a tool error with the message that says what to fix (a busy model
+    included: the tool says when to try again, as the REST routes' 429 does)."""
     try:
-        value = as_json(compute())
+        with turn():
+            value = as_json(compute())
     except PapersError as exc:
         raise ToolError(str(exc)) from exc
     structured = value if isinstance(value, dict) else {"result": value}
@@ -46,16 +51,16 @@ def reply(compute: Callable[[], Any]) -> CallToolResult:
                           structured_content=structured)
 
 
-def build_server(library: Library) -> MCPServer:
+def build_server(library: Library, turn: Turn = nullcontext) -> MCPServer:
     """The tools over one library, which opens on first use (so a client's start is quick) and is
-    then shared; the SDK runs each tool on a worker thread."""
+    then shared; the SDK runs each tool on a worker thread. The tools that use the model take `turn`."""
     server = MCPServer("papers", instructions=INSTRUCTIONS, log_level="WARNING")
-    add_answer_tools(server, library)
+    add_answer_tools(server, library, turn)
     add_library_tools(server, library)
     return server
 
 
-def add_answer_tools(server: MCPServer, library: Library) -> None:
+def add_answer_tools(server: MCPServer, library: Library, turn: Turn) -> None:
     @server.tool()
     def search_papers(
         query: Annotated[str, Field(description="What to look for: a question or a few words.")],
@@ -68,23 +73,23 @@ def add_answer_tools(server: MCPServer, library: Library) -> None:
     def ask(question: Annotated[str, Field(description="A question the library's abstracts may answer.")]) -> Answer:
         """Answer a question from the library, citing the papers used as [n]; `refused` is true when the
         library does not answer it, and `removed_statements` lists what the checks took out."""
-        return reply(lambda: library.ask(question))
+        return reply(lambda: library.ask(question), turn)
 
     @server.tool()
     def topic(topic: Annotated[str, Field(description="A research topic, in a few words.")]) -> Answer:
         """A cited paragraph on what the library's papers say about a topic."""
-        return reply(lambda: library.topic(topic))
+        return reply(lambda: library.topic(topic), turn)
 
     @server.tool()
     def digest(paper: PaperName) -> Digest:
         """A one-paragraph digest of one paper, checked against its abstract."""
-        return reply(lambda: library.digest(paper))
+        return reply(lambda: library.digest(paper), turn)
 
     @server.tool()
     def card(paper: PaperName) -> Card:
         """One paper's card: a TL;DR, a digest and short cells on its problem, approach, data, key result and
         limitation, each checked against its abstract (`quoted` marks the abstract's own words)."""
-        return reply(lambda: library.card(paper))
+        return reply(lambda: library.card(paper), turn)
 
     @server.tool()
     def compare(
@@ -93,7 +98,7 @@ def add_answer_tools(server: MCPServer, library: Library) -> None:
     ) -> Comparison:
         """Compare two papers' cards on the same aspects (TL;DR, problem, approach, data, key result,
         limitation), and say what they share, how they differ and which is stronger on what they measure."""
-        return reply(lambda: library.compare(a, b))
+        return reply(lambda: library.compare(a, b), turn)
 
     @server.tool()
     def brief(
@@ -102,7 +107,7 @@ def add_answer_tools(server: MCPServer, library: Library) -> None:
     ) -> Briefing:
         """The library, or one file of it, at a glance: its papers in 4 to 12 labelled topics, each paper in
         exactly one, with a TL;DR."""
-        return reply(lambda: library.brief(source))
+        return reply(lambda: library.brief(source), turn)
 
 
 def add_library_tools(server: MCPServer, library: Library) -> None:
@@ -122,12 +127,12 @@ def add_library_tools(server: MCPServer, library: Library) -> None:
         return reply(library.stats)
 
 
-def http_app(library: Library) -> Starlette:
+def http_app(library: Library, turn: Turn) -> Starlette:
     """The tools as streamable HTTP at `HTTP_PATH`, stateless, so any of several `papers serve`
     processes can answer any request. Its lifespan runs the SDK's session manager, which must be
     running while requests arrive. The service's own middleware guards it (keys, Host and Origin),
     so the SDK's own DNS-rebinding check, which knows no PAPERS_ALLOWED_HOSTS, is off."""
-    return build_server(library).streamable_http_app(
+    return build_server(library, turn).streamable_http_app(
         streamable_http_path=HTTP_PATH, stateless_http=True,
         transport_security=TransportSecuritySettings(enable_dns_rebinding_protection=False),
     )

@@ -141,12 +141,27 @@ def test_streamable_http_client_calls_the_tools_mounted_at_mcp(
     library = copy_library(sample_library, tmp_path / "library", **small_model(small_model_path, max_answer_tokens=32))
     assert len(ingest([write_jsonl(tmp_path / "short.jsonl", SHORT_PAPERS)], library).added) == 2
     port = free_port()
+    model = ScriptedModel(responses=[DIGEST, CARD_TINY, CARD_LEAF, RELATION, TOPIC])
+    app = create_app(Library(library, model))
+    gate = app.state.generation.gate
+
+    async def while_the_model_is_full(session: ClientSession) -> dict:
+        """Every place at the model taken (as REST asks would): model tools are refused, searches are not."""
+        for _ in range(gate.limit):
+            gate.enter()
+        try:
+            return {"busy": await call(session, "ask", question="What is LeafCount?"),
+                    "search": await call(session, "search_papers", query="leaf counting", k=1)}
+        finally:
+            for _ in range(gate.limit):
+                gate.leave()
 
     async def session_run() -> dict:
         async with streamable_http_client(f"http://127.0.0.1:{port}{HTTP_PATH}") as (read, write), \
                 ClientSession(read, write) as session:
             await session.initialize()
             return {
+                "full": await while_the_model_is_full(session),
                 "tools": {tool.name for tool in (await session.list_tools()).tools},
                 "search": await call(session, "search_papers", query="microcontrollers keyword spotting", k=2),
                 "digest": await call(session, "digest", paper=TINY["title"]),
@@ -159,10 +174,11 @@ def test_streamable_http_client_calls_the_tools_mounted_at_mcp(
                 "topic": await call(session, "topic", topic="keyword spotting on microcontrollers"),
             }
 
-    model = ScriptedModel(responses=[DIGEST, CARD_TINY, CARD_LEAF, RELATION, TOPIC])
-    with uvicorn_server(create_app(Library(library, model)), port):
+    with uvicorn_server(app, port):
         replies = asyncio.run(session_run())
 
+    assert_tool_error(replies["full"]["busy"], "The model is busy", "Try again in")
+    assert replies["full"]["search"][0]["id"] == LEAF["id"]
     assert replies["tools"] == TOOLS
     assert replies["search"][0]["id"] == TINY["id"] and len(replies["search"]) == 2
     assert replies["digest"]["id"] == TINY["id"] and replies["digest"]["digest"].strip()

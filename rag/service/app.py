@@ -67,7 +67,8 @@ def create_app(library: Library) -> FastAPI:
     """The service over `library`, which MCP's tools share with the routes."""
     settings = library.settings
     metrics, opening, jobs = Metrics(), Opening(), Jobs(library)
-    mcp = mcp_http_app(library)
+    generation = Generation(GenerationGate(settings.max_waiting, metrics.waiting), metrics)
+    mcp = mcp_http_app(library, generation.gate.held)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -83,7 +84,7 @@ def create_app(library: Library) -> FastAPI:
                   description="Questions, digests and comparisons over a library of research-paper abstracts, "
                               "answered with citations.")
     app.state.library, app.state.jobs, app.state.metrics, app.state.opening = library, jobs, metrics, opening
-    app.state.generation = Generation(GenerationGate(settings.max_waiting, metrics.waiting), metrics)
+    app.state.generation = generation
     for router in (operations.router, library_routes.router, answers.router, openai.router):
         app.include_router(router)
     app.add_route(MCP_PATH, mcp, methods=["GET", "POST", "DELETE"])

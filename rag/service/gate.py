@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 
 from prometheus_client import Gauge
 
@@ -34,10 +34,16 @@ class GenerationGate:
             self.count -= 1
             self.gauge.set(self.count)
 
-    @asynccontextmanager
-    async def admitted(self) -> AsyncIterator[None]:
+    @contextmanager
+    def held(self) -> Iterator[None]:
+        """The model's turn for a caller on a worker thread (an MCP tool)."""
         self.enter()
         try:
             yield
         finally:
             self.leave()
+
+    @asynccontextmanager
+    async def admitted(self) -> AsyncIterator[None]:
+        with self.held():
+            yield
