@@ -65,7 +65,9 @@ def card_figures(library: Library, cards: list[Card]) -> None:
           f"over 0.35: {sum(c >= 0.35 for c in copied)}/{len(digested)}")
     print(f"cells: {len(cells)}, words p50 {percentile(written, 50):.0f}, max {max(written)} (limit {MAX_CELL_WORDS}); "
           f"quoted (the abstract's words) {sum(cell.quoted for cell in cells)}, "
-          f"of them limitations {sum(cell.quoted and cell.aspect == 'Limitation' for cell in cells)}")
+          f"of them limitations {sum(cell.quoted and cell.aspect == 'Limitation' for cell in cells)}, "
+          f"key results {sum(cell.quoted and cell.aspect == 'Key result' for cell in cells)} "
+          "(most for want of the abstract's result numbers)")
 
 
 def digest_facts(library: Library) -> None:

@@ -3,7 +3,8 @@
 The model writes a card from one abstract at a time, so a fact cannot land under the wrong paper,
 and cannot re-type it (the copy guard). Every cell is checked against the abstract as answers are:
 one that names or numbers what the abstract does not, or says nothing, is replaced by the
-abstract's own closest clause, marked as quoted. The limitation is only ever the abstract's own,
+abstract's own closest clause, marked as quoted; a key result without the abstract's result numbers
+by their sentence. The limitation is only ever the abstract's own,
 when it states one. Cards are cached per paper content, model and prompt version, so an edited
 abstract gets a new card.
 """
@@ -23,6 +24,7 @@ from rag.grounding import unsupported_sentences
 from rag.llm import avoiding_copies, describe_backend, structured
 from rag.paper import Paper
 from rag.prompts import load_prompt
+from rag.quantities import NUMBER
 from rag.replies import Card, CardCell
 from rag.settings import Settings
 from rag.text import sentences, stems
@@ -115,6 +117,17 @@ def checked_cell(aspect: str, label: str, text: str, abstract: str, max_words: i
     return CardCell(aspect=label, text=quoted, quoted=True)
 
 
+def result_cell(cell: CardCell, abstract: str) -> CardCell:
+    """The key result keeps its numbers: a cell that gives none (or "Not stated") where the abstract's
+    results give some yields to the result sentence holding most of them, quoted; a small model
+    often writes "outperforms the state of the art" and drops the figures a reader came for."""
+    part = sort_abstract(abstract)["results"]
+    if NUMBER.search(cell.text) or part == NOT_STATED or not NUMBER.search(part):
+        return cell
+    best = max(sentences(part), key=lambda sentence: len(NUMBER.findall(sentence)))
+    return CardCell(aspect=cell.aspect, text=clipped(best, MAX_CELL_WORDS), quoted=True)
+
+
 def limitation(abstract: str) -> CardCell:
     """The abstract's own statement of a limitation, from its second half: the first half is where
     an abstract sets out what others lack."""
@@ -133,6 +146,7 @@ def checked_card(paper: Paper, written: WrittenCard | None, cached: bool = False
     tldr = checked_cell("tldr", "TL;DR", said.get("tldr", ""), abstract, MAX_TLDR_WORDS)
     cells = [checked_cell(aspect, label, said.get(aspect, ""), abstract, MAX_CELL_WORDS)
              for aspect, label in ASPECTS.items()]
+    cells = [result_cell(cell, abstract) if cell.aspect == ASPECTS["result"] else cell for cell in cells]
     return Card(id=paper.id, title=paper.title, tldr=tldr.text, tldr_quoted=tldr.quoted,
                 cells=[*cells, limitation(abstract)], cached=cached)
 

@@ -98,11 +98,23 @@ def test_a_cell_naming_or_numbering_what_the_abstract_lacks_becomes_its_closest_
 
 
 def test_not_stated_stands_for_data_and_results_and_an_empty_cell_falls_back_to_the_abstract(settings):
-    said = {**WRITTEN, "data": "Not stated.", "result": "N/A", "problem": ""}
+    said = {**WRITTEN, "data": "Not stated.", "problem": ""}
     card, _ = card_of(settings, json.dumps(said), "Digest.")
     cells = {cell.aspect: cell for cell in card.cells}
-    assert cells["Data and setting"].text == cells["Key result"].text == NOT_STATED
+    assert cells["Data and setting"].text == NOT_STATED
     assert cells["Problem"].quoted and cells["Problem"].text == "Counting livestock on large farms is slow and costly."
+    card, _ = card_of(settings, json.dumps({"tldr": "Graph nowcasting.", "problem": "Rainfall in the next hour.",
+                                            "approach": "A graph network.", "data": "N/A", "result": "N/A"}),
+                      "Digest.", paper="p-rain")
+    assert card.cells[2].text == NOT_STATED
+
+
+@pytest.mark.parametrize("result", ["Not stated.", "SkyCount counts flocks accurately and fast on a Jetson Nano."])
+def test_a_key_result_without_the_abstracts_numbers_becomes_its_result_sentence_quoted(settings, result):
+    card, _ = card_of(settings, json.dumps({**WRITTEN, "result": result}), "Digest.")
+    cell = next(cell for cell in card.cells if cell.aspect == "Key result")
+    assert cell.quoted and "97.2% accuracy" in cell.text and cell.text.rstrip("…") in DRONE["abstract"]
+    assert len(cell.text.split()) <= MAX_CELL_WORDS
 
 
 def test_a_paper_without_a_stated_limitation_gets_none(settings):
