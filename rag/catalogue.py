@@ -274,9 +274,12 @@ class Catalogue:
             found |= dict(self._db().execute(f"SELECT id, passage FROM chunks WHERE id IN ({_marks(group)})", group))
         return found
 
-    def chunk_ids(self, paper_id: str) -> list[str]:
-        return [row[0] for row in self._db().execute("SELECT id FROM chunks WHERE paper_id = ? ORDER BY idx",
-                                                     (paper_id,))]
+    def unembedded(self, chunk_ids: list[str]) -> set[str]:
+        found: set[str] = set()
+        for group in groups(list(dict.fromkeys(chunk_ids))):
+            rows = self._db().execute(f"SELECT id FROM chunks WHERE embedded = 0 AND id IN ({_marks(group)})", group)
+            found |= {row[0] for row in rows}
+        return found
 
     def page(self, query: str, offset: int, limit: int | None, source: str,
              dates: tuple[int, int] | None) -> tuple[list[Paper], int]:

@@ -143,7 +143,7 @@ class Retriever:
         query = checked_query(query, self.settings)
         k = k or self.settings.top_k
         n = self.settings.candidates
-        rankings: list[list[tuple[str, str, str]]] = []
+        rankings: list[list[tuple[str, str, str] | None]] = []
         similarity: dict[str, float] = {}
         if mode == "dense" and (waiting := self.store.pending_papers()):
             log.warning("%d papers are not embedded yet: dense search leaves them out until `papers embed` "
@@ -155,7 +155,13 @@ class Retriever:
             rankings.append([(h.chunk_id, h.paper_id, h.passage) for h in hits])
             similarity = {h.chunk_id: 1.0 - h.distance for h in hits}
         if mode in ("hybrid", "bm25"):
-            rankings.append(self._lexical_ranking(query, n, filters))
+            lexical = self._lexical_ranking(query, n, filters)
+            rankings.append(lexical)
+            if mode == "hybrid" and (waiting := self.store.unembedded([chunk_id for chunk_id, _, _ in lexical])):
+                # A chunk without a vector yet stands in the dense ranking at its BM25 rank, so that
+                # it is not outranked for lacking one while the library is being embedded.
+                waiting -= similarity.keys()
+                rankings.append([entry if entry[0] in waiting else None for entry in lexical])
         return self._fuse(rankings, similarity, k)
 
     def _lexical_ranking(self, query: str, n: int, filters: Filters) -> list[tuple[str, str, str]]:
@@ -163,12 +169,14 @@ class Retriever:
         rows = index.search(query, n, filters.lexical_mask(index))
         chunk_ids = [index.chunk_ids[row] for row, _ in rows]
         passages = self.store.passages(chunk_ids)
-        return [(cid, index.paper_ids[row], passages[cid]) for cid, (row, _) in zip(chunk_ids, rows)]
+        # An index another process has not rebuilt yet may hold chunks the library no longer has.
+        return [(cid, index.paper_ids[row], passages[cid]) for cid, (row, _) in zip(chunk_ids, rows) if cid in passages]
 
     def _fuse(
-        self, rankings: list[list[tuple[str, str, str]]], similarity: dict[str, float], k: int
+        self, rankings: list[list[tuple[str, str, str] | None]], similarity: dict[str, float], k: int
     ) -> list[SearchHit]:
-        """Reciprocal rank fusion per chunk; a paper scores as its best chunk.
+        """Reciprocal rank fusion per chunk (None holds a rank no chunk takes); a paper scores as its
+        best chunk.
 
         Each paper also keeps its best dense cosine similarity, an absolute measure of how well
         it matches, which tells "nothing relevant" apart from "the best of a close race".
@@ -176,12 +184,15 @@ class Retriever:
         fused: dict[str, float] = defaultdict(float)
         owner: dict[str, tuple[str, str]] = {}
         for ranking in rankings:
-            for rank, (chunk_id, paper_id, passage) in enumerate(ranking):
+            for rank, entry in enumerate(ranking):
+                if entry is None:
+                    continue
+                chunk_id, paper_id, passage = entry
                 fused[chunk_id] += 1.0 / (self.settings.rrf_k + rank + 1)
                 owner[chunk_id] = (paper_id, passage)
         papers: dict[str, SearchHit] = {}
-        # A paper is in the library once its first chunk (title, record) has landed; chunks of a
-        # paper whose write was interrupted stay out until a rerun completes it.
+        # A paper is in the library while the catalogue holds it: vectors of one being removed,
+        # or replaced, stay out.
         titles = self.store.titles(list({paper_id for paper_id, _ in owner.values()}))
         for chunk_id in sorted(fused, key=fused.get, reverse=True):
             paper_id, passage = owner[chunk_id]

@@ -269,6 +269,10 @@ class Store:
         """The next papers with chunks to embed: (paper, its number of chunks, those chunks)."""
         return self.catalogue.pending(max_papers)
 
+    def unembedded(self, chunk_ids: list[str]) -> set[str]:
+        """Those of these chunks that have no vector yet."""
+        return self.catalogue.unembedded(chunk_ids)
+
     def pending_papers(self) -> int:
         embedded, papers = self.embedded_share()
         return papers - embedded
