@@ -9,7 +9,9 @@ next ingest or `papers embed` embeds what is pending, nothing twice.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal, get_args
@@ -121,7 +123,8 @@ def add(reading: Reading, retriever: Retriever) -> IngestReport:
         else:
             outcomes.append(("updated" if changed else "unchanged", paper.id, file))
     if todo:
-        chunked = [(paper, chunk_paper(paper, settings)) for paper in todo]
+        with ThreadPoolExecutor(os.cpu_count()) as pool:  # tiktoken counts tokens without holding the GIL
+            chunked = list(zip(todo, pool.map(lambda paper: chunk_paper(paper, settings), todo)))
         with retriever.writing():
             store.add(chunked)
     else:
