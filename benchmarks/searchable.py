@@ -104,7 +104,7 @@ def time_until_searchable(library: Library, path: Path) -> dict[str, float]:
     started = time.perf_counter()
     reading = ingest.read_all([path], None, False)
     totals["read"] = time.perf_counter() - started
-    with (timed(ingest, "chunk_paper", totals, "chunk"), timed(store.Store, "add", totals, "catalogue write"),
+    with (timed(ingest, "chunk_all", totals, "chunk"), timed(store.Store, "add", totals, "catalogue write"),
           timed(retrieval_module, "rebuild", totals, "BM25 build")):
         ingest.add(reading, library.retriever)
     totals["searchable"] = time.perf_counter() - started

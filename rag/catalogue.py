@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from rag.chunking import Chunk
+from rag.chunking import Chunk, chunk_text
 from rag.paper import Paper
 
 AUTHOR_SEPARATOR = "; "
@@ -42,7 +42,7 @@ CREATE TABLE IF NOT EXISTS papers (
     n_chunks INTEGER NOT NULL,
     pending INTEGER NOT NULL
 );
-CREATE INDEX IF NOT EXISTS papers_by_title ON papers (title_key, id);
+CREATE INDEX IF NOT EXISTS papers_listed ON papers (title_key, id, source, date_num, find_key);
 CREATE INDEX IF NOT EXISTS papers_by_source ON papers (source, title_key, id);
 CREATE INDEX IF NOT EXISTS papers_by_date ON papers (date_num);
 CREATE INDEX IF NOT EXISTS papers_pending ON papers (id) WHERE pending > 0;
@@ -50,7 +50,6 @@ CREATE TABLE IF NOT EXISTS chunks (
     id TEXT PRIMARY KEY,
     paper_id TEXT NOT NULL,
     idx INTEGER NOT NULL,
-    text TEXT NOT NULL,
     passage TEXT NOT NULL,
     embedded INTEGER NOT NULL DEFAULT 0
 );
@@ -59,6 +58,8 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
 """
 
 PAPER_COLUMNS = "id, title, abstract, authors, date, source, categories, doi"
+CHUNK_TEXT = "chunk_text((SELECT title FROM papers WHERE papers.id = chunks.paper_id), passage)"
+"""A chunk's text is not stored twice: SQL makes it as `rag.chunking.chunk_text` does, by calling it."""
 
 
 def date_number(date: str) -> int:
@@ -130,6 +131,7 @@ class Catalogue:
                                  check_same_thread=False)
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=NORMAL")
+            db.create_function("chunk_text", 2, chunk_text, deterministic=True)
             self._local.db = db
         return db
 
@@ -200,8 +202,8 @@ class Catalogue:
             db.execute(f"DELETE FROM chunks WHERE paper_id IN ({_marks(group)})", group)
         db.executemany("INSERT OR REPLACE INTO papers VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                        (_paper_row(p, len(cs), 0 if embedded else len(cs)) for p, cs in papers))
-        db.executemany("INSERT INTO chunks VALUES (?,?,?,?,?,?)",
-                       ((c.id, c.paper_id, c.index, c.text, c.passage, int(embedded)) for _, cs in papers for c in cs))
+        db.executemany("INSERT INTO chunks VALUES (?,?,?,?,?)",
+                       ((c.id, c.paper_id, c.index, c.passage, int(embedded)) for _, cs in papers for c in cs))
         if papers:
             self._bump(db)
 
@@ -217,7 +219,7 @@ class Catalogue:
         """Only a chunk whose text is still the one embedded: a paper changed meanwhile stays pending."""
         chunks = list(chunks)
         with self._transaction() as db:
-            db.executemany("UPDATE chunks SET embedded = 1 WHERE id = ? AND text = ?",
+            db.executemany(f"UPDATE chunks SET embedded = 1 WHERE id = ? AND {CHUNK_TEXT} = ?",
                            ((c.id, c.text) for c in chunks))
             self._recount(db, sorted({c.paper_id for c in chunks}))
 
@@ -313,7 +315,7 @@ class Catalogue:
         papers = {row[0]: (_paper(row[:-1]), row[-1], []) for row in rows}
         for group in groups(list(papers)):
             for chunk_id, paper_id, index, text, passage in db.execute(
-                    f"SELECT id, paper_id, idx, text, passage FROM chunks WHERE embedded = 0 "
+                    f"SELECT id, paper_id, idx, {CHUNK_TEXT}, passage FROM chunks WHERE embedded = 0 "
                     f"AND paper_id IN ({_marks(group)}) ORDER BY paper_id, idx", group):
                 papers[paper_id][2].append(Chunk(chunk_id, paper_id, index, text, passage))
         return list(papers.values())
@@ -321,7 +323,7 @@ class Catalogue:
     def lexical_rows(self) -> LexicalRows:
         with self._transaction(write=False) as db:
             version = self._meta(db, "version") or 0
-            rows = db.execute("SELECT chunks.id, text, paper_id, date_num FROM chunks JOIN papers "
+            rows = db.execute("SELECT chunks.id, chunk_text(title, passage), paper_id, date_num FROM chunks JOIN papers "
                               "ON papers.id = chunks.paper_id ORDER BY chunks.rowid").fetchall()
         return LexicalRows(version, [r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows],
                            [r[3] for r in rows])

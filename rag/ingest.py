@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal, get_args
 
-from rag.chunking import chunk_paper
+from rag.chunking import Chunk, chunk_paper
 from rag.embeddings import get_embedder
 from rag.identity import Identities, filled
 from rag.paper import Paper
@@ -123,13 +123,18 @@ def add(reading: Reading, retriever: Retriever) -> IngestReport:
         else:
             outcomes.append(("updated" if changed else "unchanged", paper.id, file))
     if todo:
-        with ThreadPoolExecutor(os.cpu_count()) as pool:  # tiktoken counts tokens without holding the GIL
-            chunked = list(zip(todo, pool.map(lambda paper: chunk_paper(paper, settings), todo)))
+        chunked = chunk_all(todo, settings)
         with retriever.writing():
             store.add(chunked)
     else:
         retriever.lexical()  # an index left stale by an interrupted run is rebuilt now, not at the first search
     return reading.report(outcomes)
+
+
+def chunk_all(papers: list[Paper], settings: Settings) -> list[tuple[Paper, list[Chunk]]]:
+    """Every paper with its chunks, cut on every core: tiktoken counts tokens without the GIL."""
+    with ThreadPoolExecutor(os.cpu_count()) as pool:
+        return list(zip(papers, pool.map(lambda paper: chunk_paper(paper, settings), papers)))
 
 
 def embed_pending(store: Store, settings: Settings, progress: Progress | None = None) -> int:
