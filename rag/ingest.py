@@ -142,26 +142,28 @@ def embed_pending(store: Store, settings: Settings, progress: Progress | None = 
 
     Each batch's vectors go to Chroma before its chunks are marked embedded; a chunk whose vector
     Chroma already holds for the same text (the previous run stopped between the two) is marked
-    without being embedded again."""
-    total = store.pending_papers()
-    if not total:
+    without being embedded again. One process embeds a library at a time: another waits, then
+    finds little or nothing left."""
+    if not store.pending_papers():
         return 0
     store.check_writable()
     store.check_embedding_model()
     embedder = get_embedder(settings)
     done = 0
-    if progress:
-        progress(0, total)
-    while batch := store.pending(PAPERS_PER_WRITE):
-        chunks = [chunk for _, _, chunks in batch for chunk in chunks]
-        held = store.held_vectors(chunks)
-        known = {chunk.id for chunk in held}
-        todo = [(paper, n, chunk) for paper, n, chunks in batch for chunk in chunks if chunk.id not in known]
-        vectors = _embed(embedder, [chunk.text for _, _, chunk in todo], settings.embedding_batch_size)
-        store.save_vectors([(paper, n, chunk, vector) for (paper, n, chunk), vector in zip(todo, vectors)], held)
-        done += len(batch)
+    with store.embedding():
+        total = store.pending_papers()
         if progress:
-            progress(min(done, total), total)
+            progress(0, total)
+        while batch := store.pending(PAPERS_PER_WRITE):
+            chunks = [chunk for _, _, chunks in batch for chunk in chunks]
+            held = store.held_vectors(chunks)
+            known = {chunk.id for chunk in held}
+            todo = [(paper, n, chunk) for paper, n, chunks in batch for chunk in chunks if chunk.id not in known]
+            vectors = _embed(embedder, [chunk.text for _, _, chunk in todo], settings.embedding_batch_size)
+            store.save_vectors([(paper, n, chunk, vector) for (paper, n, chunk), vector in zip(todo, vectors)], held)
+            done += len(batch)
+            if progress:
+                progress(min(done, total), total)
     return done
 
 

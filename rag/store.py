@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from filelock import FileLock
 
 from rag import chroma_client
 from rag.catalogue import AUTHOR_SEPARATOR, Catalogue, date_number, date_range, groups
@@ -276,6 +277,11 @@ class Store:
     def pending_papers(self) -> int:
         embedded, papers = self.embedded_share()
         return papers - embedded
+
+    def embedding(self) -> FileLock:
+        """Held while a process embeds this library's pending chunks: another one waits for it and
+        then finds them embedded, instead of embedding the same chunks at the same time."""
+        return FileLock(self.data_dir / "embedding.lock")
 
     def held_vectors(self, chunks: list[Chunk]) -> list[Chunk]:
         """The chunks Chroma already holds a vector of for the same text (an embedding interrupted

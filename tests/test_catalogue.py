@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import random
 import shutil
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -77,6 +79,18 @@ def test_papers_not_embedded_yet_are_found_by_title_and_bm25_and_counted(half_em
     assert_complete(settings, papers)
     done = run_cli("--data-dir", str(settings.data_dir), "stats", cwd=tmp_path)
     assert "embedded:" not in done.stdout and "papers:     12\n" in done.stdout
+
+
+def test_two_processes_embedding_at_once_embed_each_chunk_once(half_embedded, monkeypatch):
+    """Two `papers embed` (or an ingest on each of two replicas) at once: one waits for the other."""
+    settings, _, papers, embedded = half_embedded
+    real_embed, texts = LocalMiniLM.embed, []
+    monkeypatch.setattr(LocalMiniLM, "embed", lambda self, batch: texts.extend(batch) or real_embed(self, batch))
+    with ThreadPoolExecutor(2) as pool:
+        counts = list(pool.map(lambda _: Library(settings).embed(), range(2)))
+    assert sorted(counts) == [0, 12 - embedded]
+    assert Counter(texts) == Counter(c.text for p in papers[embedded:] for c in chunk_paper(p, settings))
+    assert_complete(settings, papers)
 
 
 def test_a_reindex_stopped_part_way_is_finished_by_running_it_again(half_embedded, monkeypatch):
