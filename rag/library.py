@@ -144,7 +144,11 @@ class Library:
         with self._writing:
             report = ingesting.add(reading, self.retriever)
         log.info("ingested %s: %s", ", ".join(map(str, paths)), report.summary())
-        self.embed(progress)
+        try:
+            self.embed(progress)
+        except PapersError as exc:
+            raise type(exc)(f"{report.summary()}: the papers are in the library and found by title and BM25, but "
+                            f"embedding them stopped. {exc} Run `papers embed` to finish.") from exc
         return report
 
     def embed(self, progress: IngestProgress | None = None) -> int:

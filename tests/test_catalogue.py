@@ -19,6 +19,7 @@ from rag import ingest as ingest_module
 from rag import retrieval as retrieval_module
 from rag.chunking import chunk_paper
 from rag.embeddings import LocalMiniLM
+from rag.errors import PapersError
 from rag.lexical import LexicalIndex, rebuild_lock
 from rag.library import Library
 from rag.retrieval import Retriever
@@ -210,3 +211,17 @@ def test_pages_of_papers_are_sorted_filtered_and_counted_in_sql(tmp_path: Path):
     assert ids(query="a", source="one.jsonl", date_from="2020", limit=1) == (["z-1"], 1)
     assert store.source_files() == ["one.jsonl", "two.jsonl"]
     assert [p.id for p in store.papers()] == ["a-1", "b-1", "m-1", "z-1"]
+
+
+def test_an_embedding_failure_says_the_papers_are_in_and_how_to_finish(tmp_path: Path, monkeypatch):
+    settings = library_settings(tmp_path / "lib")
+    source, papers = papers_file(tmp_path / "two.jsonl", SAMPLE[70:72])
+
+    def failing(self, texts):
+        raise PapersError("The embeddings server failed (APIConnectionError).")
+
+    monkeypatch.setattr(LocalMiniLM, "embed", failing)
+    with pytest.raises(PapersError, match=r"^2 added, .*found by title and BM25.*APIConnectionError.*papers embed"):
+        ingest([source], settings)
+    assert [h.id for h in Retriever(settings).search(papers[1].title, k=1, mode="bm25")] == ["p-01"]
+    assert store_of(settings).embedded_share() == (0, 2)
