@@ -246,8 +246,9 @@ class Catalogue:
 
     def count_papers(self) -> tuple[int, int]:
         """(papers, papers with every chunk embedded)."""
-        total, pending = self._db().execute(
-            "SELECT count(*), count(*) FILTER (WHERE pending > 0) FROM papers").fetchone()
+        db = self._db()
+        total = db.execute("SELECT count(*) FROM papers").fetchone()[0]
+        pending = db.execute("SELECT count(*) FROM papers WHERE pending > 0").fetchone()[0]  # its own index
         return total, total - pending
 
     def content_hashes(self) -> dict[str, str]:
@@ -263,6 +264,12 @@ class Catalogue:
             rows = self._db().execute(f"SELECT {PAPER_COLUMNS} FROM papers WHERE id IN ({_marks(group)})", group)
             found |= {row[0]: _paper(row) for row in rows}
         return found
+
+    def titled(self, title: str) -> list[Paper]:
+        """The papers of exactly this title, case set aside."""
+        rows = self._db().execute(f"SELECT {PAPER_COLUMNS} FROM papers WHERE title_key = ? ORDER BY id",
+                                  (title.casefold(),))
+        return [_paper(row) for row in rows]
 
     def titles(self, paper_ids: list[str]) -> dict[str, str]:
         found: dict[str, str] = {}

@@ -240,6 +240,10 @@ class Store:
     def paper(self, paper_id: str) -> Paper | None:
         return self.papers_by_id([paper_id]).get(paper_id)
 
+    def titled(self, title: str) -> list[Paper]:
+        """The papers of exactly this title, case set aside, by id."""
+        return self.catalogue.titled(title)
+
     def papers_by_id(self, paper_ids: list[str]) -> dict[str, Paper]:
         return self.catalogue.papers_by_id(paper_ids)
 
