@@ -1,27 +1,30 @@
-"""Files to a library: read, merge what is one paper, skip what is already there, chunk, embed,
-store; BM25 follows the store.
+"""Files to a library: read, merge what is one paper, skip what is already there, chunk, store
+(searchable by title and BM25 at once), then embed in batches.
 
-Every file is read before anything is written, so a bad file leaves the library as it was; papers
-are written so that an interruption at any point leaves a usable library that a rerun completes.
+Every file is read before anything is written, so a bad file leaves the library as it was. The
+papers go into the catalogue in one write and BM25 is rebuilt, so they are searchable within
+seconds; embedding follows in batches that an interruption at any point leaves resumable: the
+next ingest or `papers embed` embeds what is pending, nothing twice.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal, get_args
 
-from rag.chunking import chunk_paper
+from rag.chunking import Chunk, chunk_paper
 from rag.embeddings import get_embedder
 from rag.identity import Identities, filled
-from rag.lexical import LexicalIndex, mark_stale
 from rag.paper import Paper
 from rag.readers import read_papers
 from rag.replies import FileOutcome, IngestReport, Rejection
 from rag.retrieval import Retriever
 from rag.settings import Settings
-from rag.store import Store, open_store
+from rag.store import Store
 
 PAPERS_PER_WRITE = 32
 
@@ -86,8 +89,9 @@ def read_all(paths: list[Path], format: str | None, keep_partial: bool,
     return reading
 
 
-def add(reading: Reading, retriever: Retriever, progress: Progress | None = None) -> IngestReport:
-    """Write the papers that are new or changed; BM25 is rebuilt once they are all in.
+def add(reading: Reading, retriever: Retriever) -> IngestReport:
+    """Write the papers that are new or changed to the catalogue and rebuild BM25, so they are all
+    searchable; `embed_pending` embeds them.
 
     A paper the library holds from another file (same id, DOI or title) is merged into it; one
     read again from its own file replaces it when its record changed, keeping what other files
@@ -118,29 +122,49 @@ def add(reading: Reading, retriever: Retriever, progress: Progress | None = None
             outcomes.append(("merged", earlier.id, file))
         else:
             outcomes.append(("updated" if changed else "unchanged", paper.id, file))
-    if progress:
-        progress(0, len(todo))
-    if todo or not LexicalIndex.is_usable(settings.bm25_dir, store.count()):
+    if todo:
+        chunked = chunk_all(todo, settings)
         with retriever.writing():
-            mark_stale(settings.data_dir)
-            write_papers(todo, store, settings, progress)
+            store.add(chunked)
+    else:
+        retriever.lexical()  # an index left stale by an interrupted run is rebuilt now, not at the first search
     return reading.report(outcomes)
 
 
-def write_papers(todo: list[Paper], store: Store, settings: Settings, progress: Progress | None) -> None:
+def chunk_all(papers: list[Paper], settings: Settings) -> list[tuple[Paper, list[Chunk]]]:
+    """Every paper with its chunks, cut on every core: tiktoken counts tokens without the GIL."""
+    with ThreadPoolExecutor(os.cpu_count()) as pool:
+        return list(zip(papers, pool.map(lambda paper: chunk_paper(paper, settings), papers)))
+
+
+def embed_pending(store: Store, settings: Settings, progress: Progress | None = None) -> int:
+    """Embed every chunk not embedded yet, a batch of papers at a time; returns how many papers.
+
+    Each batch's vectors go to Chroma before its chunks are marked embedded; a chunk whose vector
+    Chroma already holds for the same text (the previous run stopped between the two) is marked
+    without being embedded again. One process embeds a library at a time: another waits, then
+    finds little or nothing left."""
+    if not store.pending_papers():
+        return 0
+    store.check_writable()
+    store.check_embedding_model()
     embedder = get_embedder(settings)
-    for start in range(0, len(todo), PAPERS_PER_WRITE):
-        batch = todo[start : start + PAPERS_PER_WRITE]
-        chunked = [(paper, chunk_paper(paper, settings)) for paper in batch]
-        texts = [chunk.text for _, chunks in chunked for chunk in chunks]
-        vectors = _embed(embedder, texts, settings.embedding_batch_size)
-        items, offset = [], 0
-        for paper, chunks in chunked:
-            items.append((paper, chunks, vectors[offset : offset + len(chunks)]))
-            offset += len(chunks)
-        store.write(items)
+    done = 0
+    with store.embedding():
+        total = store.pending_papers()
         if progress:
-            progress(start + len(batch), len(todo))
+            progress(0, total)
+        while batch := store.pending(PAPERS_PER_WRITE):
+            chunks = [chunk for _, _, chunks in batch for chunk in chunks]
+            held = store.held_vectors(chunks)
+            known = {chunk.id for chunk in held}
+            todo = [(paper, n, chunk) for paper, n, chunks in batch for chunk in chunks if chunk.id not in known]
+            vectors = _embed(embedder, [chunk.text for _, _, chunk in todo], settings.embedding_batch_size)
+            store.save_vectors([(paper, n, chunk, vector) for (paper, n, chunk), vector in zip(todo, vectors)], held)
+            done += len(batch)
+            if progress:
+                progress(min(done, total), total)
+    return done
 
 
 def _embed(embedder, texts: list[str], batch_size: int) -> list[list[float]]:
@@ -158,30 +182,22 @@ def remove(paper_id: str, retriever: Retriever) -> bool:
     """False when the library holds no such paper."""
     store = retriever.store
     store.check_writable()
-    chunks = store.chunk_ids(paper_id)
-    if chunks:
-        with retriever.writing():
-            mark_stale(retriever.settings.data_dir)
-            store.delete(chunks)
-    return bool(chunks)
+    if store.paper(paper_id) is None:
+        store.remove(paper_id)  # vectors a write stopped before the catalogue may have left
+        return False
+    with retriever.writing():
+        return store.remove(paper_id)
 
 
 def reindex(retriever: Retriever, progress: Progress | None = None) -> int:
-    """Re-embed every stored paper with the embedding model the settings select.
+    """Re-embed every paper with the embedding model the settings select.
 
-    The new vectors go to a staging collection that replaces the old one only when complete;
-    after an interruption, running it again finishes the job.
-    """
-    library, settings = retriever.store, retriever.settings
-    library.check_writable()
-    staging = open_store(settings.model_copy(update={"collection": f"{settings.collection}-reindex"}))
-    papers = library.papers()
-    with retriever.writing():
-        if papers:
-            staging.clear()
-            if progress:
-                progress(0, len(papers))
-            write_papers(papers, staging, settings, progress)
-        mark_stale(settings.data_dir)
-        library.replace_with(staging)
-    return len(library.papers())
+    The old vectors go first; meanwhile the papers are found by title and BM25, and by meaning as
+    they are embedded again. Interrupted, running it again (or `papers embed`) finishes the job
+    without embedding anything twice."""
+    store, settings = retriever.store, retriever.settings
+    store.check_writable()
+    store.start_reindex()
+    embed_pending(store, settings, progress)
+    store.finish_reindex()
+    return store.embedded_share()[1]

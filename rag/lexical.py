@@ -1,4 +1,7 @@
-"""The BM25 index (bm25s) over the same chunks as Chroma, kept in the library folder."""
+"""The BM25 index (bm25s) over the catalogue's chunks, kept in the library folder.
+
+It is stamped with the catalogue's version, so every process sharing the folder can tell whether it
+is current: one process rebuilds it after writing, under a file lock, and the others load it."""
 
 from __future__ import annotations
 
@@ -9,11 +12,13 @@ from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
+from filelock import FileLock
 
+from rag.catalogue import LexicalRows
 from rag.settings import Settings
 
-STALE_MARK = "STALE"
 CHUNKS_FILE = "chunks.json"
+VERSION_FILE = "version"
 INDEX_FILE = "params.index.json"
 """Written by bm25s's save; absent when there was nothing to index."""
 
@@ -35,20 +40,22 @@ def _tokenize(texts: list[str], return_ids: bool):
 
 @dataclass
 class LexicalIndex:
-    """A bm25s index plus, per row, the chunk id, paper id and date it stands for."""
+    """A bm25s index plus, per row, the chunk id, paper id and date it stands for, and the version
+    of the catalogue it was built from."""
 
     folder: Path
     retriever: object
     chunk_ids: list[str]
     paper_ids: list[str]
     date_nums: np.ndarray
+    version: int
 
     @classmethod
-    def build(cls, folder: Path, chunk_ids: list[str], texts: list[str], metadatas: list[dict]) -> LexicalIndex:
+    def build(cls, folder: Path, rows: LexicalRows) -> LexicalIndex:
         """Write to a fresh folder and swap it in, so a crash never leaves half an index."""
         import bm25s
 
-        tokenized = _tokenize(texts, return_ids=True) if texts else None
+        tokenized = _tokenize(rows.texts, return_ids=True) if rows.texts else None
         building = folder.with_name(folder.name + ".building")
         shutil.rmtree(building, ignore_errors=True)
         building.mkdir(parents=True)
@@ -56,12 +63,9 @@ class LexicalIndex:
             retriever = bm25s.BM25()
             retriever.index(tokenized, show_progress=False)
             retriever.save(str(building))
-        rows = {
-            "chunk_ids": chunk_ids,
-            "paper_ids": [m["paper_id"] for m in metadatas],
-            "date_nums": [int(m.get("date_num", 0)) for m in metadatas],
-        }
-        (building / CHUNKS_FILE).write_text(json.dumps(rows))
+        table = {"chunk_ids": rows.chunk_ids, "paper_ids": rows.paper_ids, "date_nums": rows.date_nums}
+        (building / CHUNKS_FILE).write_text(json.dumps(table))
+        (building / VERSION_FILE).write_text(str(rows.version))
         old = folder.with_name(folder.name + ".old")
         shutil.rmtree(old, ignore_errors=True)
         if folder.exists():
@@ -76,14 +80,16 @@ class LexicalIndex:
 
         rows = json.loads((folder / CHUNKS_FILE).read_text())
         retriever = bm25s.BM25.load(str(folder)) if (folder / INDEX_FILE).exists() else None
-        return cls(folder, retriever, rows["chunk_ids"], rows["paper_ids"], np.array(rows["date_nums"]))
+        return cls(folder, retriever, rows["chunk_ids"], rows["paper_ids"], np.array(rows["date_nums"]),
+                   int((folder / VERSION_FILE).read_text()))
 
     @staticmethod
-    def is_usable(folder: Path, chunk_count: int) -> bool:
-        """False after an interrupted write or when Chroma changed behind the index's back."""
-        if (folder.parent / STALE_MARK).exists() or not (folder / CHUNKS_FILE).exists():
-            return False
-        return len(json.loads((folder / CHUNKS_FILE).read_text())["chunk_ids"]) == chunk_count
+    def stamp(folder: Path) -> int | None:
+        """The catalogue version the index in `folder` was built from; None when there is none."""
+        try:
+            return int((folder / VERSION_FILE).read_text())
+        except (OSError, ValueError):
+            return None
 
     def search(self, query: str, n: int, mask: np.ndarray | None = None) -> list[tuple[int, float]]:
         """Rows and scores of the best chunks, best first; `mask` limits which rows may match."""
@@ -100,20 +106,28 @@ class LexicalIndex:
         return [(int(r), float(s)) for r, s in zip(rows[0], scores[0]) if s > 0]
 
 
+def index_folder(store, settings: Settings) -> Path:
+    """The library's shared index, or a read-only library's own copy."""
+    return store.scratch_dir / "bm25" if store.scratch_dir else settings.bm25_dir
+
+
+def rebuild_lock(store, settings: Settings) -> FileLock:
+    """Held by the one process that writes the library and rebuilds its index: the others wait for
+    that index, or keep the one they have, instead of each rebuilding it."""
+    folder = index_folder(store, settings)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    return FileLock(folder.with_name(folder.name + ".lock"))
+
+
+def current(store, settings: Settings, version: int) -> LexicalIndex | None:
+    """An index on disk built from this version of the catalogue (a read-only library may use the
+    shared one), or None."""
+    for folder in dict.fromkeys([index_folder(store, settings), settings.bm25_dir]):
+        if LexicalIndex.stamp(folder) == version:
+            return LexicalIndex.load(folder)
+    return None
+
+
 def rebuild(store, settings: Settings) -> LexicalIndex:
-    """BM25 rebuilt from what Chroma holds, so the two never disagree for long; a read-only
-    library keeps the rebuilt index in its private copy."""
-    if store.scratch_dir:
-        return LexicalIndex.build(store.scratch_dir / "bm25", *store.all_chunks())
-    index = LexicalIndex.build(settings.bm25_dir, *store.all_chunks())
-    clear_stale(settings.data_dir)
-    return index
-
-
-def mark_stale(data_dir: Path) -> None:
-    data_dir.mkdir(parents=True, exist_ok=True)
-    (data_dir / STALE_MARK).touch()
-
-
-def clear_stale(data_dir: Path) -> None:
-    (data_dir / STALE_MARK).unlink(missing_ok=True)
+    """BM25 rebuilt from the catalogue, every paper the library holds, embedded or not."""
+    return LexicalIndex.build(index_folder(store, settings), store.lexical_rows())

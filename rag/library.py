@@ -111,10 +111,9 @@ class Library:
 
     def papers(self, query: str = "", limit: int | None = None, offset: int = 0) -> PaperPage:
         """Papers by title; `query` keeps those whose title, id or authors contain it."""
-        wanted = query.strip().casefold()
-        found = [p for p in self.store.papers() if wanted in f"{p.title}\n{p.id}\n{' '.join(p.authors)}".casefold()]
-        end = None if limit is None else offset + limit
-        return PaperPage(total=len(found), items=[PaperInfo.of(p) for p in found[offset:end]])
+        found, total = self.store.papers_page(query, offset, limit)
+        embedded, papers = self.store.embedded_share()
+        return PaperPage(total=total, items=[PaperInfo.of(p) for p in found], papers=papers, embedded=embedded)
 
     def paper(self, paper_id: str, where: str = "`papers list`") -> PaperDetail:
         """One paper by its exact id; `where` tells the user how to list the ids."""
@@ -132,20 +131,33 @@ class Library:
         return find_paper(self.store, name)
 
     def stats(self) -> Stats:
-        papers = self.store.papers()
-        return Stats(library=self.location, papers=len(papers), chunks=self.store.count(),
-                     embeddings=self.store.built_with,
-                     source_files=sorted({p.source_file for p in papers if p.source_file}))
+        embedded, papers = self.store.embedded_share()
+        return Stats(library=self.location, papers=papers, embedded=embedded, chunks=self.store.count(),
+                     embeddings=self.store.built_with, source_files=self.store.source_files())
 
     def ingest(self, paths: Sequence[Path], format: str | None = None, progress: IngestProgress | None = None,
                keep_partial: bool = False, names: Sequence[str] | None = None) -> IngestReport:
         """`names` are what messages and the papers' `source` call the files (an upload's own names),
-        when they are not the paths' names."""
+        when they are not the paths' names. The papers are searchable by title and BM25 once they
+        are read; `progress` then hears (papers embedded, papers to embed)."""
         reading = ingesting.read_all(list(paths), format, keep_partial, names)
         with self._writing:
-            report = ingesting.add(reading, self.retriever, progress)
+            report = ingesting.add(reading, self.retriever)
         log.info("ingested %s: %s", ", ".join(map(str, paths)), report.summary())
+        try:
+            self.embed(progress)
+        except PapersError as exc:
+            raise type(exc)(f"{report.summary()}: the papers are in the library and found by title and BM25, but "
+                            f"embedding them stopped. {exc} Run `papers embed` to finish.") from exc
         return report
+
+    def embed(self, progress: IngestProgress | None = None) -> int:
+        """Embed the chunks not embedded yet (an ingest or re-index stopped part way); returns how
+        many papers. Searches go on meanwhile, dense ones over what is embedded."""
+        embedded = ingesting.embed_pending(self.store, self.settings, progress)
+        if embedded:
+            log.info("embedded %d papers", embedded)
+        return embedded
 
     def remove(self, paper_id: str, where: str = "`papers list`") -> None:
         with self._writing:
@@ -221,7 +233,7 @@ class Library:
             papers = [p for p in papers if p.source_file in (source, Path(source).name)]
             source = papers[0].source_file if papers else source
         if not papers:
-            files = sorted({p.source_file for p in self.store.papers() if p.source_file})
+            files = self.store.source_files()
             raise NotFound(no_papers_from(source, files)) if files else PapersError(EMPTY_LIBRARY)
         return brief(papers, self.store.paper_vectors(source), self.model, self.settings, progress)
 

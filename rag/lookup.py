@@ -17,11 +17,11 @@ def find_paper(store: Store, name: str) -> Paper:
     paper = store.paper(name)
     if paper:
         return paper
-    papers = store.papers()
-    wanted = name.casefold()
-    exact = [p for p in papers if p.title.casefold() == wanted]
+    exact = store.titled(name)
     if exact:
         return exact[0]
+    papers = store.papers()
+    wanted = name.casefold()
     containing = [p for p in papers if wanted in p.title.casefold()]
     if len(containing) == 1:
         return containing[0]

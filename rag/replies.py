@@ -54,6 +54,9 @@ class PaperDetail(PaperInfo):
 class PaperPage(Reply):
     total: int = Field(description="Papers matching the filter, before paging.")
     items: list[PaperInfo]
+    papers: int = Field(0, description="Papers in the whole library.")
+    embedded: int = Field(0, description="Papers of the whole library whose passages are all embedded (found by "
+                          "meaning too); the others are found by title and BM25 until `papers embed` is done.")
 
 
 class SearchHit(Reply):
@@ -274,7 +277,9 @@ class Job(Reply):
 class Stats(Reply):
     library: str = Field(description="The library folder, or the Chroma server it lives on.")
     papers: int
-    chunks: int = Field(description="Passages stored (each embedded and indexed for BM25).")
+    embedded: int = Field(description="Papers whose passages are all embedded; the others are found by title and "
+                          "BM25 until `papers embed` (or the ingest under way) has embedded them.")
+    chunks: int = Field(description="Passages stored (each indexed for BM25, and embedded in turn).")
     embeddings: str = Field(description="The embedding model that built the library.")
     source_files: list[str] = Field(description="Names of the files the papers were read from.")
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections import defaultdict
 from collections.abc import Iterator
@@ -10,13 +11,16 @@ from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
+from filelock import Timeout
 
 from rag.embeddings import get_embedder
 from rag.errors import PapersError, TooLarge
-from rag.lexical import LexicalIndex, rebuild
+from rag.lexical import LexicalIndex, current, rebuild, rebuild_lock
 from rag.replies import SearchHit
 from rag.settings import Settings
-from rag.store import Store, date_number, open_store
+from rag.store import Store, date_range, open_store
+
+log = logging.getLogger(__name__)
 
 Mode = Literal["hybrid", "dense", "bm25"]
 
@@ -50,11 +54,7 @@ class Filters:
     def date_bounds(self) -> tuple[int, int] | None:
         """Inclusive date_num range: a partial date_to ("2024", "2024-03") covers its whole
         year or month, and papers without a date (date_num 0) fall outside any date filter."""
-        if not (self.date_from or self.date_to):
-            return None
-        digits = self.date_to.replace("-", "")
-        high = int(digits.ljust(8, "9")) if digits.isdigit() else 99999999
-        return max(date_number(self.date_from), 1), high
+        return date_range(self.date_from, self.date_to)
 
 
 def checked_query(text: str, settings: Settings) -> str:
@@ -79,9 +79,10 @@ def checked_query(text: str, settings: Settings) -> str:
 class Retriever:
     """Holds the open store and BM25 index so repeated questions pay for neither again.
 
-    Searches run on several threads at once: one of them loads or rebuilds a stale BM25 index while
-    the others wait for it. Another process's ingest is noticed by Chroma's count changing; this
-    process's own writes keep the index in use until they are done (`writing`), then rebuild it once.
+    Searches run on several threads at once: one of them loads a changed BM25 index while the
+    others wait for it. A change to the library (by this process or another sharing its folder) is
+    noticed by the catalogue's version: the process that wrote it rebuilds the shared index once,
+    under a file lock, and the others load it, keeping the index they have until it is ready.
     """
 
     def __init__(self, settings: Settings, store: Store | None = None) -> None:
@@ -95,34 +96,46 @@ class Retriever:
         with self._lexical_lock:
             if self._writers and self._lexical is not None:
                 return self._lexical
-            count = self.store.count()
-            if self._lexical is None or len(self._lexical.chunk_ids) != count:
-                folder = self.settings.bm25_dir
-                usable = LexicalIndex.is_usable(folder, count)
-                self._lexical = LexicalIndex.load(folder) if usable else rebuild(self.store, self.settings)
+            version = self.store.version()
+            if self._lexical is None or self._lexical.version != version:
+                self._lexical = current(self.store, self.settings, version) or self._rebuilt_elsewhere_or_here()
             return self._lexical
+
+    def _rebuilt_elsewhere_or_here(self) -> LexicalIndex:
+        """While another process holds the lock (it writes, then rebuilds), keep the index in hand;
+        with none, wait for that process's index. Rebuild only when nobody else is at it (the writer
+        was killed, or the library was made before its index was stamped)."""
+        lock = rebuild_lock(self.store, self.settings)
+        try:
+            lock.acquire(timeout=0 if self._lexical is not None else -1)
+        except Timeout:
+            return self._lexical
+        try:
+            return current(self.store, self.settings, self.store.version()) or rebuild(self.store, self.settings)
+        finally:
+            lock.release()
 
     @contextmanager
     def writing(self) -> Iterator[None]:
-        """Around this process's writes to the store: searches meanwhile use the index as it was, and
-        the index is rebuilt once, at the end, while searches wait. Interrupted (Ctrl-C), the index
-        is left marked stale, for the next run to rebuild."""
+        """Around this process's writes to the library: searches meanwhile use the index as it was,
+        other processes sharing the folder keep theirs, and the index is rebuilt once, at the end.
+        Interrupted (Ctrl-C), the index is left as it was, for the next search to rebuild."""
         with self._lexical_lock:
             self._writers += 1
-        rebuilt = False
+        lock = rebuild_lock(self.store, self.settings)
+        lock.acquire()
+        rebuilt = None
         try:
             yield
-            rebuilt = True
+            rebuilt = rebuild(self.store, self.settings)
         except Exception:
-            rebuilt = True
+            rebuilt = rebuild(self.store, self.settings)
             raise
         finally:
+            lock.release()
             with self._lexical_lock:
                 self._writers -= 1
-                if rebuilt and not self._writers:
-                    self._lexical = rebuild(self.store, self.settings)
-                elif not self._writers:
-                    self._lexical = None
+                self._lexical = rebuilt or self._lexical
 
     def search(
         self, query: str, k: int | None = None, filters: Filters = Filters(), mode: Mode = "hybrid"
@@ -130,8 +143,11 @@ class Retriever:
         query = checked_query(query, self.settings)
         k = k or self.settings.top_k
         n = self.settings.candidates
-        rankings: list[list[tuple[str, str, str]]] = []
+        rankings: list[list[tuple[str, str, str] | None]] = []
         similarity: dict[str, float] = {}
+        if mode == "dense" and (waiting := self.store.pending_papers()):
+            log.warning("%d papers are not embedded yet: dense search leaves them out until `papers embed` "
+                        "has embedded them.", waiting)
         if mode in ("hybrid", "dense"):
             self.store.check_embedding_model()  # before the query costs an embedding call
             embedding = get_embedder(self.settings).embed([query])[0]
@@ -139,7 +155,13 @@ class Retriever:
             rankings.append([(h.chunk_id, h.paper_id, h.passage) for h in hits])
             similarity = {h.chunk_id: 1.0 - h.distance for h in hits}
         if mode in ("hybrid", "bm25"):
-            rankings.append(self._lexical_ranking(query, n, filters))
+            lexical = self._lexical_ranking(query, n, filters)
+            rankings.append(lexical)
+            if mode == "hybrid" and (waiting := self.store.unembedded([chunk_id for chunk_id, _, _ in lexical])):
+                # A chunk without a vector yet stands in the dense ranking at its BM25 rank, so that
+                # it is not outranked for lacking one while the library is being embedded.
+                waiting -= similarity.keys()
+                rankings.append([entry if entry[0] in waiting else None for entry in lexical])
         return self._fuse(rankings, similarity, k)
 
     def _lexical_ranking(self, query: str, n: int, filters: Filters) -> list[tuple[str, str, str]]:
@@ -147,12 +169,14 @@ class Retriever:
         rows = index.search(query, n, filters.lexical_mask(index))
         chunk_ids = [index.chunk_ids[row] for row, _ in rows]
         passages = self.store.passages(chunk_ids)
-        return [(cid, index.paper_ids[row], passages[cid]) for cid, (row, _) in zip(chunk_ids, rows)]
+        # An index another process has not rebuilt yet may hold chunks the library no longer has.
+        return [(cid, index.paper_ids[row], passages[cid]) for cid, (row, _) in zip(chunk_ids, rows) if cid in passages]
 
     def _fuse(
-        self, rankings: list[list[tuple[str, str, str]]], similarity: dict[str, float], k: int
+        self, rankings: list[list[tuple[str, str, str] | None]], similarity: dict[str, float], k: int
     ) -> list[SearchHit]:
-        """Reciprocal rank fusion per chunk; a paper scores as its best chunk.
+        """Reciprocal rank fusion per chunk (None holds a rank no chunk takes); a paper scores as its
+        best chunk.
 
         Each paper also keeps its best dense cosine similarity, an absolute measure of how well
         it matches, which tells "nothing relevant" apart from "the best of a close race".
@@ -160,12 +184,15 @@ class Retriever:
         fused: dict[str, float] = defaultdict(float)
         owner: dict[str, tuple[str, str]] = {}
         for ranking in rankings:
-            for rank, (chunk_id, paper_id, passage) in enumerate(ranking):
+            for rank, entry in enumerate(ranking):
+                if entry is None:
+                    continue
+                chunk_id, paper_id, passage = entry
                 fused[chunk_id] += 1.0 / (self.settings.rrf_k + rank + 1)
                 owner[chunk_id] = (paper_id, passage)
         papers: dict[str, SearchHit] = {}
-        # A paper is in the library once its first chunk (title, record) has landed; chunks of a
-        # paper whose write was interrupted stay out until a rerun completes it.
+        # A paper is in the library while the catalogue holds it: vectors of one being removed,
+        # or replaced, stay out.
         titles = self.store.titles(list({paper_id for paper_id, _ in owner.values()}))
         for chunk_id in sorted(fused, key=fused.get, reverse=True):
             paper_id, passage = owner[chunk_id]

@@ -35,7 +35,7 @@ class Settings(BaseSettings):
 
     data_dir: Path = Field(
         default_factory=_default_data_dir,
-        description="Library folder: Chroma's files, the BM25 index and the digest cache "
+        description="Library folder: the catalogue of papers, Chroma's files, the BM25 index and the digest cache "
         "(default $XDG_DATA_HOME/papers, i.e. ~/.local/share/papers).",
     )
     cache_dir: Path = Field(

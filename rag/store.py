@@ -1,26 +1,35 @@
-"""Chroma behind one module: chunks with their vectors, and each paper's record on its first chunk."""
+"""The library's storage behind one module: the catalogue (`rag.catalogue`, SQLite) holds every paper
+and chunk and says which are embedded; Chroma holds the vectors, each with its paper's record in
+its metadata for filtered dense queries.
+
+Writes go in an order that leaves a usable library wherever they stop: catalogue rows first (the
+papers are listed and searchable by title and BM25 at once), then the vectors, then the chunks
+marked embedded. A library made before the catalogue existed gets one built from Chroma when it is
+first opened."""
 
 from __future__ import annotations
 
 import os
 import shutil
+import sqlite3
 import tempfile
 import time
-from collections.abc import Iterable
+from collections import defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from filelock import FileLock
 
 from rag import chroma_client
+from rag.catalogue import AUTHOR_SEPARATOR, Catalogue, date_number, date_range, groups
 from rag.chunking import Chunk
 from rag.embeddings import embedding_model_id
 from rag.errors import PapersError, Unavailable
 from rag.paper import Paper
 from rag.settings import Settings
-
-AUTHOR_SEPARATOR = "; "
 
 
 @dataclass(frozen=True)
@@ -30,12 +39,6 @@ class ChunkHit:
     title: str
     passage: str
     distance: float
-
-
-def date_number(date: str) -> int:
-    """ISO date as a sortable integer (2024-03 -> 20240300) so Chroma can filter ranges on it."""
-    digits = date.replace("-", "")
-    return int(digits.ljust(8, "0")) if digits.isdigit() else 0
 
 
 def _paper_metadata(paper: Paper, chunk: Chunk, n_chunks: int) -> dict[str, Any]:
@@ -85,11 +88,19 @@ def _exists_read_only(folder: Path) -> bool:
     return folder.is_dir() and not writable
 
 
+
+CATALOGUE_FILES = ("catalogue.sqlite", "catalogue.sqlite-wal")
+REINDEXING = "reindexing"
+"""Catalogue flag: a re-index cleared the vectors and is not finished."""
+
+
 class Store:
-    """The Chroma collection of one library, embedded in the library folder or on a Chroma server.
+    """One library: its catalogue in the library folder, its vectors in a Chroma collection embedded
+    in the library folder or on a Chroma server (the catalogue stays in the library folder, which
+    replicas of a service share).
 
     A library folder this process cannot write (a shared, mounted folder) is read from a private
-    copy of its Chroma files, as Chroma writes to its database even to read it; writes are refused.
+    copy of its files, as Chroma and SQLite's WAL write even to read; writes are refused.
     """
 
     def __init__(self, settings: Settings, embedding_model: str) -> None:
@@ -113,6 +124,7 @@ class Store:
             raise Unavailable(chroma_client.open_failure(exc, settings)) from exc
         self.embedding_model = embedding_model
         self.built_with = (self._collection.metadata or {}).get("embedding_model", embedding_model)
+        self.catalogue = self._open_catalogue(settings)
 
     def _local_path(self, settings: Settings) -> Path:
         if not self.read_only:
@@ -123,11 +135,45 @@ class Store:
         shutil.copytree(settings.chroma_dir, copy, copy_function=shutil.copyfile)  # files: writable
         for folder, _, _ in os.walk(copy):
             os.chmod(folder, 0o700)  # copytree gives folders the originals' read-only modes
+        for name in CATALOGUE_FILES:
+            if (settings.data_dir / name).exists():
+                shutil.copyfile(settings.data_dir / name, Path(self._snapshot.name) / name)
         return copy
+
+    def _open_catalogue(self, settings: Settings) -> Catalogue:
+        """The catalogue, built from Chroma the first time a library made before it is opened."""
+        folder = self.scratch_dir or settings.data_dir
+        folder.mkdir(parents=True, exist_ok=True)
+        try:
+            catalogue = Catalogue(folder / CATALOGUE_FILES[0])
+            if not catalogue.flag("migrated"):
+                catalogue.migrate(self._papers_in_chroma)
+        except sqlite3.Error as exc:
+            raise Unavailable(f"Could not open the library's catalogue {folder / CATALOGUE_FILES[0]}: {exc}. "
+                              "Move it aside: it is rebuilt from Chroma's papers when the library is "
+                              "next opened (papers not embedded yet are then lost: ingest their files "
+                              "again).") from exc
+        return catalogue
+
+    def _papers_in_chroma(self) -> Iterator[tuple[Paper, list[Chunk]]]:
+        """The complete papers of a Chroma-only library: those whose first chunk (written last,
+        with the paper's record) landed, with all the chunks it counts."""
+        ids, texts, metadatas = self.all_chunks()
+        chunks: dict[str, dict[int, Chunk]] = defaultdict(dict)
+        for chunk_id, text, metadata in zip(ids, texts, metadatas):
+            index = metadata["chunk_index"]
+            chunks[metadata["paper_id"]][index] = Chunk(chunk_id, metadata["paper_id"], index, text,
+                                                        metadata["passage"])
+        for metadata in metadatas:
+            if metadata["chunk_index"] == 0:
+                held = chunks[metadata["paper_id"]]
+                wanted = [held.get(index) for index in range(metadata["n_chunks"])]
+                if all(wanted):
+                    yield paper_from_metadata(metadata), wanted
 
     @property
     def scratch_dir(self) -> Path | None:
-        """Where a read-only library may keep what it builds for itself (its BM25 index)."""
+        """Where a read-only library keeps what it builds for itself (its catalogue and BM25 index)."""
         return Path(self._snapshot.name) if self._snapshot else None
 
     def check_writable(self) -> None:
@@ -146,95 +192,148 @@ class Store:
             embedding_function=None,
         )
 
-    def clear(self) -> None:
-        name = self._collection.name
-        self._client.delete_collection(name)
-        self._collection = self._open_collection(name, self.embedding_model)
-        self.built_with = self.embedding_model
-
-    def replace_with(self, staging: Store) -> None:
-        """Swap a complete staging collection in under this collection's name."""
-        name = self._collection.name
-        self._client.delete_collection(name)
-        staging._collection.modify(name=name)
-        self._collection = staging._collection
-        self.built_with = staging.built_with
-
     def check_embedding_model(self) -> None:
         """Vectors from two models don't compare: refuse rather than return nonsense."""
-        if self.count() and self.built_with != self.embedding_model:
+        if self.vector_count() and self.built_with != self.embedding_model:
             raise PapersError(
                 f"This library was indexed with the embedding model '{self.built_with}', but the "
                 f"settings select '{self.embedding_model}'. Re-index with `papers reindex`, or set "
                 f"PAPERS_EMBEDDING_BACKEND/PAPERS_EMBEDDING_MODEL back to the model that built it."
             )
 
+    # --- the catalogue: what the library holds ------------------------------------------------------
+
     def count(self) -> int:
+        """Chunks in the library, embedded or not."""
+        return self.catalogue.count_chunks()
+
+    def vector_count(self) -> int:
         return self._collection.count()
 
+    def version(self) -> int:
+        """Goes up with every change to the library's chunks: what a BM25 index is stamped with."""
+        return self.catalogue.version()
+
+    def embedded_share(self) -> tuple[int, int]:
+        """(papers whose every chunk is embedded, papers)."""
+        papers, embedded = self.catalogue.count_papers()
+        return embedded, papers
+
     def content_hashes(self) -> dict[str, str]:
-        """paper id -> content hash of the version stored; written last, so it marks a complete paper."""
-        records = self._collection.get(where={"chunk_index": 0}, include=["metadatas"])
-        return {m["paper_id"]: m["content_hash"] for m in records["metadatas"]}
-
-    def write(self, items: Iterable[tuple[Paper, list[Chunk], list[list[float]]]]) -> None:
-        """Upsert papers so that an interruption at any point leaves a usable library.
-
-        Later chunks go first, then stale chunks of a shortened paper are deleted, and each
-        paper's first chunk (which holds its content hash) goes last. A rerun redoes any paper
-        whose first chunk did not land.
-        """
-        items = list(items)
-        if items and self.built_with != self.embedding_model and not self.count():
-            # An empty collection stamped by another model (e.g. opened under another backend).
-            self._collection.modify(metadata={"embedding_model": self.embedding_model})
-            self.built_with = self.embedding_model
-        rest = [(p, c, e, len(cs)) for p, cs, es in items for c, e in zip(cs, es) if c.index > 0]
-        first = [(p, c, e, len(cs)) for p, cs, es in items for c, e in zip(cs, es) if c.index == 0]
-        self._upsert(rest)
-        for paper, chunks, _ in items:
-            self._collection.delete(
-                where={"$and": [{"paper_id": paper.id}, {"chunk_index": {"$gte": len(chunks)}}]}
-            )
-        self._upsert(first)
-
-    def _upsert(self, group: list[tuple[Paper, Chunk, list[float], int]]) -> None:
-        if group:
-            self._collection.upsert(
-                ids=[c.id for _, c, _, _ in group],
-                embeddings=[e for _, _, e, _ in group],
-                documents=[c.text for _, c, _, _ in group],
-                metadatas=[_paper_metadata(p, c, n) for p, c, _, n in group],
-            )
-
-    def chunk_ids(self, paper_id: str) -> list[str]:
-        """Every chunk of a paper, those of an unfinished write included."""
-        return self._collection.get(where={"paper_id": paper_id}, include=[])["ids"]
-
-    def delete(self, chunk_ids: list[str]) -> None:
-        self._collection.delete(ids=chunk_ids)
+        """paper id -> content hash of the version stored."""
+        return self.catalogue.content_hashes()
 
     def papers(self) -> list[Paper]:
-        records = self._collection.get(where={"chunk_index": 0}, include=["metadatas"])
-        return sorted((paper_from_metadata(m) for m in records["metadatas"]), key=lambda p: p.title.casefold())
+        """Every paper, by title (casefold)."""
+        return self.catalogue.papers()
+
+    def papers_page(self, query: str = "", offset: int = 0, limit: int | None = None, source: str = "",
+                    date_from: str = "", date_to: str = "") -> tuple[list[Paper], int]:
+        """Papers by title (casefold) whose title, id or authors contain `query` (any case), read
+        from the file `source`, dated within `date_from`..`date_to` (inclusive, partial dates; an
+        undated paper falls outside any date filter): the page and the number matching in all."""
+        return self.catalogue.page(query.strip(), offset, limit, source, date_range(date_from, date_to))
+
+    def source_files(self) -> list[str]:
+        return self.catalogue.source_files()
 
     def paper(self, paper_id: str) -> Paper | None:
         return self.papers_by_id([paper_id]).get(paper_id)
 
-    def papers_by_id(self, paper_ids: list[str]) -> dict[str, Paper]:
-        return {m["paper_id"]: paper_from_metadata(m) for m in self._metadatas([f"{p}#0" for p in paper_ids])}
+    def titled(self, title: str) -> list[Paper]:
+        """The papers of exactly this title, case set aside, by id."""
+        return self.catalogue.titled(title)
 
-    def _metadatas(self, ids: list[str]) -> list[dict[str, Any]]:
-        return self._collection.get(ids=ids, include=["metadatas"])["metadatas"] if ids else []
+    def papers_by_id(self, paper_ids: list[str]) -> dict[str, Paper]:
+        return self.catalogue.papers_by_id(paper_ids)
 
     def passages(self, chunk_ids: list[str]) -> dict[str, str]:
-        return {f"{m['paper_id']}#{m['chunk_index']}": m["passage"] for m in self._metadatas(chunk_ids)}
+        return self.catalogue.passages(chunk_ids)
 
     def titles(self, paper_ids: list[str]) -> dict[str, str]:
-        return {m["paper_id"]: m["title"] for m in self._metadatas([f"{p}#0" for p in paper_ids])}
+        return self.catalogue.titles(paper_ids)
+
+    def lexical_rows(self):
+        return self.catalogue.lexical_rows()
+
+    # --- writes ----------------------------------------------------------------------------------
+
+    def add(self, papers: list[tuple[Paper, list[Chunk]]]) -> None:
+        """New and changed papers with their chunks, searchable by title and BM25 once this returns;
+        `ingest.embed_pending` gives them vectors. A changed paper's old vectors go first, so none
+        stands for text the paper no longer has; its chunks are marked pending before, so that
+        wherever this stops, the catalogue never calls a chunk embedded that Chroma lacks."""
+        changed = list(self.catalogue.titles([paper.id for paper, _ in papers]))
+        if changed:
+            self.catalogue.mark_pending(changed)
+            for group in groups(changed, 500):
+                self._collection.delete(where={"paper_id": {"$in": group}})
+        self.catalogue.add(papers)
+
+    def pending(self, max_papers: int) -> list[tuple[Paper, int, list[Chunk]]]:
+        """The next papers with chunks to embed: (paper, its number of chunks, those chunks)."""
+        return self.catalogue.pending(max_papers)
+
+    def unembedded(self, chunk_ids: list[str]) -> set[str]:
+        """Those of these chunks that have no vector yet."""
+        return self.catalogue.unembedded(chunk_ids)
+
+    def pending_papers(self) -> int:
+        embedded, papers = self.embedded_share()
+        return papers - embedded
+
+    def embedding(self) -> FileLock:
+        """Held while a process embeds this library's pending chunks: another one waits for it and
+        then finds them embedded, instead of embedding the same chunks at the same time."""
+        return FileLock(self.data_dir / "embedding.lock")
+
+    def held_vectors(self, chunks: list[Chunk]) -> list[Chunk]:
+        """The chunks Chroma already holds a vector of for the same text (an embedding interrupted
+        after Chroma took a batch, before the catalogue marked it)."""
+        if not chunks:
+            return []
+        held = self._collection.get(ids=[c.id for c in chunks], include=["documents"])
+        documents = dict(zip(held["ids"], held["documents"]))
+        return [c for c in chunks if documents.get(c.id) == c.text]
+
+    def save_vectors(self, items: list[tuple[Paper, int, Chunk, list[float]]], held: list[Chunk]) -> None:
+        """Vectors into Chroma, then their chunks (and those `held` already) marked embedded."""
+        if items and self.built_with != self.embedding_model and not self.vector_count():
+            # An empty collection stamped by another model (e.g. opened under another backend).
+            self._collection.modify(metadata={"embedding_model": self.embedding_model})
+            self.built_with = self.embedding_model
+        if items:
+            self._collection.upsert(
+                ids=[c.id for _, _, c, _ in items],
+                embeddings=[v for _, _, _, v in items],
+                documents=[c.text for _, _, c, _ in items],
+                metadatas=[_paper_metadata(p, c, n) for p, n, c, _ in items],
+            )
+        self.catalogue.mark_embedded([c for _, _, c, _ in items] + held)
+
+    def remove(self, paper_id: str) -> bool:
+        """Chroma's vectors first, then the catalogue's rows; False when the library holds no such paper."""
+        self._collection.delete(where={"paper_id": paper_id})
+        return self.catalogue.remove(paper_id)
+
+    def start_reindex(self) -> None:
+        """Every chunk to be embedded again by the model the settings select, into a new collection.
+        Run again after an interruption, the vectors already made are kept."""
+        if not self.catalogue.flag(REINDEXING):
+            name = self._collection.name
+            self._client.delete_collection(name)
+            self._collection = self._open_collection(name, self.embedding_model)
+            self.built_with = self.embedding_model
+            self.catalogue.set_flag(REINDEXING, True)
+        self.catalogue.mark_pending()
+
+    def finish_reindex(self) -> None:
+        self.catalogue.set_flag(REINDEXING, False)
+
+    # --- Chroma: the vectors -----------------------------------------------------------------------
 
     def all_chunks(self) -> tuple[list[str], list[str], list[dict[str, Any]]]:
-        """Every chunk's id, text and metadata, in pages (Chroma caps a single get)."""
+        """Every vector's chunk id, text and metadata, in pages (Chroma caps a single get)."""
         ids: list[str] = []
         texts: list[str] = []
         metadatas: list[dict[str, Any]] = []
@@ -268,7 +367,7 @@ class Store:
 
     def query(self, embedding: list[float], n: int, where: dict | None = None) -> list[ChunkHit]:
         self.check_embedding_model()
-        total = self.count()
+        total = self.vector_count()
         if not total:
             return []
         result = self._query_index(

@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import re
 import shutil
 import signal
-import sqlite3
 import subprocess
-import time
+import sys
 from collections import Counter
-from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -21,7 +20,6 @@ from test_service import client_for
 from test_service_safety import wait_for_job
 
 from conftest import (
-    PAPERS_CLI,
     arxiv_record,
     cli_env,
     copy_library,
@@ -38,7 +36,7 @@ from rag.chunking import chunk_paper
 from rag.cli import main
 from rag.embeddings import LOCAL_MODEL_ID, MAX_TOKENS, LocalMiniLM, get_embedder
 from rag.errors import PapersError
-from rag.lexical import STALE_MARK, LexicalIndex
+from rag.lexical import LexicalIndex
 from rag.library import Library
 from rag.paper import Paper
 from rag.replies import as_json
@@ -99,7 +97,8 @@ def snapshot(settings: Settings):
 
 
 def assert_complete(settings: Settings, papers: list[Paper]) -> None:
-    """Each paper exactly once with exactly its chunks, the current version, BM25 in step."""
+    """Each paper exactly once with exactly its chunks, the current version, every chunk embedded,
+    BM25 in step."""
     store = store_of(settings)
     ids, _, metadatas = store.all_chunks()
     assert len(ids) == len(set(ids)), [i for i, n in Counter(ids).items() if n > 1]
@@ -107,8 +106,9 @@ def assert_complete(settings: Settings, papers: list[Paper]) -> None:
     assert set(ids) == expected
     assert store.content_hashes() == {p.id: p.content_hash for p in papers}
     assert sorted(p.id for p in store.papers()) == sorted(p.id for p in papers)
-    assert not (settings.data_dir / STALE_MARK).exists()
-    assert LexicalIndex.is_usable(settings.bm25_dir, store.count())
+    assert store.count() == store.vector_count() == len(expected)
+    assert store.embedded_share() == (len(papers), len(papers))
+    assert LexicalIndex.stamp(settings.bm25_dir) == store.version()
 
 
 def papers_file(path: Path, papers: list[Paper], prefix: str = "p") -> tuple[Path, list[Paper]]:
@@ -394,7 +394,7 @@ def test_a_bad_file_raises_and_leaves_the_library_unchanged(tmp_path: Path, name
         ingest([bad], settings)
     assert embed_calls == []
     assert snapshot(settings) == before
-    assert not (settings.data_dir / STALE_MARK).exists()
+    assert LexicalIndex.stamp(settings.bm25_dir) == store_of(settings).version()
 
 
 def test_one_bad_path_among_several_writes_nothing(tmp_path: Path):
@@ -419,17 +419,17 @@ def test_one_bad_path_among_several_writes_nothing(tmp_path: Path):
 # --- interruptions --------------------------------------------------------------------------------
 
 
-def test_interrupted_ingest_leaves_a_usable_library_and_a_rerun_completes(
+def test_interrupted_embedding_leaves_every_paper_searchable_and_a_rerun_embeds_the_rest(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ):
-    settings = library_settings(tmp_path / "lib", embedding_batch_size=64)  # one embed call per write
+    settings = library_settings(tmp_path / "lib", embedding_batch_size=64)  # one embed call per batch
     source, papers = papers_file(tmp_path / "six.jsonl", SAMPLE[10:16])
     monkeypatch.setattr(ingest_module, "PAPERS_PER_WRITE", 2)
     real_embed = LocalMiniLM.embed
     calls = []
 
     def crash_on_second_batch(self, texts):
-        calls.append(len(texts))
+        calls.append(texts)
         if len(calls) == 2:
             raise KeyboardInterrupt
         return real_embed(self, texts)
@@ -439,19 +439,23 @@ def test_interrupted_ingest_leaves_a_usable_library_and_a_rerun_completes(
         ingest([source], settings)
     monkeypatch.setattr(LocalMiniLM, "embed", real_embed)
 
-    assert (settings.data_dir / STALE_MARK).exists()
     store = store_of(settings)
-    assert sorted(p.id for p in store.papers()) == ["p-00", "p-01"]
-    hits = Retriever(settings).search(papers[1].title)
-    assert hits and hits[0].id == "p-01"
-    assert {h.id for h in hits} <= {"p-00", "p-01"}
-    assert all(h.title in (papers[0].title, papers[1].title) for h in hits)
-    assert Retriever(settings).search(papers[4].title, mode="bm25")[0].id in {"p-00", "p-01"}
+    assert sorted(p.id for p in store.papers()) == [p.id for p in papers]  # all listed at once
+    assert store.embedded_share() == (2, 6)
+    assert LexicalIndex.stamp(settings.bm25_dir) == store.version()
+    retriever = Retriever(settings)
+    for paper in papers:  # the unembedded ones too, by BM25 and so by hybrid search
+        for mode in ("hybrid", "bm25"):
+            assert retriever.search(paper.title, k=1, mode=mode)[0].id == paper.id, (paper.id, mode)
+    assert {h.id for h in retriever.search(papers[4].title, mode="dense")} == {"p-00", "p-01"}
 
+    embedded_again = []
+    monkeypatch.setattr(LocalMiniLM, "embed", lambda self, texts: embedded_again.extend(texts) or real_embed(self, texts))
     report = ingest([source], settings)
-    assert report.summary() == "4 added, 2 unchanged, 0 updated, 0 rejected"
+    assert report.summary() == "0 added, 6 unchanged, 0 updated, 0 rejected"
+    assert sorted(embedded_again) == sorted(c.text for p in papers[2:] for c in chunk_paper(p, settings))
     assert_complete(settings, papers)
-    assert Retriever(settings).search(papers[4].title, k=1)[0].id == "p-04"
+    assert Retriever(settings).search(papers[4].title, k=1, mode="dense")[0].id == "p-04"
 
 
 def test_interruption_while_rebuilding_bm25_is_repaired_by_a_rerun(
@@ -467,10 +471,10 @@ def test_interruption_while_rebuilding_bm25_is_repaired_by_a_rerun(
         patch.setattr(retrieval_module, "rebuild", crash)
         with pytest.raises(KeyboardInterrupt):
             ingest([source], settings)
-    assert (settings.data_dir / STALE_MARK).exists()
+    assert LexicalIndex.stamp(settings.bm25_dir) != store_of(settings).version()
     embed_calls.clear()
     assert ingest([source], settings).summary() == "0 added, 2 unchanged, 0 updated, 0 rejected"
-    assert embed_calls == []
+    assert sum(embed_calls) == sum(len(chunk_paper(p, settings)) for p in papers)  # stopped before embedding
     assert_complete(settings, papers)
     assert Retriever(settings).search(papers[1].title, k=1, mode="bm25")[0].id == "p-01"
 
@@ -504,89 +508,71 @@ def test_interruption_while_shortening_a_paper_is_redone_by_a_rerun(
     assert_complete(settings, read_papers(source).papers)
 
 
-def test_papers_whose_first_chunk_did_not_land_stay_out_of_search(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-):
-    """Interrupted between a batch's later chunks and its first chunks: those papers are not in
-    the library yet (`papers list` leaves them out), so search must not return them either."""
-    from chromadb.api.models.Collection import Collection
+KILLED_CLI = """
+import json, os, signal, sys
+from rag import catalogue, ingest, retrieval
+from rag.cli import main
+from rag.embeddings import LocalMiniLM
 
-    settings = library_settings(tmp_path / "lib")
-    done, done_papers = papers_file(tmp_path / "done.jsonl", SAMPLE[60:62], prefix="done")
-    ingest([done], settings)
-    source, papers = papers_file(tmp_path / "half.jsonl", SAMPLE[62:65], prefix="half")
-    real_upsert = Collection.upsert
+ingest.PAPERS_PER_WRITE = 4
+real_embed = LocalMiniLM.embed
 
-    def crash_before_first_chunks(self, *args, **kwargs):
-        if all(i.endswith("#0") for i in kwargs["ids"]):
-            raise KeyboardInterrupt
-        return real_upsert(self, *args, **kwargs)
+def logged_embed(self, texts):
+    vectors = real_embed(self, texts)
+    with open(os.environ["EMBED_LOG"], "a") as log:
+        log.write("".join(json.dumps(text) + "\\n" for text in texts))
+    return vectors
 
-    monkeypatch.setattr(Collection, "upsert", crash_before_first_chunks)
-    with pytest.raises(KeyboardInterrupt):
-        ingest([source], settings)
-    monkeypatch.setattr(Collection, "upsert", real_upsert)
+LocalMiniLM.embed = logged_embed
+owner, name = {"embed": (LocalMiniLM, "embed"), "mark": (catalogue.Catalogue, "mark_embedded"),
+               "bm25": (retrieval, "rebuild")}[os.environ["KILL_IN"]]
+real, calls = getattr(owner, name), []
 
-    store = store_of(settings)
-    assert store.count() > 4  # the later chunks of the half-written papers are there
-    assert sorted(p.id for p in store.papers()) == ["done-00", "done-01"]
-    retriever = Retriever(settings)
-    for mode in ("hybrid", "dense", "bm25"):
-        hits = retriever.search(papers[0].title, k=5, mode=mode)
-        assert hits and {h.id for h in hits} <= {"done-00", "done-01"}, mode
-        assert all(h.title == store.paper(h.id).title for h in hits)
+def killing(*args, **kwargs):
+    calls.append(1)
+    if len(calls) == int(os.environ["KILL_AT"]):
+        os.kill(os.getpid(), signal.SIGKILL)
+    return real(*args, **kwargs)
 
-    assert ingest([source], settings).summary() == "3 added, 0 unchanged, 0 updated, 0 rejected"
-    assert_complete(settings, done_papers + papers)
-    assert Retriever(settings).search(papers[0].title, k=1)[0].id == "half-00"
+setattr(owner, name, killing)
+main(prog_name="papers")
+"""
+"""`papers` that kills itself (SIGKILL) at the KILL_AT-th call of: the embedding model (before it
+embeds the batch), the catalogue's marking of a batch as embedded (after Chroma took its vectors),
+or BM25's rebuild (after the catalogue took the papers); and logs every text it embedded."""
 
 
-def _chunks_logged(data_dir: Path) -> int:
-    """Chunks Chroma has logged, read from its SQLite file without opening a client."""
-    database = data_dir / "chroma" / "chroma.sqlite3"
-    if not database.exists():
-        return 0
-    try:
-        with closing(sqlite3.connect(f"file:{database}?mode=ro", uri=True, timeout=0.5)) as connection:
-            return connection.execute("SELECT count(*) FROM embeddings_queue").fetchone()[0]
-    except sqlite3.Error:
-        return 0
+def test_an_ingest_killed_at_seeded_points_resumes_to_the_same_library_embedding_nothing_twice(tmp_path: Path):
+    rng = random.Random(19)
+    source, papers = papers_file(tmp_path / "forty.jsonl", SAMPLE[:40])  # 10 batches of 4 papers
+    reference = library_settings(tmp_path / "reference")
+    ingest([source], reference)
+    data_dir, log = tmp_path / "lib", tmp_path / "embedded.jsonl"
+    runs = [("ingest", "bm25", 1), ("ingest", "embed", rng.randint(2, 5)), ("embed", "mark", rng.randint(1, 4))]
 
+    def papers_cli(command: str, where: str, at: int) -> subprocess.CompletedProcess:
+        env = cli_env(EMBED_LOG=str(log), KILL_IN=where, KILL_AT=str(at))
+        args = [sys.executable, "-c", KILLED_CLI, "--data-dir", str(data_dir), command]
+        return subprocess.run([*args, *([str(source)] if command == "ingest" else [])], cwd=tmp_path, env=env,
+                              capture_output=True, text=True)
 
-def test_killed_ingest_process_is_completed_by_a_rerun(tmp_path: Path):
-    source, papers = papers_file(tmp_path / "forty.jsonl", SAMPLE[:40])
-    assert len(papers) > ingest_module.PAPERS_PER_WRITE  # so the kill lands before the last batch
-    data_dir = tmp_path / "lib"
-    process = subprocess.Popen(
-        [str(PAPERS_CLI), "--data-dir", str(data_dir), "ingest", str(source)],
-        cwd=tmp_path, env=cli_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-    )
-    deadline = time.monotonic() + 600
-    try:
-        while process.poll() is None and time.monotonic() < deadline:
-            if _chunks_logged(data_dir):
-                process.send_signal(signal.SIGKILL)
-                break
-            time.sleep(0.05)
-    finally:
-        if process.poll() is None:
-            process.kill()
-        process.communicate(timeout=30)
-    assert process.returncode == -signal.SIGKILL, "the ingest ended before its first write was seen"
-    assert (data_dir / STALE_MARK).exists()
-    listed = run_cli("--data-dir", str(data_dir), "list", "--json", cwd=tmp_path)
-    assert listed.returncode == 0, listed.stderr
-    found = run_cli("--data-dir", str(data_dir), "search", papers[3].title, "--json", cwd=tmp_path)
-    assert found.returncode == 0, found.stderr
-    assert {h["id"] for h in json.loads(found.stdout)} <= {p["id"] for p in json.loads(listed.stdout)}
+    for command, where, at in runs:
+        killed = papers_cli(command, where, at)
+        assert killed.returncode == -signal.SIGKILL, (where, at, killed.stderr)
+        listed = run_cli("--data-dir", str(data_dir), "list", "--json", cwd=tmp_path)
+        assert len(json.loads(listed.stdout)) == 40, listed.stderr  # every paper is in from the first write
+        last = run_cli("--data-dir", str(data_dir), "search", papers[-1].title, "--json", cwd=tmp_path)
+        assert json.loads(last.stdout)[0]["id"] == "p-39", last.stderr  # not embedded yet: found by BM25
+        stats = run_cli("--data-dir", str(data_dir), "stats", cwd=tmp_path)
+        assert re.search(r"embedded:   \d+ of 40 papers", stats.stdout), stats.stdout
 
-    result = run_cli("--data-dir", str(data_dir), "ingest", str(source), cwd=tmp_path)
-    assert result.returncode == 0, result.stderr
-    summary = re.fullmatch(r"(\d+) added, (\d+) unchanged, 0 updated, 0 rejected", result.stdout.strip())
-    assert summary, result.stdout
-    added, unchanged = int(summary[1]), int(summary[2])
-    assert added + unchanged == 40 and added > 0
+    finished = papers_cli("embed", "embed", 0)  # the count never reaches 0: not killed
+    assert finished.returncode == 0, finished.stderr
+    assert papers_cli("embed", "embed", 0).stdout == "every paper is embedded\n"
     assert_complete(library_settings(data_dir), papers)
+    assert snapshot(library_settings(data_dir)) == snapshot(reference)
+    embedded = Counter(json.loads(line) for line in log.read_text().splitlines())
+    assert embedded == Counter(c.text for p in papers for c in chunk_paper(p, reference))
 
 
 # --- retrieval ----------------------------------------------------------------------------------------

@@ -155,12 +155,12 @@ def test_serving_beyond_loopback_needs_keys(tmp_path: Path):
 
 
 def test_two_serve_processes_share_one_chroma_server(chroma_server, small_model_path: Path, tmp_path: Path):
-    """A paper added through one process is found by search through the other."""
+    """A paper added through one process is found by search through the other, which loads the BM25
+    index the first rebuilt instead of rebuilding it (they share the library folder)."""
     host, port, _ = chroma_server
-    settings = Settings(_env_file=None, data_dir=tmp_path / "one", chroma_host=host, chroma_port=port,
+    settings = Settings(_env_file=None, data_dir=tmp_path / "shared", chroma_host=host, chroma_port=port,
                         collection="shared-by-two", local_model_path=small_model_path)
-    other = settings.model_copy(update={"data_dir": tmp_path / "two"})
-    with papers_serve(settings, tmp_path) as url_one, papers_serve(other, tmp_path) as url_two, \
+    with papers_serve(settings, tmp_path) as url_one, papers_serve(settings, tmp_path) as url_two, \
             httpx.Client(base_url=url_one, timeout=300) as one, httpx.Client(base_url=url_two, timeout=300) as two:
         assert two.post("/v1/search", json={"query": "microcontrollers"}).json() == []
         job = one.post("/v1/papers", files=[("files", ("short.jsonl", write_jsonl(tmp_path / "s.jsonl", SHORT_PAPERS)
@@ -168,7 +168,9 @@ def test_two_serve_processes_share_one_chroma_server(chroma_server, small_model_
         while (state := one.get(f"/v1/jobs/{job}").json())["state"] in ("queued", "running"):
             time.sleep(0.2)
         assert state["added"] == 2, state
-        # The other process sees Chroma's count change at its next search and rebuilds its BM25 index.
+        built = (settings.bm25_dir / "version").stat()
+        # The other process sees the catalogue's version change at its next search and loads the index.
         hits = two.post("/v1/search", json={"query": "transformers on microcontrollers"}).json()
         assert hits[0]["id"] == "short-tinyformer"
+        assert (settings.bm25_dir / "version").stat().st_ino == built.st_ino  # not rebuilt
         assert two.get("/v1/papers").json()["total"] == 2

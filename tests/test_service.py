@@ -90,7 +90,7 @@ def test_the_schema_describes_every_reply(service: TestClient):
     assert reply_fields(schema, "/v1/search") == {"id", "title", "score", "passages"}
     assert reply_fields(schema, "/v1/ask") == ANSWER_KEYS
     assert reply_fields(schema, "/v1/topic") == ANSWER_KEYS
-    assert reply_fields(schema, "/v1/papers", "get") == {"total", "items"}
+    assert reply_fields(schema, "/v1/papers", "get") == {"total", "items", "papers", "embedded"}
     assert reply_fields(schema, "/v1/papers/{paper_id}", "get") == {"id", "title", "date", "authors", "source",
                                                                       "doi", "arxiv_id", "abstract"}
     assert reply_fields(schema, "/v1/digest") == {"id", "title", "digest", "removed_statements"}

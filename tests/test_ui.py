@@ -378,6 +378,18 @@ def test_an_empty_library_offers_the_bundled_sample(open_app, tmp_path: Path):
     assert app.metric[0].value == "2"
 
 
+def test_the_library_page_says_how_much_is_embedded(open_app, tmp_path: Path):
+    from rag.store import open_store
+
+    settings = library_settings(tmp_path / "library")
+    ingest([write_jsonl(tmp_path / "three.jsonl", [record(n) for n in (1, 2, 3)])], settings)
+    app = open_app("library", PAPERS_DATA_DIR=str(settings.data_dir))
+    assert not [c for c in app.caption if "embedded" in c.value]
+    open_store(settings).catalogue.mark_pending(["up-2"])  # as an interrupted embedding leaves it
+    app.run()
+    assert [c.value for c in app.caption if "embedded" in c.value][0].startswith("2 of 3 papers embedded")
+
+
 def test_uploads_report_what_was_added_and_rejected_and_keep_the_library(open_app, render, tmp_path: Path):
     app = open_app("library", PAPERS_DATA_DIR=str(tmp_path / "library"))
     assert "The library is empty" in app.info[0].value

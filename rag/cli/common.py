@@ -7,6 +7,7 @@ import functools
 import json
 import logging
 import sys
+import time
 from pathlib import Path
 
 import click
@@ -43,16 +44,24 @@ def friendly_errors(command):
 
 
 @contextlib.contextmanager
-def progress_bar(label: str):
-    """A `(done, total)` callback that draws a bar on stderr. The bar starts at the first call with
-    something to do, so an error before it is the only line on stderr."""
+def progress_bar(label: str, unit: str = ""):
+    """A `(done, total)` callback that draws a bar on stderr with the time left (and, given the
+    `unit` counted, the rate per second). The bar starts at the first call with something to do,
+    so an error before it is the only line on stderr."""
     with contextlib.ExitStack() as stack:
         bar = None
+        started = time.monotonic()
+
+        def rate(_item) -> str | None:
+            elapsed = time.monotonic() - started
+            return f"{bar.pos / elapsed:.1f} {unit}/s" if unit and bar.pos and elapsed else None
 
         def progress(done: int, total: int) -> None:
-            nonlocal bar
+            nonlocal bar, started
             if bar is None and total:
-                bar = stack.enter_context(click.progressbar(length=total, label=label, file=sys.stderr))
+                bar = stack.enter_context(click.progressbar(length=total, label=label, file=sys.stderr,
+                                                            show_pos=bool(unit), item_show_func=rate))
+                started = time.monotonic()
             if bar is not None:
                 bar.update(done - bar.pos)
 

@@ -1,4 +1,4 @@
-"""Commands on the library's papers: ingest, list, show, stats, remove, reindex."""
+"""Commands on the library's papers: ingest, embed, list, show, stats, remove, reindex."""
 
 from __future__ import annotations
 
@@ -19,8 +19,11 @@ from rag.cli.common import friendly_errors, json_option, main, open_library, pri
 def ingest(ctx: click.Context, paths: tuple[Path, ...], format_: str | None, keep_partial: bool, as_json: bool) -> None:
     """Add papers from files (a copied or saved Hugging Face Papers page, a saved arXiv listing or search
     page, arXiv JSON/JSONL, BEIR corpus.jsonl[.gz], CSV, BibTeX, RIS, CSL-JSON, PubMed .nbib, arXiv API
-    Atom XML, PDF) or folders of them (every file under a folder; others are skipped by name)."""
-    with progress_bar("Embedding") as progress:  # starts once the files are read
+    Atom XML, PDF) or folders of them (every file under a folder; others are skipped by name).
+
+    The papers are searchable by title and BM25 as soon as they are read; then they are embedded,
+    with a progress bar. Interrupted, the next ingest or `papers embed` goes on where it stopped."""
+    with progress_bar("Embedding", "papers") as progress:  # starts once the papers are searchable
         report = open_library(ctx).ingest(list(paths), format_, progress, keep_partial)
     if as_json:
         print_json(report)
@@ -34,6 +37,16 @@ def ingest(ctx: click.Context, paths: tuple[Path, ...], format_: str | None, kee
         for file in read:
             click.echo(f"  {file.file} ({file.format}): {file.summary()}")
     click.echo(report.summary())
+
+
+@main.command()
+@click.pass_context
+@friendly_errors
+def embed(ctx: click.Context) -> None:
+    """Embed the papers not embedded yet (an ingest or re-index that was interrupted)."""
+    with progress_bar("Embedding", "papers") as progress:
+        embedded = open_library(ctx).embed(progress)
+    click.echo(f"embedded {embedded} papers" if embedded else "every paper is embedded")
 
 
 @main.command(name="list")
@@ -79,6 +92,8 @@ def stats(ctx: click.Context, as_json: bool) -> None:
         return
     click.echo(f"library:    {figures.library}")
     click.echo(f"papers:     {figures.papers}")
+    if figures.embedded < figures.papers:
+        click.echo(f"embedded:   {figures.embedded} of {figures.papers} papers (`papers embed` embeds the rest)")
     click.echo(f"chunks:     {figures.chunks}")
     click.echo(f"embeddings: {figures.embeddings}")
     click.echo(f"files:      {', '.join(figures.source_files) or '-'}")
@@ -89,7 +104,8 @@ def stats(ctx: click.Context, as_json: bool) -> None:
 @friendly_errors
 def reindex(ctx: click.Context) -> None:
     """Re-embed the whole library with the embedding model the settings select."""
-    click.echo(f"re-indexed {open_library(ctx).reindex()} papers")
+    with progress_bar("Embedding", "papers") as progress:
+        click.echo(f"re-indexed {open_library(ctx).reindex(progress)} papers")
 
 
 @main.command()

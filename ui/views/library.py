@@ -23,6 +23,10 @@ else:
         st.metric("Papers", len(listed))
         st.metric("Passages", library.store.count())
         st.metric("Files", len(files))
+    figures = library.stats()
+    if figures.embedded < figures.papers:
+        st.caption(f"{figures.embedded} of {figures.papers} papers embedded: the others are found by title and "
+                   "BM25 until their embedding is done (`papers embed` finishes an interrupted one)")
     search, file_filter = st.columns(2)
     words = search.text_input("Search titles", placeholder="e.g. graph").casefold()
     picked = file_filter.multiselect("Files", files, placeholder="All files")
