@@ -14,9 +14,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import numpy as np
 import pytest
 
-from conftest import SERVER_MODEL, make_settings, silent_server
+from conftest import SERVER_MODEL, ingest, library_settings, make_settings, silent_server, write_jsonl
+from rag.chunking import chunk_text
 from rag.embeddings import LocalMiniLM, OpenAIEmbedder, get_embedder, in_batches, length_batches
 from rag.errors import PapersError
+from rag.retrieval import Retriever
 from rag.settings import Settings
 
 TEXTS = [
@@ -30,11 +32,14 @@ TEXTS = [
 ]
 
 
+def served(base_url: str, **overrides) -> dict:
+    """Settings that embed with the server at `base_url`."""
+    return {"embedding_backend": "openai", "openai_base_url": base_url, "openai_api_key": "test-key",
+            "embedding_model": SERVER_MODEL, **overrides}
+
+
 def remote(base_url: str, **overrides) -> Settings:
-    return make_settings(**{
-        "embedding_backend": "openai", "openai_base_url": base_url, "openai_api_key": "test-key",
-        "embedding_model": SERVER_MODEL, **overrides,
-    })
+    return make_settings(**served(base_url, **overrides))
 
 
 def numbered(count: int, seed: int = 7) -> list[str]:
@@ -88,6 +93,19 @@ def test_concurrent_batches_to_a_real_server_give_each_text_its_own_vector(embed
         cosine = np.dot(vector, single) / (np.linalg.norm(vector) * np.linalg.norm(single))
         assert cosine > 0.99, text
     assert np.dot(vectors[0], expected[0]) > np.dot(vectors[0], expected[4])
+
+
+def test_an_ingest_through_a_real_server_files_every_vector_with_its_own_chunk(embeddings_server: str, tmp_path):
+    """Each abstract, asked as a query word for word, finds its own paper first by dense search."""
+    records = [{"id": f"t{n}", "title": f"Paper {n}", "abstract": text} for n, text in enumerate(TEXTS)]
+    settings = library_settings(tmp_path / "library",
+                                **served(embeddings_server, embedding_batch_size=2, embedding_concurrency=3))
+    report = ingest([write_jsonl(tmp_path / "papers.jsonl", records)], settings)
+    assert len(report.added) == len(TEXTS)
+    retriever = Retriever(settings)
+    for record in records:
+        hits = retriever.search(chunk_text(record["title"], record["abstract"]), k=1, mode="dense")
+        assert [hit.id for hit in hits] == [record["id"]]
 
 
 # --- fake servers: out of order, refusing, silent -------------------------------------------------
