@@ -89,6 +89,9 @@ class LocalMiniLM:
         options = onnxruntime.SessionOptions()
         options.log_severity_level = 3
         options.intra_op_num_threads = threads or os.cpu_count() or 1
+        # Threads that spin between operators lose their core to any other busy process: on 2 shared
+        # cores, 2 threads made 7-9 texts/s spinning and 11-12 without (benchmarks/embedding.py).
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         self.batch_size = batch_size
         self._session = onnxruntime.InferenceSession(
             str(model), options, providers=["CPUExecutionProvider"]
