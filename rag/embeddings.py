@@ -81,7 +81,7 @@ class LocalMiniLM:
 
     model_id = LOCAL_MODEL_ID
 
-    def __init__(self, threads: int | None = None, batch_size: int = 16) -> None:
+    def __init__(self, threads: int | None, batch_size: int) -> None:
         import onnxruntime
         from tokenizers import Tokenizer
 

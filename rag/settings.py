@@ -69,10 +69,11 @@ class Settings(BaseSettings):
         description="Embedding model name for the 'openai' embedding backend.",
     )
     embedding_batch_size: int = Field(
-        default=16,
+        default=8,
         ge=1,
         description="Chunks embedded together: per run of the local model, or per request to an embeddings "
-        "server. Chunks of similar length share a batch, so little goes to padding.",
+        "server. Chunks of similar length share a batch, so little goes to padding; 8 embedded fastest on "
+        "2 cores (benchmarks/embedding.py).",
     )
     embedding_concurrency: int = Field(
         default=4,

@@ -75,7 +75,7 @@ def test_in_batches_keeps_the_order_of_the_texts(concurrency: int):
 
 
 def test_the_local_model_gives_the_same_vectors_whatever_the_batch_size():
-    one_by_one = LocalMiniLM(batch_size=1).embed(TEXTS)
+    one_by_one = LocalMiniLM(threads=None, batch_size=1).embed(TEXTS)
     batched = get_embedder(make_settings(embedding_batch_size=4)).embed(TEXTS)
     assert np.allclose(one_by_one, batched, atol=1e-4)
 
