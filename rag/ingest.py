@@ -159,23 +159,12 @@ def embed_pending(store: Store, settings: Settings, progress: Progress | None = 
             held = store.held_vectors(chunks)
             known = {chunk.id for chunk in held}
             todo = [(paper, n, chunk) for paper, n, chunks in batch for chunk in chunks if chunk.id not in known]
-            vectors = _embed(embedder, [chunk.text for _, _, chunk in todo], settings.embedding_batch_size)
+            vectors = embedder.embed([chunk.text for _, _, chunk in todo])
             store.save_vectors([(paper, n, chunk, vector) for (paper, n, chunk), vector in zip(todo, vectors)], held)
             done += len(batch)
             if progress:
                 progress(min(done, total), total)
     return done
-
-
-def _embed(embedder, texts: list[str], batch_size: int) -> list[list[float]]:
-    """Similar lengths share a batch, so little time goes to padding."""
-    order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
-    vectors: list[list[float]] = [[] for _ in texts]
-    for start in range(0, len(order), batch_size):
-        rows = order[start : start + batch_size]
-        for row, vector in zip(rows, embedder.embed([texts[i] for i in rows])):
-            vectors[row] = vector
-    return vectors
 
 
 def remove(paper_id: str, retriever: Retriever) -> bool:

@@ -2,14 +2,16 @@
 
 A server that accepts the connection and stays silent is given up on after
 PAPERS_OPENAI_FIRST_TOKEN_TIMEOUT, once: waiting again would not help. Only failures that a
-retry can cure (connection refused or reset, 429, 5xx) are retried, with backoff, and every
-message states the time really waited.
+retry can cure (connection refused or reset, 429, 5xx) are retried, after the server's Retry-After
+or else a jittered exponential backoff, and every message states the time really waited.
 """
 
 from __future__ import annotations
 
+import random
 import time
 from collections.abc import Callable
+from email.utils import parsedate_to_datetime
 from typing import TypeVar
 
 import openai
@@ -18,6 +20,9 @@ from rag.settings import Settings
 
 FIRST_RETRY_DELAY = 0.5
 MAX_RETRY_DELAY = 8.0
+MAX_RETRY_AFTER = 60.0
+"""The longest Retry-After honoured: a server asking for more is waited on this long, then tried again."""
+JITTER = random.Random()
 
 T = TypeVar("T")
 
@@ -44,8 +49,14 @@ def retryable(exc: BaseException) -> bool:
     return isinstance(exc, openai.APIStatusError) and (exc.status_code == 429 or exc.status_code >= 500)
 
 
-def retrying(call: Callable[[], T], settings: Settings) -> T:
-    """`call()`, tried again after a failure `retryable` accepts, up to PAPERS_OPENAI_MAX_RETRIES times."""
+def retrying(
+    call: Callable[[], T],
+    settings: Settings,
+    sleep: Callable[[float], None] = time.sleep,
+    jitter: random.Random = JITTER,
+) -> T:
+    """`call()`, tried again after a failure `retryable` accepts, up to PAPERS_OPENAI_MAX_RETRIES times;
+    tests pass their own `sleep` and a seeded `jitter` to see the waits without waiting."""
     attempt = 0
     while True:
         try:
@@ -53,8 +64,36 @@ def retrying(call: Callable[[], T], settings: Settings) -> T:
         except Exception as exc:
             if attempt == settings.openai_max_retries or not retryable(exc):
                 raise
-        time.sleep(min(FIRST_RETRY_DELAY * 2**attempt, MAX_RETRY_DELAY))
+            delay = retry_delay(exc, attempt, jitter)
+        sleep(delay)
         attempt += 1
+
+
+def retry_delay(exc: BaseException, attempt: int, jitter: random.Random) -> float:
+    """What the server asked for in Retry-After (at most MAX_RETRY_AFTER), else 0.5 s, 1 s, 2 s … up
+    to MAX_RETRY_DELAY, each stretched by up to half at random so concurrent callers do not retry in step."""
+    asked = retry_after(exc)
+    if asked is not None:
+        return min(asked, MAX_RETRY_AFTER)
+    return min(FIRST_RETRY_DELAY * 2**attempt, MAX_RETRY_DELAY) * (1 + jitter.random() / 2)
+
+
+def retry_after(exc: BaseException) -> float | None:
+    """Seconds a 429 or 503 asks the client to wait (Retry-After-Ms, or Retry-After in seconds or as a date)."""
+    if not isinstance(exc, openai.APIStatusError):
+        return None
+    headers = exc.response.headers
+    try:
+        if "retry-after-ms" in headers:
+            return max(float(headers["retry-after-ms"]) / 1000, 0.0)
+        if "retry-after" in headers:
+            value = headers["retry-after"]
+            if value.strip().replace(".", "", 1).isdigit():
+                return float(value)
+            return max(parsedate_to_datetime(value).timestamp() - time.time(), 0.0)
+    except (TypeError, ValueError):
+        return None
+    return None
 
 
 def explain_wait(exc: BaseException, server: str, settings: Settings, waited: float) -> str | None:

@@ -68,7 +68,25 @@ class Settings(BaseSettings):
         default="text-embedding-3-small",
         description="Embedding model name for the 'openai' embedding backend.",
     )
-    embedding_batch_size: int = Field(default=16, description="Chunks embedded per call.")
+    embedding_batch_size: int = Field(
+        default=8,
+        ge=1,
+        description="Chunks embedded together: per run of the local model, or per request to an embeddings "
+        "server. Chunks of similar length share a batch, so little goes to padding; 8 embedded fastest on "
+        "2 cores (benchmarks/embedding.py).",
+    )
+    embedding_concurrency: int = Field(
+        default=4,
+        ge=1,
+        description="Batches sent at once to an embeddings server (the 'openai' embedding backend): about as "
+        "many as it can run in parallel, e.g. 1-2 for llama.cpp's server on a few CPU cores, 8-32 for "
+        "text-embeddings-inference or vLLM on a GPU; a server that answers 429 wants fewer.",
+    )
+    embedding_threads: int | None = Field(
+        default=None,
+        ge=1,
+        description="CPU threads of the local embedding model (default: all cores).",
+    )
     chunk_tokens: int = Field(
         default=180,
         description="Abstract tokens (cl100k_base) per chunk, before the title is prepended; "
@@ -157,8 +175,9 @@ class Settings(BaseSettings):
     )
     openai_max_retries: int = Field(
         default=3,
-        description="Retries, with backoff from 0.5 s, of failures a retry can help: connection refused or "
-        "reset, 429 rate limit, 5xx.",
+        description="Retries of failures a retry can help (connection refused or reset, 429 rate limit, 5xx): "
+        "after the server's Retry-After (at most 60 s), else after 0.5 s, 1 s, 2 s ... up to 8 s, each "
+        "stretched by up to half at random.",
     )
     temperature: float = Field(default=0.1, description="Sampling temperature for answers.")
     max_answer_tokens: int = Field(default=384, description="Longest answer the model may write.")

@@ -30,13 +30,18 @@ from rag.replies import IngestReport
 from rag.settings import Settings
 
 SERVER_FIXTURES = {"openai_server", "chroma_server"}
+QUICK_SERVER_FIXTURES = {"embeddings_server"}
+"""Servers up in about a second: their tests are `server` tests, but not slow."""
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """A test that needs a model server or a Chroma server is a `server` test, and slow."""
+    """A test that needs a model server or a Chroma server is a `server` test, and slow unless the
+    server is quick to start."""
     for item in items:
-        if SERVER_FIXTURES & set(getattr(item, "fixturenames", ())):
+        fixtures = set(getattr(item, "fixturenames", ()))
+        if (SERVER_FIXTURES | QUICK_SERVER_FIXTURES) & fixtures:
             item.add_marker(pytest.mark.server)
+        if SERVER_FIXTURES & fixtures:
             item.add_marker(pytest.mark.slow)
 
 
@@ -133,6 +138,36 @@ def openai_server(small_model_path: Path, tmp_path_factory: pytest.TempPathFacto
     ]
     base_url = f"http://127.0.0.1:{port}/v1"
     with serving(command, f"{base_url}/models", log_path, "llama_cpp.server"):
+        yield base_url
+
+
+def embeddings_server_command(model_path: Path, port: int, threads: int = 1) -> list[str]:
+    """llama-cpp-python's server answering /v1/embeddings with `model_path` (mean pooling: SmolLM2's
+    GGUF names none); a batch of 512 tokens holds any chunk and keeps attention over it short."""
+    return [
+        sys.executable, "-m", "llama_cpp.server",
+        "--model", str(model_path),
+        "--model_alias", SERVER_MODEL,
+        "--embedding", "true",
+        "--kv_overrides", "llama.pooling_type=int:1",
+        "--host", "127.0.0.1",
+        "--port", str(port),
+        "--n_ctx", "2048",
+        "--n_batch", "512",
+        "--n_ubatch", "512",
+        "--n_threads", str(threads),
+        "--n_threads_batch", str(threads),
+        "--verbose", "False",
+    ]
+
+
+@pytest.fixture(scope="session")
+def embeddings_server(small_model_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real OpenAI-compatible embeddings server on a free loopback port; yields its base URL."""
+    port = free_port()
+    base_url = f"http://127.0.0.1:{port}/v1"
+    log_path = tmp_path_factory.mktemp("embeddings_server") / "server.log"
+    with serving(embeddings_server_command(small_model_path, port), f"{base_url}/models", log_path, "llama_cpp.server"):
         yield base_url
 
 
