@@ -35,13 +35,14 @@ def _tokenize(texts: list[str], return_ids: bool):
 
 @dataclass
 class LexicalIndex:
-    """A bm25s index plus, per row, the chunk id, paper id and date it stands for."""
+    """A bm25s index plus, per row, the chunk id, paper id, date and source file it stands for."""
 
     folder: Path
     retriever: object
     chunk_ids: list[str]
     paper_ids: list[str]
     date_nums: np.ndarray
+    sources: np.ndarray
 
     @classmethod
     def build(cls, folder: Path, chunk_ids: list[str], texts: list[str], metadatas: list[dict]) -> LexicalIndex:
@@ -60,6 +61,7 @@ class LexicalIndex:
             "chunk_ids": chunk_ids,
             "paper_ids": [m["paper_id"] for m in metadatas],
             "date_nums": [int(m.get("date_num", 0)) for m in metadatas],
+            "sources": [m.get("source", "") for m in metadatas],
         }
         (building / CHUNKS_FILE).write_text(json.dumps(rows))
         old = folder.with_name(folder.name + ".old")
@@ -76,14 +78,17 @@ class LexicalIndex:
 
         rows = json.loads((folder / CHUNKS_FILE).read_text())
         retriever = bm25s.BM25.load(str(folder)) if (folder / INDEX_FILE).exists() else None
-        return cls(folder, retriever, rows["chunk_ids"], rows["paper_ids"], np.array(rows["date_nums"]))
+        return cls(folder, retriever, rows["chunk_ids"], rows["paper_ids"], np.array(rows["date_nums"]),
+                   np.array(rows["sources"], dtype=str))
 
     @staticmethod
     def is_usable(folder: Path, chunk_count: int) -> bool:
-        """False after an interrupted write or when Chroma changed behind the index's back."""
+        """False after an interrupted write, when Chroma changed behind the index's back, or for an
+        index saved before its rows named their source files."""
         if (folder.parent / STALE_MARK).exists() or not (folder / CHUNKS_FILE).exists():
             return False
-        return len(json.loads((folder / CHUNKS_FILE).read_text())["chunk_ids"]) == chunk_count
+        rows = json.loads((folder / CHUNKS_FILE).read_text())
+        return "sources" in rows and len(rows["chunk_ids"]) == chunk_count
 
     def search(self, query: str, n: int, mask: np.ndarray | None = None) -> list[tuple[int, float]]:
         """Rows and scores of the best chunks, best first; `mask` limits which rows may match."""

@@ -2,35 +2,67 @@
 
 from __future__ import annotations
 
+import re
 import threading
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Literal
 
 import numpy as np
 
 from rag.embeddings import get_embedder
-from rag.errors import PapersError, TooLarge
+from rag.errors import NotFound, PapersError, TooLarge
 from rag.lexical import LexicalIndex, rebuild
 from rag.replies import SearchHit
 from rag.settings import Settings
-from rag.store import Store, date_number, open_store
+from rag.store import Store, date_bounds, open_store
+from rag.wording import EMPTY_LIBRARY, no_papers_from
 
 Mode = Literal["hybrid", "dense", "bm25"]
 
 
+DATE = re.compile(r"\d{4}(-(0[1-9]|1[0-2])(-(0[1-9]|[12]\d|3[01]))?)?")
+"""A year, a month or a day, as papers' dates are written: 2021, 2021-03, 2021-03-16."""
+
+
 @dataclass(frozen=True)
 class Filters:
+    """Which papers a search may return: by id, by date (inclusive, partial dates cover their whole year
+    or month) and by the file they were read from (its name, as `papers stats` lists it)."""
+
     paper_ids: tuple[str, ...] = ()
     date_from: str = ""
     date_to: str = ""
+    source: str = ""
+
+    def checked(self, source_files: Callable[[], list[str]]) -> Filters:
+        """These filters with a source given as a path reduced to the file's name; a PapersError for a
+        date that is not one, a range that holds no day, or a file no paper was read from.
+        `source_files` is only asked when a source is given."""
+        for date in (self.date_from, self.date_to):
+            if date and not DATE.fullmatch(date):
+                raise PapersError(f"'{date}' is not a year or a date; write a year (2021), a month (2021-03) "
+                                  "or a day (2021-03-16).")
+        if (bounds := self.date_bounds()) and bounds[0] > bounds[1]:
+            raise PapersError(f"The dates hold no day: from {self.date_from} is after to {self.date_to}.")
+        if not self.source:
+            return self
+        files = source_files()
+        if self.source in files:
+            return self
+        if Path(self.source).name in files:
+            return replace(self, source=Path(self.source).name)
+        raise NotFound(no_papers_from(self.source, files) if files else EMPTY_LIBRARY)
 
     def chroma_where(self) -> dict | None:
         clauses: list[dict] = []
         if self.paper_ids:
             clauses.append({"paper_id": {"$in": list(self.paper_ids)}})
+        if self.source:
+            clauses.append({"source": self.source})
         if bounds := self.date_bounds():
             clauses += [{"date_num": {"$gte": bounds[0]}}, {"date_num": {"$lte": bounds[1]}}]
         if len(clauses) > 1:
@@ -38,23 +70,19 @@ class Filters:
         return clauses[0] if clauses else None
 
     def lexical_mask(self, index: LexicalIndex) -> np.ndarray | None:
-        if not (self.paper_ids or self.date_from or self.date_to):
+        if not (self.paper_ids or self.source or self.date_from or self.date_to):
             return None
         mask = np.ones(len(index.chunk_ids), dtype=bool)
         if self.paper_ids:
             mask &= np.isin(np.array(index.paper_ids), list(self.paper_ids))
+        if self.source:
+            mask &= index.sources == self.source
         if bounds := self.date_bounds():
             mask &= (index.date_nums >= bounds[0]) & (index.date_nums <= bounds[1])
         return mask.astype(np.float32)
 
     def date_bounds(self) -> tuple[int, int] | None:
-        """Inclusive date_num range: a partial date_to ("2024", "2024-03") covers its whole
-        year or month, and papers without a date (date_num 0) fall outside any date filter."""
-        if not (self.date_from or self.date_to):
-            return None
-        digits = self.date_to.replace("-", "")
-        high = int(digits.ljust(8, "9")) if digits.isdigit() else 99999999
-        return max(date_number(self.date_from), 1), high
+        return date_bounds(self.date_from, self.date_to)
 
 
 def checked_query(text: str, settings: Settings) -> str:

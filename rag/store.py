@@ -38,6 +38,16 @@ def date_number(date: str) -> int:
     return int(digits.ljust(8, "0")) if digits.isdigit() else 0
 
 
+def date_bounds(date_from: str, date_to: str) -> tuple[int, int] | None:
+    """Inclusive date_num range: a partial date_to ("2024", "2024-03") covers its whole year or
+    month, and papers without a date (date_num 0) fall outside any date filter."""
+    if not (date_from or date_to):
+        return None
+    digits = date_to.replace("-", "")
+    high = int(digits.ljust(8, "9")) if digits.isdigit() else 99999999
+    return max(date_number(date_from), 1), high
+
+
 def _paper_metadata(paper: Paper, chunk: Chunk, n_chunks: int) -> dict[str, Any]:
     metadata: dict[str, Any] = {
         "paper_id": paper.id,
@@ -296,6 +306,24 @@ class Store:
             f"The library's vector index is not on disk yet ({failure}); another process is probably adding "
             "the first papers to this library. Search again when that ingest has finished."
         ) from failure
+
+    def papers_page(self, query: str = "", offset: int = 0, limit: int | None = None, source: str = "",
+                    date_from: str = "", date_to: str = "") -> tuple[list[Paper], int]:
+        """One page of the papers by title, and how many match: `query` keeps those whose title, id or
+        authors contain it (any case), `source` one file's papers, the dates as `date_bounds` reads them."""
+        wanted, bounds = query.strip().casefold(), date_bounds(date_from, date_to)
+        found = [
+            paper for paper in self.papers()
+            if wanted in f"{paper.title}\n{paper.id}\n{' '.join(paper.authors)}".casefold()
+            and (not source or paper.source_file == source)
+            and (not bounds or bounds[0] <= date_number(paper.date) <= bounds[1])
+        ]
+        end = None if limit is None else offset + limit
+        return found[offset:end], len(found)
+
+    def source_files(self) -> list[str]:
+        """The names of the files the papers were read from, sorted."""
+        return sorted({paper.source_file for paper in self.papers() if paper.source_file})
 
 
 def open_store(settings: Settings) -> Store:
