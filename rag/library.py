@@ -114,16 +114,19 @@ class Library:
                date_from: str = "", date_to: str = "") -> PaperPage:
         """Papers by title; `query` keeps those whose title, id or authors contain it, and the filters
         those read from one file or dated within a range (as `Filters` reads them)."""
-        filters = self.checked(Filters(source=source, date_from=date_from, date_to=date_to))
+        filters = Filters(source=source, date_from=date_from, date_to=date_to).checked()
         found, total = self.store.papers_page(query, offset, limit, filters.source, filters.date_from, filters.date_to)
+        if not total:
+            self._found_nothing(filters)
         return PaperPage(total=total, items=[PaperInfo.of(p) for p in found])
 
     def source_files(self) -> list[str]:
         return self.store.source_files()
 
-    def checked(self, filters: Filters) -> Filters:
-        """The filters, or a PapersError that says what to fix (a bad date, a file the library does not hold)."""
-        return filters.checked(self.store.source_files)
+    def _found_nothing(self, filters: Filters) -> None:
+        """A NotFound when nothing was found because the filters name a file the library does not hold."""
+        if filters.source:
+            filters.check_source(self.store.source_files())
 
     def paper(self, paper_id: str, where: str = "`papers list`") -> PaperDetail:
         """One paper by its exact id; `where` tells the user how to list the ids."""
@@ -169,7 +172,11 @@ class Library:
     # --- answers -----------------------------------------------------------------------------------
 
     def search(self, query: str, k: int | None = None, filters: Filters = NO_FILTERS) -> list[SearchHit]:
-        return self.retriever.search(query, k, self.checked(filters))
+        filters = filters.checked()
+        hits = self.retriever.search(query, k, filters)
+        if not hits:
+            self._found_nothing(filters)
+        return hits
 
     def ask_stream(self, question: str, history: Sequence[Turn] = (), prompt_name: str = "ask",
                    filters: Filters = NO_FILTERS) -> AnswerStream:
@@ -177,7 +184,10 @@ class Library:
         `filters` limit the papers it may draw on."""
         from rag.ask import AnswerStream, prepare
 
-        prepared = prepare(question, history, self.retriever, self.model, prompt_name, self.checked(filters))
+        filters = filters.checked()
+        prepared = prepare(question, history, self.retriever, self.model, prompt_name, filters)
+        if not prepared.sources:
+            self._found_nothing(filters)
         return AnswerStream(prepared, self.model, self.settings)
 
     def ask(self, question: str, history: Sequence[Turn] = (), filters: Filters = NO_FILTERS) -> Answer:

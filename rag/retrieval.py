@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import datetime
 import re
 import threading
 from collections import defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -24,8 +25,17 @@ from rag.wording import EMPTY_LIBRARY, no_papers_from
 Mode = Literal["hybrid", "dense", "bm25"]
 
 
-DATE = re.compile(r"\d{4}(-(0[1-9]|1[0-2])(-(0[1-9]|[12]\d|3[01]))?)?")
-"""A year, a month or a day, as papers' dates are written: 2021, 2021-03, 2021-03-16."""
+PARTIAL_DATE = re.compile(r"\d{4}(-(0[1-9]|1[0-2]))?")
+
+
+def is_date(text: str) -> bool:
+    """A year, a month or a day of the calendar, as papers' dates are written: 2021, 2021-03, 2021-03-16."""
+    if PARTIAL_DATE.fullmatch(text):
+        return True
+    try:
+        return len(text) == 10 and bool(datetime.date.fromisoformat(text))
+    except ValueError:
+        return False
 
 
 @dataclass(frozen=True)
@@ -38,24 +48,22 @@ class Filters:
     date_to: str = ""
     source: str = ""
 
-    def checked(self, source_files: Callable[[], list[str]]) -> Filters:
-        """These filters with a source given as a path reduced to the file's name; a PapersError for a
-        date that is not one, a range that holds no day, or a file no paper was read from.
-        `source_files` is only asked when a source is given."""
+    def checked(self) -> Filters:
+        """These filters with the source reduced to a file's name (a path names its file), or a
+        PapersError for a date that is not one or a range that holds no day."""
         for date in (self.date_from, self.date_to):
-            if date and not DATE.fullmatch(date):
+            if date and not is_date(date):
                 raise PapersError(f"'{date}' is not a year or a date; write a year (2021), a month (2021-03) "
                                   "or a day (2021-03-16).")
         if (bounds := self.date_bounds()) and bounds[0] > bounds[1]:
             raise PapersError(f"The dates hold no day: from {self.date_from} is after to {self.date_to}.")
-        if not self.source:
-            return self
-        files = source_files()
-        if self.source in files:
-            return self
-        if Path(self.source).name in files:
-            return replace(self, source=Path(self.source).name)
-        raise NotFound(no_papers_from(self.source, files) if files else EMPTY_LIBRARY)
+        return replace(self, source=Path(self.source).name) if self.source else self
+
+    def check_source(self, files: list[str]) -> None:
+        """After a search or listing that found nothing: a NotFound, listing `files`, when the source named
+        is none of them (asked only then, as the files take a pass over the library to list)."""
+        if self.source and self.source not in files:
+            raise NotFound(no_papers_from(self.source, files) if files else EMPTY_LIBRARY)
 
     def chroma_where(self) -> dict | None:
         clauses: list[dict] = []

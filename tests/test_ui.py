@@ -318,8 +318,8 @@ def test_pickers_search_the_library_as_one_types(open_app, common, paper_ids):
 
 def test_topic_digest_lists_its_sources(open_app):
     app = open_app("digest")
-    app.text_input[0].input("video game agents")
-    app.button[0].click().run()
+    next(box for box in app.text_input if box.label == "Topic").input("video game agents")
+    button(app, "Write a topic digest").click().run()
     assert not app.exception and not app.error
 
     answer = app.session_state["topic_digest"]
