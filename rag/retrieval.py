@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import math
 import re
 import threading
 from collections import defaultdict
@@ -19,10 +20,15 @@ from rag.errors import NotFound, PapersError, TooLarge
 from rag.lexical import LexicalIndex, rebuild
 from rag.replies import SearchHit
 from rag.settings import Settings
-from rag.store import Store, date_bounds, open_store
+from rag.store import ChunkHit, Store, date_bounds, open_store
 from rag.wording import EMPTY_LIBRARY, no_papers_from
 
 Mode = Literal["hybrid", "dense", "bm25"]
+OVERSAMPLE = 1.5
+"""A filtered dense search asks for this many times the nearest chunks its filter's share of the
+library should need, unfiltered, before filtering them itself."""
+MAX_NEIGHBOURS = 2000
+"""At most this many (28 ms over 24k chunks); a filter that passes less of the library goes to Chroma's own filter."""
 
 
 PARTIAL_DATE = re.compile(r"\d{4}(-(0[1-9]|1[0-2]))?")
@@ -126,6 +132,7 @@ class Retriever:
         self._lexical: LexicalIndex | None = None
         self._lexical_lock = threading.Lock()
         self._writers = 0
+        self._row_of: tuple[LexicalIndex | None, dict[str, int]] = (None, {})
 
     def lexical(self) -> LexicalIndex:
         with self._lexical_lock:
@@ -171,12 +178,44 @@ class Retriever:
         if mode in ("hybrid", "dense"):
             self.store.check_embedding_model()  # before the query costs an embedding call
             embedding = get_embedder(self.settings).embed([query])[0]
-            hits = self.store.query(embedding, n, filters.chroma_where())
+            hits = self._dense_hits(embedding, n, filters)
             rankings.append([(h.chunk_id, h.paper_id, h.passage) for h in hits])
             similarity = {h.chunk_id: 1.0 - h.distance for h in hits}
         if mode in ("hybrid", "bm25"):
             rankings.append(self._lexical_ranking(query, n, filters))
         return self._fuse(rankings, similarity, k)
+
+    def _dense_hits(self, embedding: list[float], n: int, filters: Filters) -> list[ChunkHit]:
+        """The `n` chunks nearest `embedding` that the filters pass.
+
+        Chroma's own filter reads its metadata on every query (190 ms for a year range over 24k chunks,
+        against 12 ms for the 1,000 nearest chunks unfiltered). So unless a filter passes too little
+        of the library, the nearest chunks are asked for unfiltered, enough of them for `n` to pass,
+        and filtered here by the BM25 index's rows, which know each chunk's paper, date and file;
+        Chroma's filter gives the list when too few passed.
+        """
+        index = self.lexical()
+        mask = filters.lexical_mask(index)
+        if mask is None:
+            return self.store.query(embedding, n)
+        passed = int(mask.sum())
+        wanted = math.ceil(n * len(mask) / passed * OVERSAMPLE) if passed else MAX_NEIGHBOURS + 1
+        if wanted <= MAX_NEIGHBOURS:
+            rows = self._rows(index)
+            nearest = [(chunk_id, distance) for chunk_id, distance in self.store.nearest(embedding, wanted)
+                       if chunk_id in rows and mask[rows[chunk_id]]]
+            if len(nearest) >= n or wanted >= self.store.count():
+                passages = self.store.passages([chunk_id for chunk_id, _ in nearest[:n]])
+                return [ChunkHit(chunk_id, index.paper_ids[rows[chunk_id]], "", passages[chunk_id], distance)
+                        for chunk_id, distance in nearest[:n] if chunk_id in passages]
+        return self.store.query(embedding, n, filters.chroma_where())
+
+    def _rows(self, index: LexicalIndex) -> dict[str, int]:
+        """Chunk id -> the index's row, made once per index."""
+        with self._lexical_lock:
+            if self._row_of[0] is not index:
+                self._row_of = (index, {chunk_id: row for row, chunk_id in enumerate(index.chunk_ids)})
+            return self._row_of[1]
 
     def _lexical_ranking(self, query: str, n: int, filters: Filters) -> list[tuple[str, str, str]]:
         index = self.lexical()

@@ -692,6 +692,18 @@ def test_filter_by_date_range_and_source_file(dated_library, filters: Filters, e
     assert {h.id for h in hits} == expected
 
 
+def test_a_filtered_dense_search_finds_what_chromas_own_filter_finds(dated_library, monkeypatch):
+    """Filters are applied to Chroma's nearest chunks unfiltered, or, past MAX_NEIGHBOURS, by Chroma."""
+    settings, query = dated_library
+    retriever = Retriever(settings)
+    cases = [Filters(source="other.jsonl"), Filters(date_from="2020"), Filters(paper_ids=("d2019",)),
+             Filters(source="dated.jsonl", date_to="2019"), Filters(date_from="2030")]
+    filtered_here = [retriever.search(query, 10, filters, mode="dense") for filters in cases]
+    monkeypatch.setattr(retrieval_module, "MAX_NEIGHBOURS", 0)
+    assert [retriever.search(query, 10, filters, mode="dense") for filters in cases] == filtered_here
+    assert [len(hits) for hits in filtered_here] == [2, 2, 1, 1, 0]
+
+
 def test_the_librarys_filters_say_what_to_fix(dated_library):
     settings, query = dated_library
     library = Library(settings)
