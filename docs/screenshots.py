@@ -48,9 +48,11 @@ def wait_healthy(url: str, server: subprocess.Popen) -> None:
 
 
 def pick(page: Page, index: int, title: str) -> None:
-    """Type into the index-th paper picker and take the first match."""
+    """Type the title into the index-th paper picker's search box and, once the matches are in, take the first."""
+    page.get_by_placeholder("Type a few words of the title").nth(index).fill(title)
+    page.wait_for_timeout(1000)  # the search box commits after a pause in typing
+    expect(page.get_by_test_id("stStatusWidget")).to_have_count(0, timeout=WAIT_MS)
     page.get_by_test_id("stSelectbox").nth(index).click()
-    page.keyboard.type(title)
     page.keyboard.press("Enter")
 
 

@@ -17,7 +17,7 @@ from rag.intent import asks_for_several, question_parts
 from rag.llm import avoiding_copies, llm_errors, streamed
 from rag.prompts import load_fragment, load_prompt
 from rag.replies import Answer, Source
-from rag.retrieval import Retriever, checked_query
+from rag.retrieval import Filters, Retriever, checked_query
 from rag.settings import Settings
 from rag.stopping import Stopping
 from rag.wording import NO_ANSWER, nothing_found
@@ -51,14 +51,14 @@ class Prepared:
 
 
 def prepare(question: str, history: Sequence[Turn], retriever: Retriever, model: ModelLoader,
-            prompt_name: str = "ask") -> Prepared:
+            prompt_name: str = "ask", filters: Filters = Filters()) -> Prepared:
     settings = retriever.settings
     question = checked_query(question, settings)
     standalone = condense(question, history, settings, model) if history else question
     several = asks_for_several(standalone)
     if prompt_name == "ask" and several:
         prompt_name = LIST_PROMPT
-    sources = build_sources(standalone, retriever.search(standalone), retriever.store, settings, several)
+    sources = build_sources(standalone, retriever.search(standalone, filters=filters), retriever.store, settings, several)
     return Prepared(question, standalone, prompt_name, sources)
 
 

@@ -114,6 +114,7 @@ class LexicalRows:
     texts: list[str]
     paper_ids: list[str]
     date_nums: list[int]
+    sources: list[str]
 
 
 class Catalogue:
@@ -330,7 +331,7 @@ class Catalogue:
     def lexical_rows(self) -> LexicalRows:
         with self._transaction(write=False) as db:
             version = self._meta(db, "version") or 0
-            rows = db.execute("SELECT chunks.id, chunk_text(title, passage), paper_id, date_num FROM chunks JOIN papers "
-                              "ON papers.id = chunks.paper_id ORDER BY chunks.rowid").fetchall()
-        return LexicalRows(version, [r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows],
-                           [r[3] for r in rows])
+            rows = db.execute("SELECT chunks.id, chunk_text(title, passage), paper_id, date_num, source FROM chunks "
+                              "JOIN papers ON papers.id = chunks.paper_id ORDER BY chunks.rowid").fetchall()
+        return LexicalRows(version, *(list(column) for column in zip(*rows))) if rows else LexicalRows(
+            version, [], [], [], [], [])

@@ -40,14 +40,15 @@ def _tokenize(texts: list[str], return_ids: bool):
 
 @dataclass
 class LexicalIndex:
-    """A bm25s index plus, per row, the chunk id, paper id and date it stands for, and the version
-    of the catalogue it was built from."""
+    """A bm25s index plus, per row, the chunk id, paper id, date and source file it stands for, and
+    the version of the catalogue it was built from."""
 
     folder: Path
     retriever: object
     chunk_ids: list[str]
     paper_ids: list[str]
     date_nums: np.ndarray
+    sources: np.ndarray
     version: int
 
     @classmethod
@@ -63,7 +64,8 @@ class LexicalIndex:
             retriever = bm25s.BM25()
             retriever.index(tokenized, show_progress=False)
             retriever.save(str(building))
-        table = {"chunk_ids": rows.chunk_ids, "paper_ids": rows.paper_ids, "date_nums": rows.date_nums}
+        table = {"chunk_ids": rows.chunk_ids, "paper_ids": rows.paper_ids, "date_nums": rows.date_nums,
+                 "sources": rows.sources}
         (building / CHUNKS_FILE).write_text(json.dumps(table))
         (building / VERSION_FILE).write_text(str(rows.version))
         old = folder.with_name(folder.name + ".old")
@@ -81,7 +83,7 @@ class LexicalIndex:
         rows = json.loads((folder / CHUNKS_FILE).read_text())
         retriever = bm25s.BM25.load(str(folder)) if (folder / INDEX_FILE).exists() else None
         return cls(folder, retriever, rows["chunk_ids"], rows["paper_ids"], np.array(rows["date_nums"]),
-                   int((folder / VERSION_FILE).read_text()))
+                   np.array(rows["sources"], dtype=str), int((folder / VERSION_FILE).read_text()))
 
     @staticmethod
     def stamp(folder: Path) -> int | None:
@@ -121,10 +123,13 @@ def rebuild_lock(store, settings: Settings) -> FileLock:
 
 def current(store, settings: Settings, version: int) -> LexicalIndex | None:
     """An index on disk built from this version of the catalogue (a read-only library may use the
-    shared one), or None."""
+    shared one), or None; one whose rows cannot be read (damaged, or of an older layout) is rebuilt."""
     for folder in dict.fromkeys([index_folder(store, settings), settings.bm25_dir]):
         if LexicalIndex.stamp(folder) == version:
-            return LexicalIndex.load(folder)
+            try:
+                return LexicalIndex.load(folder)
+            except (OSError, ValueError, KeyError):
+                continue
     return None
 
 

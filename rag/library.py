@@ -35,7 +35,7 @@ from rag.replies import (
     SearchHit,
     Stats,
 )
-from rag.retrieval import Retriever
+from rag.retrieval import Filters, Retriever
 from rag.settings import Settings
 from rag.store import Store
 from rag.wording import EMPTY_LIBRARY, no_papers_from, not_a_paper
@@ -51,6 +51,7 @@ log = logging.getLogger(__name__)
 IngestProgress = Callable[[int, int], None]
 StepProgress = Callable[[str], None]
 CardWritten = Callable[[str, Card], None]
+NO_FILTERS = Filters()
 
 
 class Library:
@@ -109,11 +110,24 @@ class Library:
 
     # --- the library's papers --------------------------------------------------------------------
 
-    def papers(self, query: str = "", limit: int | None = None, offset: int = 0) -> PaperPage:
-        """Papers by title; `query` keeps those whose title, id or authors contain it."""
-        found, total = self.store.papers_page(query, offset, limit)
+    def papers(self, query: str = "", limit: int | None = None, offset: int = 0, source: str = "",
+               date_from: str = "", date_to: str = "") -> PaperPage:
+        """Papers by title; `query` keeps those whose title, id or authors contain it, and the filters
+        those read from one file or dated within a range (as `Filters` reads them)."""
+        filters = Filters(source=source, date_from=date_from, date_to=date_to).checked()
+        found, total = self.store.papers_page(query, offset, limit, filters.source, filters.date_from, filters.date_to)
+        if not total:
+            self._found_nothing(filters)
         embedded, papers = self.store.embedded_share()
         return PaperPage(total=total, items=[PaperInfo.of(p) for p in found], papers=papers, embedded=embedded)
+
+    def source_files(self) -> list[str]:
+        return self.store.source_files()
+
+    def _found_nothing(self, filters: Filters) -> None:
+        """A NotFound when nothing was found because the filters name a file the library does not hold."""
+        if filters.source:
+            filters.check_source(self.store.source_files())
 
     def paper(self, paper_id: str, where: str = "`papers list`") -> PaperDetail:
         """One paper by its exact id; `where` tells the user how to list the ids."""
@@ -171,25 +185,34 @@ class Library:
 
     # --- answers -----------------------------------------------------------------------------------
 
-    def search(self, query: str, k: int | None = None) -> list[SearchHit]:
-        return self.retriever.search(query, k)
+    def search(self, query: str, k: int | None = None, filters: Filters = NO_FILTERS) -> list[SearchHit]:
+        filters = filters.checked()
+        hits = self.retriever.search(query, k, filters)
+        if not hits:
+            self._found_nothing(filters)
+        return hits
 
-    def ask_stream(self, question: str, history: Sequence[Turn] = (), prompt_name: str = "ask") -> AnswerStream:
-        """Retrieval is done when this returns, so the sources can be shown while the answer streams."""
+    def ask_stream(self, question: str, history: Sequence[Turn] = (), prompt_name: str = "ask",
+                   filters: Filters = NO_FILTERS) -> AnswerStream:
+        """Retrieval is done when this returns, so the sources can be shown while the answer streams;
+        `filters` limit the papers it may draw on."""
         from rag.ask import AnswerStream, prepare
 
-        prepared = prepare(question, history, self.retriever, self.model, prompt_name)
+        filters = filters.checked()
+        prepared = prepare(question, history, self.retriever, self.model, prompt_name, filters)
+        if not prepared.sources:
+            self._found_nothing(filters)
         return AnswerStream(prepared, self.model, self.settings)
 
-    def ask(self, question: str, history: Sequence[Turn] = ()) -> Answer:
-        return finished(self.ask_stream(question, history))
+    def ask(self, question: str, history: Sequence[Turn] = (), filters: Filters = NO_FILTERS) -> Answer:
+        return finished(self.ask_stream(question, history, filters=filters))
 
-    def topic_stream(self, topic: str) -> AnswerStream:
-        return self.ask_stream(topic, prompt_name="topic")
+    def topic_stream(self, topic: str, filters: Filters = NO_FILTERS) -> AnswerStream:
+        return self.ask_stream(topic, prompt_name="topic", filters=filters)
 
-    def topic(self, topic: str) -> Answer:
+    def topic(self, topic: str, filters: Filters = NO_FILTERS) -> Answer:
         """A cited paragraph on what the library's papers say about `topic`."""
-        return finished(self.topic_stream(topic))
+        return finished(self.topic_stream(topic, filters))
 
     def digest_stream(self, name: str) -> DigestStream:
         """The digest of the paper's card, streamed as it is written."""

@@ -24,6 +24,7 @@ from starlette.applications import Starlette
 from rag.errors import PapersError
 from rag.library import Library
 from rag.replies import Answer, Briefing, Card, Comparison, Digest, PaperDetail, PaperInfo, SearchHit, Stats, as_json
+from rag.retrieval import Filters
 
 INSTRUCTIONS = (
     "A library of research-paper abstracts. search_papers finds papers; ask answers a question with "
@@ -36,6 +37,12 @@ HTTP_PATH = "/mcp"
 PaperName = Annotated[str, Field(description="The paper's id or title.")]
 Turn = Callable[[], AbstractContextManager]
 """Waits for, or refuses, the model's turn: the service's gate over HTTP, nothing over stdio (one client)."""
+Source = Annotated[str, Field(description="Only papers read from this file (its name, as stats lists its "
+                                          "source_files); empty: every file.")]
+DateFrom = Annotated[str, Field(description="Only papers dated on or after this year, month or day "
+                                            "(2021, 2021-03, 2021-03-16); empty: no bound.")]
+DateTo = Annotated[str, Field(description="Only papers dated on or before this year, month or day "
+                                          "(2021 takes in all of 2021); empty: no bound.")]
 
 
 def reply(compute: Callable[[], Any], turn: Turn = nullcontext) -> CallToolResult:
@@ -65,20 +72,25 @@ def add_answer_tools(server: MCPServer, library: Library, turn: Turn) -> None:
     def search_papers(
         query: Annotated[str, Field(description="What to look for: a question or a few words.")],
         k: Annotated[int | None, Field(ge=1, le=100, description="Papers to return (default PAPERS_TOP_K).")] = None,
+        source: Source = "", date_from: DateFrom = "", date_to: DateTo = "",
     ) -> list[SearchHit]:
         """Find the papers that best match a query (hybrid dense + BM25), best first."""
-        return reply(lambda: library.search(query, k))
+        return reply(lambda: library.search(query, k, Filters(source=source, date_from=date_from, date_to=date_to)))
 
     @server.tool()
-    def ask(question: Annotated[str, Field(description="A question the library's abstracts may answer.")]) -> Answer:
+    def ask(question: Annotated[str, Field(description="A question the library's abstracts may answer.")],
+            source: Source = "", date_from: DateFrom = "", date_to: DateTo = "") -> Answer:
         """Answer a question from the library, citing the papers used as [n]; `refused` is true when the
         library does not answer it, and `removed_statements` lists what the checks took out."""
-        return reply(lambda: library.ask(question), turn)
+        return reply(lambda: library.ask(question, filters=Filters(source=source, date_from=date_from,
+                                                                    date_to=date_to)), turn)
 
     @server.tool()
-    def topic(topic: Annotated[str, Field(description="A research topic, in a few words.")]) -> Answer:
+    def topic(topic: Annotated[str, Field(description="A research topic, in a few words.")],
+              source: Source = "", date_from: DateFrom = "", date_to: DateTo = "") -> Answer:
         """A cited paragraph on what the library's papers say about a topic."""
-        return reply(lambda: library.topic(topic), turn)
+        return reply(lambda: library.topic(topic, Filters(source=source, date_from=date_from, date_to=date_to)),
+                     turn)
 
     @server.tool()
     def digest(paper: PaperName) -> Digest:
@@ -117,9 +129,9 @@ def add_library_tools(server: MCPServer, library: Library) -> None:
         return reply(lambda: library.show(paper))
 
     @server.tool()
-    def list_papers() -> list[PaperInfo]:
-        """Every paper in the library, by title."""
-        return reply(lambda: library.papers().items)
+    def list_papers(source: Source = "", date_from: DateFrom = "", date_to: DateTo = "") -> list[PaperInfo]:
+        """Every paper in the library (or those the filters keep), by title."""
+        return reply(lambda: library.papers(source=source, date_from=date_from, date_to=date_to).items)
 
     @server.tool()
     def stats() -> Stats:

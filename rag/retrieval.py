@@ -2,39 +2,86 @@
 
 from __future__ import annotations
 
+import datetime
 import logging
+import math
+import re
 import threading
 from collections import defaultdict
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Literal
 
 import numpy as np
 from filelock import Timeout
 
 from rag.embeddings import get_embedder
-from rag.errors import PapersError, TooLarge
+from rag.errors import NotFound, PapersError, TooLarge
 from rag.lexical import LexicalIndex, current, rebuild, rebuild_lock
 from rag.replies import SearchHit
 from rag.settings import Settings
-from rag.store import Store, date_range, open_store
+from rag.store import ChunkHit, Store, date_range, open_store
+from rag.wording import EMPTY_LIBRARY, no_papers_from
 
 log = logging.getLogger(__name__)
 
 Mode = Literal["hybrid", "dense", "bm25"]
+OVERSAMPLE = 1.5
+"""A filtered dense search asks for this many times the nearest chunks its filter's share of the
+library should need, unfiltered, before filtering them itself."""
+MAX_NEIGHBOURS = 6000
+"""At most this many (36 ms over 24k chunks, where Chroma's filter took 190-350 ms); a filter that passes
+less of the library goes to Chroma's own filter."""
+
+
+PARTIAL_DATE = re.compile(r"\d{4}(-(0[1-9]|1[0-2]))?")
+
+
+def is_date(text: str) -> bool:
+    """A year, a month or a day of the calendar, as papers' dates are written: 2021, 2021-03, 2021-03-16."""
+    if PARTIAL_DATE.fullmatch(text):
+        return True
+    try:
+        return len(text) == 10 and bool(datetime.date.fromisoformat(text))
+    except ValueError:
+        return False
 
 
 @dataclass(frozen=True)
 class Filters:
+    """Which papers a search may return: by id, by date (inclusive, partial dates cover their whole year
+    or month) and by the file they were read from (its name, as `papers stats` lists it)."""
+
     paper_ids: tuple[str, ...] = ()
     date_from: str = ""
     date_to: str = ""
+    source: str = ""
+
+    def checked(self) -> Filters:
+        """These filters with the source reduced to a file's name (a path names its file), or a
+        PapersError for a date that is not one or a range that holds no day."""
+        for date in (self.date_from, self.date_to):
+            if date and not is_date(date):
+                raise PapersError(f"'{date}' is not a year or a date; write a year (2021), a month (2021-03) "
+                                  "or a day (2021-03-16).")
+        if (bounds := self.date_bounds()) and bounds[0] > bounds[1]:
+            raise PapersError(f"The dates hold no day: from {self.date_from} is after to {self.date_to}.")
+        return replace(self, source=Path(self.source).name) if self.source else self
+
+    def check_source(self, files: list[str]) -> None:
+        """After a search or listing that found nothing: a NotFound, listing `files`, when the source named
+        is none of them (asked only then, as the files take a pass over the library to list)."""
+        if self.source and self.source not in files:
+            raise NotFound(no_papers_from(self.source, files) if files else EMPTY_LIBRARY)
 
     def chroma_where(self) -> dict | None:
         clauses: list[dict] = []
         if self.paper_ids:
             clauses.append({"paper_id": {"$in": list(self.paper_ids)}})
+        if self.source:
+            clauses.append({"source": self.source})
         if bounds := self.date_bounds():
             clauses += [{"date_num": {"$gte": bounds[0]}}, {"date_num": {"$lte": bounds[1]}}]
         if len(clauses) > 1:
@@ -42,11 +89,13 @@ class Filters:
         return clauses[0] if clauses else None
 
     def lexical_mask(self, index: LexicalIndex) -> np.ndarray | None:
-        if not (self.paper_ids or self.date_from or self.date_to):
+        if not (self.paper_ids or self.source or self.date_from or self.date_to):
             return None
         mask = np.ones(len(index.chunk_ids), dtype=bool)
         if self.paper_ids:
             mask &= np.isin(np.array(index.paper_ids), list(self.paper_ids))
+        if self.source:
+            mask &= index.sources == self.source
         if bounds := self.date_bounds():
             mask &= (index.date_nums >= bounds[0]) & (index.date_nums <= bounds[1])
         return mask.astype(np.float32)
@@ -91,6 +140,7 @@ class Retriever:
         self._lexical: LexicalIndex | None = None
         self._lexical_lock = threading.Lock()
         self._writers = 0
+        self._row_of: tuple[LexicalIndex | None, dict[str, int]] = (None, {})
 
     def lexical(self) -> LexicalIndex:
         with self._lexical_lock:
@@ -151,7 +201,7 @@ class Retriever:
         if mode in ("hybrid", "dense"):
             self.store.check_embedding_model()  # before the query costs an embedding call
             embedding = get_embedder(self.settings).embed([query])[0]
-            hits = self.store.query(embedding, n, filters.chroma_where())
+            hits = self._dense_hits(embedding, n, filters)
             rankings.append([(h.chunk_id, h.paper_id, h.passage) for h in hits])
             similarity = {h.chunk_id: 1.0 - h.distance for h in hits}
         if mode in ("hybrid", "bm25"):
@@ -163,6 +213,38 @@ class Retriever:
                 waiting -= similarity.keys()
                 rankings.append([entry if entry[0] in waiting else None for entry in lexical])
         return self._fuse(rankings, similarity, k)
+
+    def _dense_hits(self, embedding: list[float], n: int, filters: Filters) -> list[ChunkHit]:
+        """The `n` chunks nearest `embedding` that the filters pass.
+
+        Chroma's own filter reads its metadata on every query (190 ms for a year range over 24k chunks,
+        against 12 ms for the 1,000 nearest chunks unfiltered). So unless a filter passes too little
+        of the library, the nearest chunks are asked for unfiltered, enough of them for `n` to pass,
+        and filtered here by the BM25 index's rows, which know each chunk's paper, date and file;
+        Chroma's filter gives the list when too few passed.
+        """
+        index = self.lexical()
+        mask = filters.lexical_mask(index)
+        if mask is None:
+            return self.store.query(embedding, n)
+        passed = int(mask.sum())
+        wanted = math.ceil(n * len(mask) / passed * OVERSAMPLE) if passed else MAX_NEIGHBOURS + 1
+        if wanted <= MAX_NEIGHBOURS:
+            rows = self._rows(index)
+            nearest = [(chunk_id, distance) for chunk_id, distance in self.store.nearest(embedding, wanted)
+                       if chunk_id in rows and mask[rows[chunk_id]]]
+            if len(nearest) >= n or wanted >= self.store.vector_count():
+                passages = self.store.passages([chunk_id for chunk_id, _ in nearest[:n]])
+                return [ChunkHit(chunk_id, index.paper_ids[rows[chunk_id]], "", passages[chunk_id], distance)
+                        for chunk_id, distance in nearest[:n] if chunk_id in passages]
+        return self.store.query(embedding, n, filters.chroma_where())
+
+    def _rows(self, index: LexicalIndex) -> dict[str, int]:
+        """Chunk id -> the index's row, made once per index."""
+        with self._lexical_lock:
+            if self._row_of[0] is not index:
+                self._row_of = (index, {chunk_id: row for row, chunk_id in enumerate(index.chunk_ids)})
+            return self._row_of[1]
 
     def _lexical_ranking(self, query: str, n: int, filters: Filters) -> list[tuple[str, str, str]]:
         index = self.lexical()

@@ -173,8 +173,9 @@ def embeddings_server(small_model_path: Path, tmp_path_factory: pytest.TempPathF
 
 @contextmanager
 def serving(command: list[str], health_url: str, log_path: Path, name: str, timeout: float = 600.0,
-            **popen) -> Iterator[None]:
-    """Run a test server until the block ends: up once `health_url` answers 200, then stopped."""
+            **popen) -> Iterator[subprocess.Popen]:
+    """Run a test server until the block ends: up once `health_url` answers 200 (the block gets its
+    process), then stopped."""
     with open(log_path, "wb") as log:
         server = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, **popen)
     try:
@@ -192,7 +193,7 @@ def serving(command: list[str], health_url: str, log_path: Path, name: str, time
                     pytest.fail(f"{name} did not answer {health_url} within {timeout:g} s:\n"
                                 f"{log_path.read_text(errors='replace')}")
                 time.sleep(0.3)
-        yield
+        yield server
     finally:
         server.terminate()
         try:

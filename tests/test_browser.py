@@ -4,6 +4,7 @@ library, and Playwright drives Debian's Chromium (never a downloaded browser) in
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -13,7 +14,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect, sync_playwright
 
-from conftest import PROJECT_DIR, UI_APP, cli_env, free_port, serving
+from conftest import PROJECT_DIR, UI_APP, cli_env, free_port, sample_papers, serving
 
 pytestmark = [pytest.mark.browser, pytest.mark.server, pytest.mark.slow]
 
@@ -95,5 +96,33 @@ def test_two_tabs_ask_at_once_and_get_answers_with_their_sources(app_url: str):
                 expect(card).to_contain_text("Agents Play Thousands of 3D Video Games")
                 assert tab.url.endswith(anchor)
             tab.screenshot(path=str(OUTPUT / "browser-chat.png"), full_page=True)
+        finally:
+            browser.close()
+
+
+def test_the_library_page_turns_pages_and_a_picker_searches_as_one_types(app_url: str):
+    """No Enter is pressed: the picker's search box asks the library as one types."""
+    words = "convolutional"
+    matches = [p for p in sample_papers() if words in f"{p.title}\n{p.id}\n{' '.join(p.authors)}".casefold()]
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(chromium()), args=CHROMIUM_ARGS)
+        try:
+            tab = browser.new_page(viewport={"width": 1280, "height": 900})
+            tab.goto(f"{app_url}/library")
+            expect(tab.get_by_text("1–50 of 87 papers")).to_be_visible(timeout=WAIT_MS)
+            tab.get_by_role("button", name=re.compile("Next")).click()
+            expect(tab.get_by_text("51–87 of 87 papers")).to_be_visible(timeout=WAIT_MS)
+
+            tab.goto(f"{app_url}/digest")
+            box = tab.get_by_placeholder("Type a few words of the title")
+            expect(tab.get_by_text("The first 20 of 87 matches")).to_be_visible(timeout=WAIT_MS)
+            box.press_sequentially(words)
+            picker = tab.get_by_placeholder(f"Pick one of {len(matches)} matching papers")
+            expect(picker).to_be_visible(timeout=WAIT_MS)
+            picker.click()
+            expect(tab.get_by_role("option")).to_have_count(len(matches))
+            tab.get_by_role("option", name=matches[0].title).click()
+            expect(tab.get_by_role("heading", name=matches[0].title)).to_be_visible(timeout=WAIT_MS)
+            tab.screenshot(path=str(OUTPUT / "browser-picker.png"), full_page=True)
         finally:
             browser.close()

@@ -13,6 +13,7 @@ from click.testing import CliRunner
 
 from conftest import (
     PAPERS_CLI,
+    SAMPLE_LIBRARY,
     arxiv_record,
     assert_user_error,
     cli_env,
@@ -110,6 +111,25 @@ def test_search_json_on_the_sample_library(runner: CliRunner, sample_library: Se
 
     text = runner.invoke(main, ["--data-dir", str(sample_library.data_dir), "search", Q02]).stdout
     assert text.startswith(f"1. {Q02_GOLD}\n")
+
+
+def test_search_ask_topic_and_list_take_the_same_filters(runner: CliRunner, sample_library: Settings, tmp_path: Path):
+    library = ["--data-dir", str(sample_library.data_dir)]
+    by_path = json.loads(runner.invoke(main, [*library, "search", Q02, "--json", "--source",
+                                              str(SAMPLE_LIBRARY)]).stdout)
+    assert by_path[0]["title"] == Q02_GOLD
+    listed = json.loads(runner.invoke(main, [*library, "list", "--json", "--source", "hf_papers.txt"]).stdout)
+    assert len(listed) == 87
+    undated = runner.invoke(main, [*library, "list", "--json", "--date-from", "2020", "--date-to", "2024-06"])
+    assert json.loads(undated.stdout) == []  # the sample's papers have no dates
+    for command in ("search", "ask", "topic", "list"):
+        assert "--date-from DATE" in runner.invoke(main, [command, "--help"]).stdout
+    for command, option, value, message in [
+        ("search", "--date-to", "24", "'24' is not a year or a date; write a year (2021)"),
+        ("ask", "--source", "zotero.bib", "named 'zotero.bib'; its files: hf_papers.txt"),
+        ("topic", "--date-from", "2024-02-30", "'2024-02-30' is not a year or a date"),
+    ]:
+        assert_user_error(run_cli(*library, command, "kernels", option, value, cwd=tmp_path), message)
 
 
 @pytest.mark.parametrize("command", ["search", "ask"])

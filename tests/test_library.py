@@ -35,7 +35,7 @@ from rag import retrieval as retrieval_module
 from rag.chunking import chunk_paper
 from rag.cli import main
 from rag.embeddings import LOCAL_MODEL_ID, MAX_TOKENS, LocalMiniLM, get_embedder
-from rag.errors import PapersError
+from rag.errors import NotFound, PapersError
 from rag.lexical import LexicalIndex
 from rag.library import Library
 from rag.paper import Paper
@@ -638,7 +638,8 @@ def test_filter_by_paper_ids(sample_library: Settings, sample_retriever: Retriev
 
 @pytest.fixture(scope="module")
 def dated_library(tmp_path_factory: pytest.TempPathFactory) -> tuple[Settings, str]:
-    """Four papers: 2019-05-01, 2021-03-15, 2023-07-20 and one without a date."""
+    """Four papers: 2019-05-01, 2021-03-15 (in dated.jsonl), 2023-07-20 and one without a date (in
+    other.jsonl)."""
     folder = tmp_path_factory.mktemp("dated")
     settings = library_settings(folder / "lib")
     dates = {"d2019": "2019-05-01", "d2021": "2021-03-15", "d2023": "2023-07-20", "undated": None}
@@ -646,8 +647,8 @@ def dated_library(tmp_path_factory: pytest.TempPathFactory) -> tuple[Settings, s
         arxiv_record(paper, id=pid, **({"published": date} if date else {}))
         for (pid, date), paper in zip(dates.items(), SAMPLE[20:24])
     ]
-    source = write_jsonl(folder / "dated.jsonl", records)
-    assert len(ingest([source], settings).added) == 4
+    files = [write_jsonl(folder / "dated.jsonl", records[:2]), write_jsonl(folder / "other.jsonl", records[2:])]
+    assert len(ingest(files, settings).added) == 4
     query = " ".join(p.title for p in SAMPLE[20:24])  # every paper matches every retriever
     return settings, query
 
@@ -666,12 +667,71 @@ def dated_library(tmp_path_factory: pytest.TempPathFactory) -> tuple[Settings, s
         (Filters(date_to="2019-04-30"), set()),
         (Filters(paper_ids=("d2019", "undated")), {"d2019", "undated"}),
         (Filters(paper_ids=("d2019", "d2023"), date_from="2020"), {"d2023"}),
+        (Filters(source="other.jsonl"), {"d2023", "undated"}),
+        (Filters(source="dated.jsonl", date_from="2020"), {"d2021"}),
+        (Filters(source="other.jsonl", date_to="2022"), set()),
     ],
 )
-def test_filter_by_date_range(dated_library, filters: Filters, expected: set[str], mode: str):
+def test_filter_by_date_range_and_source_file(dated_library, filters: Filters, expected: set[str], mode: str):
     settings, query = dated_library
     hits = Retriever(settings).search(query, k=10, filters=filters, mode=mode)
     assert {h.id for h in hits} == expected
+
+
+def test_a_filtered_dense_search_finds_what_chromas_own_filter_finds(dated_library, monkeypatch):
+    """Filters are applied to Chroma's nearest chunks unfiltered, or, past MAX_NEIGHBOURS, by Chroma."""
+    settings, query = dated_library
+    retriever = Retriever(settings)
+    cases = [Filters(source="other.jsonl"), Filters(date_from="2020"), Filters(paper_ids=("d2019",)),
+             Filters(source="dated.jsonl", date_to="2019"), Filters(date_from="2030")]
+    filtered_here = [retriever.search(query, 10, filters, mode="dense") for filters in cases]
+    monkeypatch.setattr(retrieval_module, "MAX_NEIGHBOURS", 0)
+    assert [retriever.search(query, 10, filters, mode="dense") for filters in cases] == filtered_here
+    assert [len(hits) for hits in filtered_here] == [2, 2, 1, 1, 0]
+
+
+def test_the_librarys_filters_say_what_to_fix(dated_library):
+    settings, query = dated_library
+    library = Library(settings)
+    for bad in ("21", "2021-13", "2021-02-30x", "last year"):
+        with pytest.raises(PapersError, match=f"'{bad}' is not a year or a date; write a year"):
+            library.search(query, filters=Filters(date_from=bad))
+    with pytest.raises(PapersError, match="from 2023 is after to 2021"):
+        library.papers(date_from="2023", date_to="2021")
+    with pytest.raises(NotFound, match="named 'nothing.csv'; its files: dated.jsonl, other.jsonl"):
+        library.search(query, filters=Filters(source="nothing.csv"))
+    # a path names its file
+    hits = library.search(query, 10, Filters(source="/somewhere/other.jsonl", date_from="2023-07"))
+    assert [hit.id for hit in hits] == ["d2023"]
+
+
+def test_papers_page_by_title_with_query_and_filters(dated_library):
+    settings, _ = dated_library
+    library = Library(settings)
+    every = library.papers()
+    assert every.total == 4 and [p.title for p in every.items] == sorted((p.title for p in every.items), key=str.casefold)
+    page = library.papers(limit=2, offset=1)
+    assert page.total == 4 and page.items == every.items[1:3]
+    assert library.papers(limit=0).total == 4
+    assert [p.id for p in library.papers(source="other.jsonl").items] == [p.id for p in every.items
+                                                                           if p.id in ("d2023", "undated")]
+    assert {p.id for p in library.papers(date_from="2020").items} == {"d2021", "d2023"}
+    dated = library.papers(date_from="2019", date_to="2021-03-15", source="dated.jsonl")
+    assert {p.id for p in dated.items} == {"d2019", "d2021"} and dated.total == 2
+    assert library.papers("D2019").total == 1  # ids, titles and authors, any case
+    assert library.source_files() == ["dated.jsonl", "other.jsonl"]
+
+
+def test_a_bm25_index_whose_rows_lack_source_files_is_rebuilt(dated_library, tmp_path: Path):
+    settings, query = dated_library
+    copy = copy_library(settings, tmp_path / "lib")
+    rows_file = copy.bm25_dir / "chunks.json"
+    rows = json.loads(rows_file.read_text())
+    rows.pop("sources")
+    rows_file.write_text(json.dumps(rows))
+    hits = Retriever(copy).search(query, 10, Filters(source="other.jsonl"), mode="bm25")
+    assert {hit.id for hit in hits} == {"d2023", "undated"}
+    assert "sources" in json.loads(rows_file.read_text())
 
 
 def test_an_empty_library_returns_no_papers(tmp_path: Path):

@@ -87,6 +87,9 @@ def test_stdio_client_lists_tools_searches_lists_and_asks(sample_library: Settin
                 "list": await call(session, "list_papers"),
                 "empty": await call(session, "search_papers", query="   "),
                 "k0": await call(session, "search_papers", query=QUERY, k=0),
+                "filtered": await call(session, "search_papers", query=QUERY, k=3, source="hf_papers.txt",
+                                       date_from="2020"),
+                "bad_source": await call(session, "list_papers", source="nothing.csv"),
                 "near_miss": await call(session, "digest", paper="Stichable Neural Network"),
                 "ask": await call(session, "ask", question=QUESTION),
             }
@@ -108,6 +111,10 @@ def test_stdio_client_lists_tools_searches_lists_and_asks(sample_library: Settin
 
     assert_tool_error(replies["empty"], "The question is empty")
     assert_tool_error(replies["k0"], "greater than or equal to 1")
+    assert replies["filtered"] == []  # the sample's papers have no dates
+    assert_tool_error(replies["bad_source"], "named 'nothing.csv'; its files: hf_papers.txt")
+    assert set(replies["tools"]["search_papers"].input_schema["properties"]) == {"query", "k", "source", "date_from",
+                                                                                  "date_to"}
     assert_tool_error(replies["near_miss"], "Did you mean", "Stitchable Neural Networks")
 
     answer = replies["ask"]

@@ -4,6 +4,9 @@ what only a real process shows (a cold start, streams cut by a client, several p
 
 from __future__ import annotations
 
+import json
+import signal
+import subprocess
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -14,6 +17,7 @@ import httpx
 import openai
 import pytest
 from test_service import assert_error
+from test_service_safety import upload_folders
 
 from conftest import (
     PAPERS_CLI,
@@ -21,8 +25,10 @@ from conftest import (
     as_env,
     cli_env,
     free_port,
+    library_settings,
     run_cli,
     serving,
+    silent_server,
     small_model,
     write_jsonl,
 )
@@ -39,6 +45,14 @@ KEY = "test-key-0123456789"
 @contextmanager
 def papers_serve(settings: Settings, folder: Path, health: str = "/healthz", **extra: str) -> Iterator[str]:
     """`papers serve` with `settings` as PAPERS_* variables; yields its base URL once `health` answers."""
+    with papers_serve_process(settings, folder, health, **extra) as (url, _):
+        yield url
+
+
+@contextmanager
+def papers_serve_process(settings: Settings, folder: Path, health: str = "/healthz",
+                         **extra: str) -> Iterator[tuple[str, subprocess.Popen]]:
+    """`papers_serve`, giving its process too, for a test that kills it."""
     port = free_port()
     values = {"data_dir": settings.data_dir, **small_model(settings.local_model_path, max_answer_tokens=32,
                                                            cache_dir=folder / "cache")}
@@ -48,8 +62,9 @@ def papers_serve(settings: Settings, folder: Path, health: str = "/healthz", **e
                 "PAPERS_COLLECTION": settings.collection}
     command = [str(PAPERS_CLI), "serve", "--port", str(port)]
     url = f"http://127.0.0.1:{port}"
-    with serving(command, f"{url}{health}", folder / f"serve-{port}.log", "papers serve", env=env, cwd=folder):
-        yield url
+    with serving(command, f"{url}{health}", folder / f"serve-{port}.log", "papers serve", env=env,
+                 cwd=folder) as process:
+        yield url, process
 
 
 @pytest.fixture(scope="module")
@@ -174,3 +189,58 @@ def test_two_serve_processes_share_one_chroma_server(chroma_server, small_model_
         assert hits[0]["id"] == "short-tinyformer"
         assert (settings.bm25_dir / "version").stat().st_ino == built.st_ino  # not rebuilt
         assert two.get("/v1/papers").json()["total"] == 2
+
+
+# --- upload jobs, kept in the library folder ------------------------------------------------------------
+
+
+def finished_job(client: httpx.Client, job_id: str) -> dict:
+    """Bounded by pytest's timeout per test, not by a clock of its own."""
+    while (job := client.get(f"/v1/jobs/{job_id}").json())["state"] in ("queued", "running"):
+        time.sleep(0.2)
+    return job
+
+
+def test_an_upload_job_is_seen_from_every_process_serving_the_library(small_model_path: Path, tmp_path: Path):
+    settings = library_settings(tmp_path / "library", local_model_path=small_model_path)
+    with papers_serve(settings, tmp_path) as url_one, papers_serve(settings, tmp_path) as url_two, \
+            httpx.Client(base_url=url_one, timeout=300) as one, httpx.Client(base_url=url_two, timeout=300) as two:
+        upload = write_jsonl(tmp_path / "short.jsonl", SHORT_PAPERS).read_bytes()
+        job = one.post("/v1/papers", files=[("files", ("short.jsonl", upload))]).json()["job"]
+        state = finished_job(two, job)
+        assert (state["state"], state["added"], state["error"]) == ("done", 2, None)
+        assert one.get(f"/v1/jobs/{job}").json() == state
+        assert two.get("/v1/papers", params={"source": "short.jsonl"}).json()["total"] == 2
+        assert_error(two.get("/v1/jobs/0123"), 404, "No upload job '0123'")
+    assert state == read_job(settings, job)
+
+
+def read_job(settings: Settings, job_id: str) -> dict:
+    """A job as its file in the library folder holds it."""
+    return json.loads((settings.data_dir / "jobs" / f"{job_id}.json").read_text())["job"]
+
+
+def test_jobs_of_a_killed_process_are_reported_interrupted_after_a_restart(short_library: Settings, tmp_path: Path):
+    """A server is killed while it embeds one upload (its embeddings server never answers) with a second
+    upload waiting: the restarted server says both were interrupted and keeps none of their files."""
+    settings = library_settings(tmp_path / "library", local_model_path=short_library.local_model_path)
+    upload = [("files", ("short.jsonl", write_jsonl(tmp_path / "short.jsonl", SHORT_PAPERS).read_bytes()))]
+    with silent_server() as silent:
+        hanging = {"PAPERS_EMBEDDING_BACKEND": "openai", "OPENAI_BASE_URL": silent, "OPENAI_API_KEY": "x",
+                   "PAPERS_OPENAI_FIRST_TOKEN_TIMEOUT": "3000"}
+        with papers_serve_process(settings, tmp_path, **hanging) as (url, process), \
+                httpx.Client(base_url=url, timeout=300) as client:
+            running, queued = (client.post("/v1/papers", files=upload).json()["job"] for _ in range(2))
+            while client.get(f"/v1/jobs/{running}").json()["state"] != "running":
+                time.sleep(0.1)
+            assert client.get(f"/v1/jobs/{queued}").json()["state"] == "queued"
+            assert len(upload_folders(settings)) == 2
+            process.send_signal(signal.SIGKILL)
+            process.wait()
+        assert read_job(settings, running)["state"] == "running"  # as the killed process left it
+        with papers_serve(settings, tmp_path) as url, httpx.Client(base_url=url, timeout=300) as client:
+            assert upload_folders(settings) == []  # tidied as the server started
+            for job in (running, queued):
+                state = client.get(f"/v1/jobs/{job}").json()
+                assert state["state"] == "failed" and "Upload the files again" in state["error"], state
+            assert client.get("/v1/papers").json()["total"] == 0

@@ -131,6 +131,25 @@ def test_search_is_the_librarys_search(service: TestClient, library: Settings):
                  422, "Invalid request")
 
 
+def test_search_ask_and_papers_take_the_same_filters(service: TestClient):
+    hits = service.post("/v1/search", json={"query": "counting leaves in photos", "source": "short.jsonl"}).json()
+    assert [hit["id"] for hit in hits] == [LEAF["id"], TINY["id"]]
+    answer = service.post("/v1/ask", json={"question": "What does TinyFormer run on?", "source": "short.jsonl"}).json()
+    assert {source["id"] for source in answer["sources"]} <= {TINY["id"], LEAF["id"]}
+    listed = service.get("/v1/papers", params={"source": "short.jsonl", "q": "tiny"}).json()
+    assert listed["total"] == 1 and listed["items"][0]["id"] == TINY["id"]
+    assert service.post("/v1/search", json={"query": "leaves", "date_from": "2020"}).json() == []  # none is dated
+    assert service.get("/v1/papers", params={"date_to": "2030"}).json()["total"] == 0
+    assert_error(service.post("/v1/search", json={"query": "leaves", "date_from": "last year"}), 400,
+                 "'last year' is not a year or a date")
+    assert_error(service.post("/v1/topic", json={"topic": "leaves", "date_from": "2024", "date_to": "2023"}), 400,
+                 "from 2024 is after to 2023")
+    assert_error(service.post("/v1/ask", json={"question": "What is LeafCount?", "source": "nothing.csv"}), 404,
+                 "its files: hf_papers.txt, short.jsonl")
+    assert_error(service.get("/v1/papers", params={"date_to": "2021-13"}), 400, "'2021-13' is not a year")
+    assert_error(service.get("/v1/papers", params={"sources": "short.jsonl"}), 422, "sources")
+
+
 def sse_events(text: str) -> list[tuple[str, object]]:
     events, name = [], None
     for line in text.splitlines():

@@ -101,6 +101,14 @@ def cards(app: AppTest, block=None) -> list:
     return [h for h in (block or app).subheader if re.match(r"\\\[\d+\\\] ", h.value)]
 
 
+def pick(app: AppTest, key: str, title: str, paper_id: str) -> AppTest:
+    """Choose a paper in a picker as a user does: type words of its title, then pick it among the matches."""
+    app.text_input(key=f"{key}:search").input(title).run()
+    app.selectbox(key=key).set_value(paper_id).run()
+    assert not app.exception, app.exception
+    return app
+
+
 def button(app: AppTest, label: str):
     return next(b for b in app.button if b.label == label)
 
@@ -238,9 +246,8 @@ def test_linked_makes_only_cited_numbers_links(render):
 
 
 def test_digest_streams_beside_the_abstract_then_comes_from_the_cache(open_app, render, paper_ids):
-    app = open_app("digest")
-    app.selectbox(key="digest_paper").set_value(paper_ids[FGCNN]).run()
-    assert not app.exception and not app.error
+    app = pick(open_app("digest"), "digest_paper", FGCNN, paper_ids[FGCNN])
+    assert not app.error
 
     abstract, digest = app.columns[:2]
     assert abstract.subheader[0].value == render.md(FGCNN)
@@ -263,8 +270,7 @@ def test_digest_says_what_the_abstract_did_not_support(open_app, render, paper_i
 
     reply = "Ptr-Net points at positions of its input sequence. Zorblax Labs released it in 1987."
     monkeypatch.setattr(rag.llm, "get_chat_model", lambda settings, progress=None: FakeListChatModel(responses=[reply]))
-    app = open_app("digest")
-    app.selectbox(key="digest_paper").set_value(paper_ids["Pointer Networks"]).run()
+    app = pick(open_app("digest"), "digest_paper", "Pointer Networks", paper_ids["Pointer Networks"])
     digest = app.columns[1]
     assert digest.markdown[0].value == render.md("Ptr-Net points at positions of its input sequence.")
     assert digest.caption[0].value == render.lines("Removed, not supported by the abstract:\n- Zorblax Labs released it in 1987.")
@@ -280,18 +286,40 @@ def test_the_first_load_of_the_model_shows_its_stages(open_app, paper_ids, monke
         return shared(settings)
 
     monkeypatch.setattr(rag.llm, "get_chat_model", first_load)
-    app = open_app("digest")
-    app.selectbox(key="digest_paper").set_value(paper_ids[SIAMESE]).run()
+    app = pick(open_app("digest"), "digest_paper", SIAMESE, paper_ids[SIAMESE])
     (status,) = app.status
     assert (status.label, status.state) == ("Language model ready", "complete")
     assert (app.progress[0].value, app.progress[0].text) == (100, "Loading the model into memory")
     assert app.columns[1].markdown[0].value.strip()  # and the digest was written
 
 
+def test_pickers_search_the_library_as_one_types(open_app, common, paper_ids):
+    """The picker lists the first matches of what is typed, asked of the library, never every title."""
+    app = open_app("digest")
+    library = common.library()
+    first = library.papers(limit=common.PICKER_MATCHES)
+    picker = app.selectbox(key="digest_paper")
+    assert picker.options == [p.title for p in first.items] and picker.value is None
+    assert app.caption[0].value == f"The first 20 of {first.total} matches; type more words to narrow them."
+
+    app.text_input(key="digest_paper:search").input("CONVOLUTIONAL").run()
+    matches = library.papers("convolutional", limit=20)
+    assert 1 < matches.total <= 20 and FGCNN in [p.title for p in matches.items]
+    assert app.selectbox(key="digest_paper").options == [p.title for p in matches.items]
+    assert not app.caption  # every match is offered
+    app.selectbox(key="digest_paper").set_value(paper_ids[FGCNN]).run()
+    assert app.columns[0].subheader[0].value.startswith("Feature Generation")
+
+    app.text_input(key="digest_paper:search").input("no paper is called this").run()
+    picker = app.selectbox(key="digest_paper")  # the chosen paper stays offered and shown
+    assert picker.options == [FGCNN] and picker.value == paper_ids[FGCNN]
+    assert picker.placeholder == "No paper matches"
+
+
 def test_topic_digest_lists_its_sources(open_app):
     app = open_app("digest")
-    app.text_input[0].input("video game agents")
-    app.button[0].click().run()
+    next(box for box in app.text_input if box.label == "Topic").input("video game agents")
+    button(app, "Write a topic digest").click().run()
     assert not app.exception and not app.error
 
     answer = app.session_state["topic_digest"]
@@ -300,9 +328,9 @@ def test_topic_digest_lists_its_sources(open_app):
 
 
 def test_compare_shows_both_abstracts_then_their_cards_and_downloads(open_app, render, paper_ids):
-    app = open_app("compare")
-    app.selectbox(key="compare_a").set_value(paper_ids[PORTAL])
-    app.selectbox(key="compare_b").set_value(paper_ids[FGCNN]).run()
+    app = pick(open_app("compare"), "compare_a", PORTAL, paper_ids[PORTAL])
+    pick(app, "compare_b", "click-through", paper_ids[FGCNN])
+    assert app.selectbox(key="compare_a").value == paper_ids[PORTAL]
     left, right = app.columns[:2]
     assert left.subheader[0].value == render.md(PORTAL) and right.subheader[0].value == render.md(FGCNN)
 
@@ -441,6 +469,35 @@ def test_an_upload_of_several_files_shows_what_each_file_added_merged_and_skippe
          "Skipped (no abstract)": 1, "Rejected": 0},
     ]
     assert list(rejected["File"]) == ["zotero_partial.bib", "zotero_partial.bib", "pubmed.nbib"]
+
+
+def test_the_library_page_shows_a_page_at_a_time_searched_and_filtered_by_the_library(open_app, common):
+    app = open_app("library")
+    library = common.library()
+    every = library.papers()
+    assert app.metric[0].value == "87" and every.total == 87
+
+    def shown() -> tuple[list[str], str]:
+        return list(app.dataframe[0].value["Id"]), next(c.value for c in app.caption if " papers · page " in c.value)
+
+    assert shown() == ([p.id for p in every.items[:50]], "1–50 of 87 papers · page 1 of 2 · select rows to remove papers")
+    assert button(app, "Previous").disabled
+    button(app, "Next").click().run()
+    assert shown() == ([p.id for p in every.items[50:]], "51–87 of 87 papers · page 2 of 2 · select rows to remove papers")
+    assert button(app, "Next").disabled
+
+    app.text_input(key="library_search").input("neural").run()  # a new search starts at its first page
+    found = library.papers("neural")
+    assert shown() == ([p.id for p in found.items], f"1–{found.total} of {found.total} papers · page 1 of 1 · "
+                                                     "select rows to remove papers")
+    assert app.selectbox(key="library_file").options == ["hf_papers.txt"]
+    app.selectbox(key="library_file").set_value("hf_papers.txt").run()
+    assert shown()[0] == [p.id for p in found.items]
+    app.number_input(key="library_from").set_value(2020).run()  # the sample's papers have no dates
+    assert app.dataframe[0].value.empty and "No paper matches the search and filters." in [c.value for c in app.caption]
+    app.number_input(key="library_from").set_value(None).run()
+    app.text_input(key="library_search").input("no paper is called this").run()
+    assert app.dataframe[0].value.empty
 
 
 def test_papers_selected_in_the_table_can_be_removed(open_app, tmp_path: Path):

@@ -11,9 +11,9 @@ import streamlit as st
 from langchain_core.language_models import BaseChatModel
 from streamlit.delta_generator import DeltaGenerator
 
-from rag.errors import PapersError
+from rag.errors import NotFound, PapersError
 from rag.library import Library
-from rag.replies import Card, IngestReport, PaperDetail, PaperInfo
+from rag.replies import Card, IngestReport, PaperDetail
 from rag.settings import Settings
 from rag.wording import cell_text
 from render import error, md, md_stream
@@ -27,6 +27,8 @@ PAGES = {
     "briefing": "views/briefing.py",
     "library": "views/library.py",
 }
+PICKER_MATCHES = 20
+"""Papers a picker offers for the words typed."""
 MODEL_STAGES = {
     "join": "Joining the bundled model's parts",
     "verify": "Checking the model file",
@@ -41,8 +43,8 @@ def library() -> Library:
     return Library(Settings())
 
 
-def papers() -> list[PaperInfo]:
-    return library().papers().items
+def paper_count() -> int:
+    return library().papers(limit=0).total
 
 
 def load_model() -> BaseChatModel:
@@ -103,17 +105,36 @@ def open_paper(page: str, picker_key: str, paper_id: str) -> NoReturn:
     st.switch_page(PAGES[page])
 
 
-def paper_picker(label: str, listed: Sequence[PaperInfo], key: str) -> str | None:
-    """A selectbox of titles, searchable by typing; a paper sent by `open_paper` comes chosen."""
-    titles = {paper.id: paper.title for paper in listed}
+def paper_picker(label: str, key: str) -> str | None:
+    """The id of the paper chosen in a search box whose first matches fill a selectbox as one types;
+    a paper sent by `open_paper` comes chosen."""
     if wanted := st.session_state.pop(f"open:{key}", None):
         st.session_state[key] = wanted
-    if st.session_state.get(key) not in titles:
-        st.session_state.pop(key, None)  # removed from the library since it was chosen
-    return st.selectbox(
-        label, list(titles), index=None, format_func=titles.__getitem__, key=key,
-        placeholder="Type to search the titles",
-    )
+    st.session_state[f"{key}:page"] = st.session_state.get(key)
+    matching_papers(label, key)
+    return st.session_state.get(key)
+
+
+@st.fragment
+def matching_papers(label: str, key: str) -> None:
+    """Typing reruns only this part, asking the library for the first matches; choosing one reruns
+    the page, which shows the paper."""
+    words = st.text_input(f"{label}: search by title, author or id", key=f"{key}:search", type="search",
+                          live=True, placeholder="Type a few words of the title")
+    found = library().papers(words, limit=PICKER_MATCHES)
+    titles = {paper.id: paper.title for paper in found.items}
+    chosen = st.session_state.get(key)
+    if chosen and chosen not in titles:
+        try:
+            titles = {chosen: library().paper(chosen).title, **titles}
+        except NotFound:  # removed from the library since it was chosen
+            st.session_state.pop(key)
+    st.selectbox(label, list(titles), index=None, format_func=titles.__getitem__, key=key,
+                 placeholder=f"Pick one of {found.total:,} matching papers" if found.total else "No paper matches")
+    if found.total > len(found.items):
+        st.caption(f"The first {len(found.items)} of {found.total:,} matches; type more words to narrow them.")
+    if st.session_state.get(key) != st.session_state.get(f"{key}:page"):
+        st.rerun()
 
 
 def show_paper(paper: PaperDetail) -> None:
@@ -139,7 +160,7 @@ def sidebar() -> None:
     label = "Chroma server" if current.settings.chroma_host else "Library folder"
     with st.sidebar:
         st.markdown(f"**Model**  \n{md(current.describe_model())}")
-        st.markdown(f"**Library**  \n{len(papers())} papers · up to {current.settings.top_k} sources per answer")
+        st.markdown(f"**Library**  \n{paper_count():,} papers · up to {current.settings.top_k} sources per answer")
         st.markdown(f"**{label}**  \n{md(current.location.removeprefix('Chroma server '))}")
 
 
@@ -160,10 +181,8 @@ def empty_library_hint() -> None:
             st.rerun()
 
 
-def require_papers() -> list[PaperInfo]:
-    """The library's papers; with none, the hint to add some, and the page stops there."""
-    listed = papers()
-    if not listed:
+def require_papers() -> None:
+    """With no papers in the library, the hint to add some, and the page stops there."""
+    if not paper_count():
         empty_library_hint()
         st.stop()
-    return listed

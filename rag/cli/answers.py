@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import contextlib
 import sys
+from typing import TYPE_CHECKING
 
 import click
 
-from rag.cli.common import friendly_errors, json_option, main, open_library, print_json, progress_bar
+from rag.cli.common import filter_options, friendly_errors, json_option, main, open_library, print_json, progress_bar
 from rag.errors import PapersError
 from rag.export import briefing_markdown
 from rag.replies import Answer, Card
@@ -21,16 +22,20 @@ from rag.wording import (
     sources_list,
 )
 
+if TYPE_CHECKING:
+    from rag.retrieval import Filters
+
 
 @main.command()
 @click.argument("query")
 @click.option("-k", "k", type=click.IntRange(1, 100), default=None, help="Papers to return.")
+@filter_options
 @json_option("a JSON array, best first")
 @click.pass_context
 @friendly_errors
-def search(ctx: click.Context, query: str, k: int | None, as_json: bool) -> None:
+def search(ctx: click.Context, query: str, k: int | None, filters: Filters, as_json: bool) -> None:
     """Find the papers that best match QUERY (hybrid dense + BM25)."""
-    hits = open_library(ctx).search(query, k)
+    hits = open_library(ctx).search(query, k, filters)
     if as_json:
         print_json(hits)
         return
@@ -48,11 +53,12 @@ def answer_command(name: str, prompt_name: str, doc: str):
 
     @main.command(name=name, help=doc)
     @click.argument("question")
+    @filter_options
     @json_option("the answer, its citations and sources")
     @click.pass_context
     @friendly_errors
-    def command(ctx: click.Context, question: str, as_json: bool) -> None:
-        stream = open_library(ctx).ask_stream(question, prompt_name=prompt_name)
+    def command(ctx: click.Context, question: str, filters: Filters, as_json: bool) -> None:
+        stream = open_library(ctx).ask_stream(question, prompt_name=prompt_name, filters=filters)
         try:
             for text in stream:
                 if not as_json:

@@ -82,6 +82,29 @@ def configure_logging(level: str) -> None:
         handler.setLevel(level)
 
 
+def filter_options(command):
+    """--source, --date-from and --date-to, given to the command as one `filters` (a rag.retrieval.Filters):
+    the same options, under the same names as the service's fields, on every command that offers them."""
+
+    @functools.wraps(command)
+    def wrapper(*args, source: str, date_from: str, date_to: str, **kwargs):
+        from rag.retrieval import Filters
+
+        return command(*args, filters=Filters(source=source, date_from=date_from, date_to=date_to), **kwargs)
+
+    options = (
+        click.option("--source", default="", metavar="FILE",
+                     help="Only papers read from this file (its name, as `papers stats` lists it)."),
+        click.option("--date-from", default="", metavar="DATE",
+                     help="Only papers dated on or after this year, month or day (2021, 2021-03, 2021-03-16)."),
+        click.option("--date-to", default="", metavar="DATE",
+                     help="Only papers dated on or before this year, month or day (2021 takes in all of 2021)."),
+    )
+    for option in reversed(options):
+        wrapper = option(wrapper)
+    return wrapper
+
+
 def json_option(what: str):
     return click.option("--json", "as_json", is_flag=True, help=f"Print {what} as JSON.")
 

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
-from rag.cli.common import friendly_errors, json_option, main, open_library, print_json, progress_bar
+from rag.cli.common import filter_options, friendly_errors, json_option, main, open_library, print_json, progress_bar
+
+if TYPE_CHECKING:
+    from rag.retrieval import Filters
 
 
 @main.command()
@@ -50,12 +54,14 @@ def embed(ctx: click.Context) -> None:
 
 
 @main.command(name="list")
+@filter_options
 @json_option("a JSON array of papers")
 @click.pass_context
 @friendly_errors
-def list_papers(ctx: click.Context, as_json: bool) -> None:
-    """List the papers in the library."""
-    papers = open_library(ctx).papers().items
+def list_papers(ctx: click.Context, filters: Filters, as_json: bool) -> None:
+    """List the papers in the library, by title."""
+    papers = open_library(ctx).papers(source=filters.source, date_from=filters.date_from,
+                                      date_to=filters.date_to).items
     if as_json:
         print_json(papers)
         return

@@ -72,6 +72,7 @@ def create_app(library: Library) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
+        await run_in_threadpool(jobs.sweep)
         opener = asyncio.create_task(keep_opening(library, opening))
         try:
             async with mcp.router.lifespan_context(mcp):

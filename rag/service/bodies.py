@@ -7,9 +7,33 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from rag.retrieval import Filters
+
 
 class Body(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+
+class Filtered(Body):
+    """The filters every route that searches or lists offers, under the CLI's names (--source, --date-from,
+    --date-to); a bad date or an unknown file is a 400 or 404 that says what to fix."""
+
+    source: str = Field("", description="Only papers read from this file (its name, as GET /v1/stats lists it).")
+    date_from: str = Field("", description="Only papers dated on or after this year, month or day: 2021, 2021-03 "
+                                           "or 2021-03-16.")
+    date_to: str = Field("", description="Only papers dated on or before this year, month or day (2021 takes in "
+                                         "all of 2021).")
+
+    def filters(self) -> Filters:
+        return Filters(source=self.source, date_from=self.date_from, date_to=self.date_to)
+
+
+class PaperListing(Filtered):
+    """GET /v1/papers's query parameters."""
+
+    q: str = Field("", description="Only papers whose title, id or authors contain this.")
+    limit: int = Field(50, ge=1, le=1000)
+    offset: int = Field(0, ge=0)
 
 
 class Turn(Body):
@@ -17,12 +41,12 @@ class Turn(Body):
     content: str = Field(min_length=1)
 
 
-class SearchRequest(Body):
+class SearchRequest(Filtered):
     query: str = Field(min_length=1, description="A question or a few words.")
     k: int | None = Field(default=None, ge=1, le=100, description="Papers to return (default PAPERS_TOP_K).")
 
 
-class AskRequest(Body):
+class AskRequest(Filtered):
     question: str = Field(min_length=1)
     history: list[Turn] = Field(default_factory=list, description="Earlier turns, oldest first, for follow-ups.")
 
@@ -36,7 +60,7 @@ class CompareRequest(Body):
     b: str = Field(min_length=1, description="The second paper's id or title.")
 
 
-class TopicRequest(Body):
+class TopicRequest(Filtered):
     topic: str = Field(min_length=1)
 
 

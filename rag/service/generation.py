@@ -8,8 +8,9 @@ from typing import TypeVar
 from starlette.concurrency import run_in_threadpool
 
 from rag.ask import AnswerStream, Turn
-from rag.library import Library
+from rag.library import NO_FILTERS, Library
 from rag.replies import Answer
+from rag.retrieval import Filters
 from rag.service.gate import GenerationGate
 from rag.service.metrics import Metrics
 from rag.service.streams import pieces
@@ -25,12 +26,12 @@ class Generation:
         self.metrics = metrics
 
     async def started(self, library: Library, question: str, history: Sequence[Turn] = (),
-                      prompt_name: str = "ask") -> AnswerStream:
+                      prompt_name: str = "ask", filters: Filters = NO_FILTERS) -> AnswerStream:
         """Admitted to the model with its sources retrieved, before the response starts, so that a
         refusal (429, 413, ...) is still an HTTP status. The caller must `leave` once it is done with it."""
         self.gate.enter()
         try:
-            return await run_in_threadpool(library.ask_stream, question, history, prompt_name)
+            return await run_in_threadpool(library.ask_stream, question, history, prompt_name, filters)
         except BaseException:
             self.gate.leave()
             raise
@@ -44,8 +45,8 @@ class Generation:
         self.gate.leave()
 
     async def answered(self, library: Library, question: str, history: Sequence[Turn] = (),
-                       prompt_name: str = "ask") -> Answer:
-        stream = await self.started(library, question, history, prompt_name)
+                       prompt_name: str = "ask", filters: Filters = NO_FILTERS) -> Answer:
+        stream = await self.started(library, question, history, prompt_name, filters)
         try:
             async for _ in self.text(stream):
                 pass

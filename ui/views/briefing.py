@@ -10,11 +10,10 @@ from rag.export import briefing_markdown
 from render import error, md
 
 st.title("Briefing")
-listed = common.require_papers()
+common.require_papers()
 library = common.library()
 
-files = sorted({paper.source_file for paper in listed if paper.source_file})
-source = st.selectbox("Papers", [None, *files], format_func=lambda name: name or "The whole library",
+source = st.selectbox("Papers", [None, *library.source_files()], format_func=lambda name: name or "The whole library",
                       key="brief_source")
 if st.button("Brief", type="primary", icon=":material/bubble_chart:"):
     try:

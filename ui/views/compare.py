@@ -9,14 +9,14 @@ from rag.wording import FELL_BACK, QUOTED_NOTE, STRONGER
 from render import error, md
 
 st.title("Compare")
-listed = common.require_papers()
+common.require_papers()
 library = common.library()
 
 columns = st.columns(2, gap="large")
 chosen = []
 for column, label, key in zip(columns, ("Paper A", "Paper B"), ("compare_a", "compare_b")):
     with column:
-        chosen.append(common.paper_picker(label, listed, key=key))
+        chosen.append(common.paper_picker(label, key=key))
         if chosen[-1]:
             with st.container(height=320):  # scrolls, so the comparison stays close below
                 common.show_paper(library.paper(chosen[-1]))

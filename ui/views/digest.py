@@ -10,9 +10,9 @@ from rag.wording import QUOTED_NOTE
 from render import error, md
 
 st.title("Digest")
-listed = common.require_papers()
+common.require_papers()
 
-paper_id = common.paper_picker("Paper", listed, key="digest_paper")
+paper_id = common.paper_picker("Paper", key="digest_paper")
 if paper_id:
     stream = common.library().digest_stream(paper_id)
     abstract_column, digest_column = st.columns(2, gap="large")

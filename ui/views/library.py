@@ -1,5 +1,6 @@
-"""Browse and search the library, and add papers from files."""
+"""Browse and search the library a page at a time, and add papers from files."""
 
+import math
 import tempfile
 from pathlib import Path
 
@@ -10,46 +11,76 @@ from rag.errors import PapersError
 from rag.uploads import shown_name, stored_name
 from render import error
 
+PAGE_SIZE = 50
+YEARS = {"min_value": 1000, "max_value": 2999, "value": None, "step": 1, "placeholder": "Any"}
+
 st.title("Library")
 library = common.library()
-listed = common.papers()
+total = common.paper_count()
 
-if not listed:
-    common.empty_library_hint()
-else:
-    files = sorted({paper.source_file for paper in listed if paper.source_file})
-    years = sorted({paper.date[:4] for paper in listed if paper.date[:4].isdigit()})
-    with st.container(horizontal=True):
-        st.metric("Papers", len(listed))
-        st.metric("Passages", library.store.count())
-        st.metric("Files", len(files))
-    figures = library.stats()
-    if figures.embedded < figures.papers:
-        st.caption(f"{figures.embedded} of {figures.papers} papers embedded: the others are found by title and "
-                   "BM25 until their embedding is done (`papers embed` finishes an interrupted one)")
-    search, file_filter = st.columns(2)
-    words = search.text_input("Search titles", placeholder="e.g. graph").casefold()
-    picked = file_filter.multiselect("Files", files, placeholder="All files")
-    full_range = (years[0], years[-1]) if years else None
-    year_range = st.select_slider("Year", options=years, value=full_range) if len(years) > 1 else full_range
 
-    def shown(paper) -> bool:
-        """Undated papers drop out once the year range is narrowed."""
-        in_years = year_range == full_range or year_range[0] <= paper.date[:4] <= year_range[1]
-        return words in paper.title.casefold() and (not picked or paper.source_file in picked) and in_years
+def turn_page(by: int) -> None:
+    st.session_state.library_page += by
+    st.session_state.pop("papers", None)  # a selection of rows belongs to its page
 
+
+@st.fragment
+def papers_table(files: list[str]) -> None:
+    """One page of the papers the search and filters keep, asked of the library: typing or turning a
+    page reruns only this part."""
+    search, file_column, since, until = st.columns([3, 2, 1, 1])
+    words = search.text_input("Search titles, authors and ids", placeholder="e.g. graph", type="search", live=True,
+                              key="library_search")
+    source = file_column.selectbox("File", files, index=None, placeholder="All files", key="library_file")
+    year_from = since.number_input("From year", key="library_from", **YEARS)
+    year_to = until.number_input("To year", key="library_to", **YEARS)
+    wanted = (words, source, year_from, year_to)
+    if st.session_state.get("library_wanted") != wanted:
+        st.session_state.library_wanted, st.session_state.library_page = wanted, 0
+        st.session_state.pop("papers", None)
+    number = st.session_state.library_page
+    try:
+        page = library.papers(words, PAGE_SIZE, number * PAGE_SIZE, source or "", str(year_from or ""),
+                              str(year_to or ""))
+    except PapersError as exc:
+        error(str(exc))
+        return
     rows = [
         {"Title": p.title, "Date": p.date, "Authors": ", ".join(p.authors), "File": p.source_file, "Id": p.id}
-        for p in listed if shown(p)
+        for p in page.items
     ]
-    st.caption(f"{len(rows)} of {len(listed)} papers; select rows to remove papers")
     filled = [name for name in rows[0] if any(row[name] for row in rows)] if rows else None
     picked_rows = st.dataframe(rows, hide_index=True, width="stretch", column_order=filled, key="papers",
                                on_select="rerun", selection_mode="multi-row").selection.rows
+    pages = max(1, math.ceil(page.total / PAGE_SIZE))
+    with st.container(horizontal=True, vertical_alignment="center"):
+        st.button("Previous", icon=":material/chevron_left:", disabled=number == 0, on_click=turn_page, args=(-1,))
+        if rows:
+            st.caption(f"{number * PAGE_SIZE + 1:,}–{number * PAGE_SIZE + len(rows):,} of {page.total:,} papers · "
+                       f"page {number + 1} of {pages:,} · select rows to remove papers")
+        else:
+            st.caption("No paper matches the search and filters.")
+        st.button("Next", icon=":material/chevron_right:", disabled=number + 1 >= pages, on_click=turn_page, args=(1,))
     if picked_rows and st.button(f"Remove {len(picked_rows)} selected", icon=":material/delete:"):
         for row in picked_rows:
             library.remove(rows[row]["Id"])
-        st.rerun()
+        st.session_state.pop("papers", None)
+        st.rerun()  # the counts, here and in the sidebar, change too
+
+
+if not total:
+    common.empty_library_hint()
+else:
+    files = library.source_files()
+    with st.container(horizontal=True):
+        st.metric("Papers", f"{total:,}")
+        st.metric("Passages", f"{library.store.count():,}")
+        st.metric("Files", len(files))
+    figures = library.stats()
+    if figures.embedded < figures.papers:
+        st.caption(f"{figures.embedded:,} of {figures.papers:,} papers embedded: the others are found by title and "
+                   "BM25 until their embedding is done (`papers embed` finishes an interrupted one)")
+    papers_table(files)
 
 st.subheader("Add papers", anchor=False)
 uploads = st.file_uploader(

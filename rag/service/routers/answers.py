@@ -22,15 +22,15 @@ EVENTS = {200: {"model": Answer, "content": {"text/event-stream": {}},
 
 @router.post("/search")
 def search(request: SearchRequest, library: LibraryDep) -> list[SearchHit]:
-    return library.search(request.query, request.k)
+    return library.search(request.query, request.k, request.filters())
 
 
 @router.post("/ask", response_model=Answer, responses=EVENTS)
 async def ask(request: AskRequest, http: Request, library: LibraryDep, generation: GenerationDep) -> Any:
     history = [(turn.role, turn.content) for turn in request.history]
     if "text/event-stream" not in http.headers.get("accept", ""):
-        return await generation.answered(library, request.question, history)
-    stream = await generation.started(library, request.question, history)
+        return await generation.answered(library, request.question, history, filters=request.filters())
+    stream = await generation.started(library, request.question, history, filters=request.filters())
 
     async def events() -> AsyncIterator[str]:
         try:
@@ -48,7 +48,7 @@ async def ask(request: AskRequest, http: Request, library: LibraryDep, generatio
 
 @router.post("/topic")
 async def topic(request: TopicRequest, library: LibraryDep, generation: GenerationDep) -> Answer:
-    return await generation.answered(library, request.topic, (), "topic")
+    return await generation.answered(library, request.topic, (), "topic", request.filters())
 
 
 @router.post("/digest")

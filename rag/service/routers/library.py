@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from fastapi import APIRouter, File, Form, Query, Response, UploadFile
 from starlette.concurrency import run_in_threadpool
 
 from rag.replies import Job, JobCreated, PaperDetail, PaperPage, Stats
+from rag.service.bodies import PaperListing
 from rag.service.deps import JobsDep, LibraryDep
 
 router = APIRouter(prefix="/v1", tags=["library"])
@@ -13,9 +16,8 @@ LISTED_AT = "GET /v1/papers"
 
 
 @router.get("/papers")
-def list_papers(library: LibraryDep, limit: int = Query(50, ge=1, le=1000), offset: int = Query(0, ge=0),
-                q: str = Query("", description="Only papers whose title, id or authors contain this.")) -> PaperPage:
-    return library.papers(q, limit, offset)
+def list_papers(library: LibraryDep, listing: Annotated[PaperListing, Query()]) -> PaperPage:
+    return library.papers(listing.q, listing.limit, listing.offset, listing.source, listing.date_from, listing.date_to)
 
 
 @router.get("/papers/{paper_id:path}", description="One paper with its abstract; ids may contain '/'.")
