@@ -98,7 +98,7 @@ def local_grid(texts: list[str], rounds: int) -> None:
     print(f"   best: {best[0]} threads, batch {best[1]} ({figures[best]:.1f} texts/s)   load: {load()}")
 
 
-def local_raw_vs_full(texts: list[str], settings: Settings, rounds: int) -> None:
+def local_raw_vs_full(texts: list[str], settings: Settings, rounds: int) -> dict[str, float]:
     model = LocalMiniLM(settings.embedding_threads, settings.embedding_batch_size)
     tokenized = [model.tokenize([texts[row] for row in rows]) for rows in length_batches(texts, model.batch_size)]
     model.embed(texts[:8])
@@ -114,6 +114,7 @@ def local_raw_vs_full(texts: list[str], settings: Settings, rounds: int) -> None
     print(f"   embed(texts) (tokenize, run, pool, normalise):      {figures['full']:.1f}"
           f"   = {figures['full'] / figures['raw']:.0%} of raw")
     print(f"   load: {load()}")
+    return figures
 
 
 def direct_client(base_url: str, texts: list[str], batch_size: int, concurrency: int) -> Callable[[], object]:

@@ -9,12 +9,12 @@ import random
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 import numpy as np
 import pytest
 
-from conftest import SERVER_MODEL, ingest, library_settings, make_settings, silent_server, write_jsonl
+from conftest import SERVER_MODEL, ingest, library_settings, loopback_server, make_settings, silent_server, write_jsonl
 from rag.chunking import chunk_text
 from rag.embeddings import LocalMiniLM, OpenAIEmbedder, get_embedder, in_batches, length_batches
 from rag.errors import PapersError
@@ -123,14 +123,8 @@ def fake_server(answer: Callable[[BaseHTTPRequestHandler, list[str]], None]) -> 
         def log_message(self, *args) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/v1"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with loopback_server(Handler) as url:
+        yield url
 
 
 def reply(handler: BaseHTTPRequestHandler, status: int, body: dict, headers: dict[str, str] | None = None) -> None:

@@ -11,12 +11,11 @@ import re
 import shutil
 import string
 import subprocess
-import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 import chromadb.errors as chromadb_errors
 import pytest
@@ -30,6 +29,7 @@ from conftest import (
     cli_env,
     free_port,
     library_settings,
+    loopback_server,
     make_settings,
     run_cli,
     sample_papers,
@@ -86,14 +86,8 @@ def trickling_server(gap: float) -> Iterator[str]:
         def log_message(self, *args) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/v1"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with loopback_server(Handler) as url:
+        yield url
 
 
 def remote(base_url: str, **overrides) -> Settings:

@@ -12,13 +12,13 @@ import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
 from langchain_core.messages import HumanMessage, SystemMessage
 
-from conftest import SERVER_MODEL, free_port, make_settings
+from conftest import SERVER_MODEL, free_port, loopback_server, make_settings
 from rag import llama_chat, llm, local_model
 from rag.errors import PapersError
 from rag.settings import Settings
@@ -262,15 +262,12 @@ class FakeServer:
 
 @contextmanager
 def serve(fake: FakeServer) -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), fake.handler())
-    server.daemon_threads = True
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/v1"
-    finally:
-        fake.release.set()
-        server.shutdown()
-        server.server_close()
+    """Blocked handlers are released before the server shuts down."""
+    with loopback_server(fake.handler()) as url:
+        try:
+            yield url
+        finally:
+            fake.release.set()
 
 
 def fails_with(settings: Settings, stream: bool = False) -> str:
