@@ -198,14 +198,16 @@ class Retriever:
         if mode == "dense" and (waiting := self.store.pending_papers()):
             log.warning("%d papers are not embedded yet: dense search leaves them out until `papers embed` "
                         "has embedded them.", waiting)
+        index = self.lexical()
+        mask = filters.lexical_mask(index)  # for both rankings: one pass over every row of the index
         if mode in ("hybrid", "dense"):
             self.store.check_embedding_model()  # before the query costs an embedding call
             embedding = get_embedder(self.settings).embed([query])[0]
-            hits = self._dense_hits(embedding, n, filters)
+            hits = self._dense_hits(embedding, n, filters, index, mask)
             rankings.append([(h.chunk_id, h.paper_id, h.passage) for h in hits])
             similarity = {h.chunk_id: 1.0 - h.distance for h in hits}
         if mode in ("hybrid", "bm25"):
-            lexical = self._lexical_ranking(query, n, filters)
+            lexical = self._lexical_ranking(query, n, index, mask)
             rankings.append(lexical)
             if mode == "hybrid" and (waiting := self.store.unembedded([chunk_id for chunk_id, _, _ in lexical])):
                 # A chunk without a vector yet stands in the dense ranking at its BM25 rank, so that
@@ -214,17 +216,16 @@ class Retriever:
                 rankings.append([entry if entry[0] in waiting else None for entry in lexical])
         return self._fuse(rankings, similarity, k)
 
-    def _dense_hits(self, embedding: list[float], n: int, filters: Filters) -> list[ChunkHit]:
+    def _dense_hits(self, embedding: list[float], n: int, filters: Filters, index: LexicalIndex,
+                    mask: np.ndarray | None) -> list[ChunkHit]:
         """The `n` chunks nearest `embedding` that the filters pass.
 
         Chroma's own filter reads its metadata on every query (190 ms for a year range over 24k chunks,
         against 12 ms for the 1,000 nearest chunks unfiltered). So unless a filter passes too little
         of the library, the nearest chunks are asked for unfiltered, enough of them for `n` to pass,
         and filtered here by the BM25 index's rows, which know each chunk's paper, date and file;
-        Chroma's filter gives the list when too few passed.
+        Chroma's filter gives the list when too few passed. `mask` is the filters' over `index`'s rows.
         """
-        index = self.lexical()
-        mask = filters.lexical_mask(index)
         if mask is None:
             return self.store.query(embedding, n)
         passed = int(mask.sum())
@@ -246,9 +247,9 @@ class Retriever:
                 self._row_of = (index, {chunk_id: row for row, chunk_id in enumerate(index.chunk_ids)})
             return self._row_of[1]
 
-    def _lexical_ranking(self, query: str, n: int, filters: Filters) -> list[tuple[str, str, str]]:
-        index = self.lexical()
-        rows = index.search(query, n, filters.lexical_mask(index))
+    def _lexical_ranking(self, query: str, n: int, index: LexicalIndex,
+                         mask: np.ndarray | None) -> list[tuple[str, str, str]]:
+        rows = index.search(query, n, mask)
         chunk_ids = [index.chunk_ids[row] for row, _ in rows]
         passages = self.store.passages(chunk_ids)
         # An index another process has not rebuilt yet may hold chunks the library no longer has.

@@ -366,26 +366,23 @@ class Store:
         return {paper_id: total / (np.linalg.norm(total) or 1.0) for paper_id, total in sums.items()}
 
     def query(self, embedding: list[float], n: int, where: dict | None = None) -> list[ChunkHit]:
+        found = self._query_index(embedding, n, where, ["metadatas", "distances"])
+        return [ChunkHit(chunk_id, m["paper_id"], m["title"], m["passage"], distance)
+                for chunk_id, m, distance in zip(found["ids"], found["metadatas"], found["distances"])]
+
+    def _query_index(self, embedding: list[float], n: int, where: dict | None, include: list[str]) -> dict[str, list]:
+        """The ids and `include`d lists of the `n` chunks nearest `embedding`; empty for a library
+        without vectors. While another process writes a new library's first papers, Chroma's vector
+        index may be missing from disk for a moment: wait a little, then say so rather than fail obscurely."""
         self.check_embedding_model()
         total = self.vector_count()
         if not total:
-            return []
-        result = self._query_index(
-            query_embeddings=[embedding], n_results=min(n, total), where=where, include=["metadatas", "distances"]
-        )
-        return [
-            ChunkHit(chunk_id, m["paper_id"], m["title"], m["passage"], distance)
-            for chunk_id, m, distance in zip(
-                result["ids"][0], result["metadatas"][0], result["distances"][0]
-            )
-        ]
-
-    def _query_index(self, **query) -> dict[str, Any]:
-        """While another process writes a new library's first papers, Chroma's vector index may be
-        missing from disk for a moment: wait a little, then say so rather than fail obscurely."""
+            return {key: [] for key in ("ids", *include)}
         for pause in INDEX_WAITS:
             try:
-                return self._collection.query(**query)
+                result = self._collection.query(query_embeddings=[embedding], n_results=min(n, total), where=where,
+                                                include=include)
+                return {key: result[key][0] for key in ("ids", *include)}
             except Exception as exc:
                 if _INDEX_NOT_ON_DISK not in str(exc):
                     raise
@@ -399,12 +396,8 @@ class Store:
     def nearest(self, embedding: list[float], n: int) -> list[tuple[str, float]]:
         """The ids and distances of the `n` chunks nearest `embedding`, nothing else: a query that reads
         no metadata stays cheap when it asks for many (12 ms for 1,000 of 24k chunks)."""
-        self.check_embedding_model()
-        total = self.vector_count()
-        if not total:
-            return []
-        result = self._query_index(query_embeddings=[embedding], n_results=min(n, total), include=["distances"])
-        return list(zip(result["ids"][0], result["distances"][0]))
+        found = self._query_index(embedding, n, None, ["distances"])
+        return list(zip(found["ids"], found["distances"]))
 
 
 def open_store(settings: Settings) -> Store:
