@@ -88,8 +88,12 @@ class Filters:
             return {"$and": clauses}
         return clauses[0] if clauses else None
 
+    @property
+    def active(self) -> bool:
+        return bool(self.paper_ids or self.source or self.date_from or self.date_to)
+
     def lexical_mask(self, index: LexicalIndex) -> np.ndarray | None:
-        if not (self.paper_ids or self.source or self.date_from or self.date_to):
+        if not self.active:
             return None
         mask = np.ones(len(index.chunk_ids), dtype=bool)
         if self.paper_ids:

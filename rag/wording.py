@@ -70,6 +70,8 @@ def not_a_paper(paper_id: str, where: str) -> str:
 
 
 EMPTY_LIBRARY = "The library is empty; add papers with `papers ingest FILE` first."
+NOTHING_WITHIN_FILTERS = ("No papers match the filters (--source, --date-from, --date-to); a paper without a "
+                          "date is outside any date range (`papers list --json` shows the dates).")
 
 
 def no_papers_from(source: str, files: list[str]) -> str:

@@ -26,6 +26,7 @@ from conftest import (
 from rag.cli import main
 from rag.embeddings import LOCAL_MODEL_ID
 from rag.settings import Settings
+from rag.wording import NOTHING_WITHIN_FILTERS
 
 SAMPLE = sample_papers()
 Q02 = (
@@ -122,6 +123,9 @@ def test_search_ask_topic_and_list_take_the_same_filters(runner: CliRunner, samp
     assert len(listed) == 87
     undated = runner.invoke(main, [*library, "list", "--json", "--date-from", "2020", "--date-to", "2024-06"])
     assert json.loads(undated.stdout) == []  # the sample's papers have no dates
+    for command in ("search", "list"):
+        said = runner.invoke(main, [*library, command, *([Q02] if command == "search" else []), "--date-from", "2020"])
+        assert said.stdout == f"{NOTHING_WITHIN_FILTERS}\n", said.stdout  # not "is the library empty?"
     for command in ("search", "ask", "topic", "list"):
         assert "--date-from DATE" in runner.invoke(main, [command, "--help"]).stdout
     for command, option, value, message in [

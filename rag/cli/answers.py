@@ -14,6 +14,7 @@ from rag.export import briefing_markdown
 from rag.replies import Answer, Card
 from rag.wording import (
     FELL_BACK,
+    NOTHING_WITHIN_FILTERS,
     QUOTED_NOTE,
     STRONGER,
     cell_text,
@@ -40,7 +41,7 @@ def search(ctx: click.Context, query: str, k: int | None, filters: Filters, as_j
         print_json(hits)
         return
     if not hits:
-        click.echo("No papers found. Is the library empty? Try `papers stats`.")
+        click.echo(NOTHING_WITHIN_FILTERS if filters.active else "No papers found. Is the library empty? Try `papers stats`.")
     for rank, hit in enumerate(hits, 1):
         click.secho(f"{rank}. {hit.title}", bold=True)
         click.echo(f"   id: {hit.id}  score: {hit.score:.4f}")

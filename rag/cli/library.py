@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 import click
 
 from rag.cli.common import filter_options, friendly_errors, json_option, main, open_library, print_json, progress_bar
+from rag.wording import NOTHING_WITHIN_FILTERS
 
 if TYPE_CHECKING:
     from rag.retrieval import Filters
@@ -65,6 +66,8 @@ def list_papers(ctx: click.Context, filters: Filters, as_json: bool) -> None:
     if as_json:
         print_json(papers)
         return
+    if not papers and filters.active:
+        click.echo(NOTHING_WITHIN_FILTERS)
     for paper in papers:
         click.echo(f"{paper.id}\t{paper.title}")
 
