@@ -15,9 +15,9 @@ import math
 import re
 from collections import Counter
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import numpy as np
-from langchain_core.language_models import BaseChatModel
 from pydantic import BaseModel, Field, ValidationError
 
 from rag import clusters
@@ -30,6 +30,9 @@ from rag.prompts import load_prompt
 from rag.replies import Briefing, BriefPaper, BriefTopic, Card
 from rag.settings import Settings
 from rag.text import STEM, STOPWORDS, WORD
+
+if TYPE_CHECKING:
+    from langchain_core.language_models import BaseChatModel
 
 MIN_TOPICS, MAX_TOPICS = 4, 12
 PAPERS_PER_TOPIC = 3

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-from langchain_core.language_models import BaseChatModel
 from pydantic import BaseModel, Field, ValidationError
 
 from rag.aspects import NOT_STATED, sort_abstract
@@ -28,6 +28,9 @@ from rag.quantities import NUMBER
 from rag.replies import Card, CardCell
 from rag.settings import Settings
 from rag.text import sentences, stems
+
+if TYPE_CHECKING:
+    from langchain_core.language_models import BaseChatModel
 
 ASPECTS = {"problem": "Problem", "approach": "Approach", "data": "Data and setting", "result": "Key result"}
 """The cells the model writes, by field, and the name a reader sees."""

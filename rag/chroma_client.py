@@ -5,9 +5,6 @@ one), so a Chroma server that accepts the connection and never answers would han
 
 from __future__ import annotations
 
-import chromadb
-import httpx
-
 from rag.settings import Settings
 
 CONNECT_TIMEOUT = 5.0
@@ -20,6 +17,9 @@ def http_client(host: str, port: int, timeout: float):
 
     The client talks to the server while it is built, so a bounded heartbeat goes first; then the
     timeout is set on the session Chroma keeps for all later requests."""
+    import chromadb
+    import httpx
+
     limit = httpx.Timeout(timeout, connect=CONNECT_TIMEOUT)
     httpx.get(f"http://{host}:{port}/api/v2/heartbeat", timeout=limit).raise_for_status()
     chroma = chromadb.HttpClient(host=host, port=port, settings=chromadb.Settings(anonymized_telemetry=False))

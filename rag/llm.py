@@ -2,7 +2,8 @@
 
 Callers get a LangChain `BaseChatModel` from `get_chat_model` and wrap their calls in
 `llm_errors(settings)`, which turns any backend failure into a `PapersError` naming the setting
-to fix.
+to fix. The backends (LangChain, llama.cpp, `openai`: seconds of imports) are imported when a model
+is made or a failure explained, so a cached card or comparison is read without them.
 """
 
 from __future__ import annotations
@@ -11,20 +12,19 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import closing, contextmanager
+from typing import TYPE_CHECKING
 
-import openai
-from langchain_core.exceptions import ContextOverflowError
-from langchain_core.language_models import BaseChatModel
-from langchain_core.outputs import ChatGenerationChunk
 from pydantic import BaseModel, ValidationError
 
 from rag import local_model
 from rag.errors import PapersError, Unavailable
-from rag.llama_chat import LlamaCppChat, ModelLoadError, llama_shape, local_chat
 from rag.local_model import Progress
-from rag.openai_chat import openai_chat
 from rag.remote import explain_wait, server_name
 from rag.settings import Settings
+
+if TYPE_CHECKING:
+    from langchain_core.language_models import BaseChatModel
+    from langchain_core.outputs import ChatGenerationChunk
 
 _BUILD_LOCK = threading.Lock()
 _models: dict[tuple, BaseChatModel] = {}
@@ -36,6 +36,9 @@ def get_chat_model(settings: Settings, progress: Progress | None = None) -> Base
     The first local call may join and verify the bundled model (about 20 s) and load it
     (a few seconds); `progress` is told about each stage.
     """
+    from rag.llama_chat import local_chat
+    from rag.openai_chat import openai_chat
+
     key = _cache_key(settings)
     with _BUILD_LOCK:
         if key not in _models:
@@ -46,6 +49,8 @@ def get_chat_model(settings: Settings, progress: Progress | None = None) -> Base
 
 
 def _cache_key(settings: Settings) -> tuple:
+    from rag.llama_chat import llama_shape
+
     common = (settings.llm_backend, settings.temperature, settings.max_answer_tokens)
     if settings.llm_backend == "local":
         return (*common, settings.local_model_path, settings.cache_dir, settings.max_copied_words, *llama_shape(settings))
@@ -64,12 +69,16 @@ def _cache_key(settings: Settings) -> tuple:
 def avoiding_copies(model: BaseChatModel, texts: list[str]) -> BaseChatModel:
     """The model, told not to re-type long runs of `texts`; only the local model can be told
     (a server's sampling is out of reach), and larger served models retell less anyway."""
+    from rag.llama_chat import LlamaCppChat
+
     return model.bind(avoid_copying=texts) if isinstance(model, LlamaCppChat) else model
 
 
 def capped(model: BaseChatModel, max_tokens: int) -> BaseChatModel:
     """The model, held to `max_tokens` for a reply known to be short (a topic's name), so a small
     model that rambles inside its JSON is stopped early; a server's models stop by themselves."""
+    from rag.llama_chat import LlamaCppChat
+
     return model.bind(max_tokens=max_tokens) if isinstance(model, LlamaCppChat) else model
 
 
@@ -141,6 +150,8 @@ def explain(exc: BaseException, settings: Settings, waited: float) -> PapersErro
 
 
 def _explain_local(exc: BaseException, settings: Settings) -> str:
+    from rag.llama_chat import ModelLoadError
+
     if isinstance(exc, ModelLoadError):
         if settings.local_model_path is not None:
             return (
@@ -160,6 +171,9 @@ def _explain_local(exc: BaseException, settings: Settings) -> str:
 
 
 def _explain_openai(exc: BaseException, settings: Settings) -> str:
+    import openai
+    from langchain_core.exceptions import ContextOverflowError
+
     server = server_name(settings)
     if isinstance(exc, openai.AuthenticationError):
         return f"The model server at {server} rejected the API key (401); set OPENAI_API_KEY to a valid key."

@@ -1,5 +1,8 @@
 """Bounded waits on OpenAI-compatible servers (chat and embeddings).
 
+`openai` is imported where a server is called or its failure read (it takes over a second to
+import), so commands that need no server start without it.
+
 A server that accepts the connection and stays silent is given up on after
 PAPERS_OPENAI_FIRST_TOKEN_TIMEOUT, once: waiting again would not help. Only failures that a
 retry can cure (connection refused or reset, 429, 5xx) are retried, after the server's Retry-After
@@ -12,11 +15,12 @@ import random
 import time
 from collections.abc import Callable
 from email.utils import parsedate_to_datetime
-from typing import TypeVar
-
-import openai
+from typing import TYPE_CHECKING, TypeVar
 
 from rag.settings import Settings
+
+if TYPE_CHECKING:
+    import openai
 
 FIRST_RETRY_DELAY = 0.5
 MAX_RETRY_DELAY = 8.0
@@ -33,6 +37,8 @@ class AnswerTimeout(Exception):
 
 def client_timeout(settings: Settings) -> openai.Timeout:
     """Connecting has its own short limit; after that, the longest silence allowed on the socket."""
+    import openai
+
     silence = settings.openai_first_token_timeout
     return openai.Timeout(connect=settings.openai_connect_timeout, read=silence, write=silence, pool=silence)
 
@@ -42,6 +48,8 @@ def server_name(settings: Settings) -> str:
 
 
 def retryable(exc: BaseException) -> bool:
+    import openai
+
     if isinstance(exc, openai.APITimeoutError):
         return False
     if isinstance(exc, openai.APIConnectionError):
@@ -80,6 +88,8 @@ def retry_delay(exc: BaseException, attempt: int, jitter: random.Random) -> floa
 
 def retry_after(exc: BaseException) -> float | None:
     """Seconds a 429 or 503 asks the client to wait (Retry-After-Ms, or Retry-After in seconds or as a date)."""
+    import openai
+
     if not isinstance(exc, openai.APIStatusError):
         return None
     headers = exc.response.headers
@@ -98,6 +108,8 @@ def retry_after(exc: BaseException) -> float | None:
 
 def explain_wait(exc: BaseException, server: str, settings: Settings, waited: float) -> str | None:
     """A message for a failure to get an answer in time or at all, or None for other failures."""
+    import openai
+
     if isinstance(exc, AnswerTimeout):
         return (
             f"The model server at {server} was still answering after {waited:.1f} s, over the "

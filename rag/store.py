@@ -13,6 +13,7 @@ import os
 import shutil
 import sqlite3
 import tempfile
+import threading
 import time
 from collections import defaultdict
 from collections.abc import Iterator
@@ -104,11 +105,38 @@ class Store:
     """
 
     def __init__(self, settings: Settings, embedding_model: str) -> None:
-        import chromadb
-
+        self.settings = settings
         self.data_dir = settings.data_dir
+        self.embedding_model = embedding_model
         self.read_only = not settings.chroma_host and _exists_read_only(settings.chroma_dir)
         self._snapshot: tempfile.TemporaryDirectory | None = None
+        if self.read_only:
+            self._snapshot = tempfile.TemporaryDirectory(prefix="papers-read-only-")
+            for name in CATALOGUE_FILES:
+                if (settings.data_dir / name).exists():
+                    shutil.copyfile(settings.data_dir / name, Path(self._snapshot.name) / name)
+        self._vectors_lock = threading.Lock()
+        self._vectors: Any = None
+        self.catalogue = self._open_catalogue(settings)
+
+    @property
+    def _collection(self):
+        return self.open_vectors()
+
+    def open_vectors(self):
+        """Chroma's collection, opened on first use: listing, paging and reading cached cards need only
+        the catalogue, and Chroma takes over a second to import and open. A server opens it before it
+        says it is ready."""
+        if self._vectors is None:
+            with self._vectors_lock:
+                if self._vectors is None:
+                    self._vectors = self._open_vectors()
+        return self._vectors
+
+    def _open_vectors(self):
+        import chromadb
+
+        settings = self.settings
         try:
             if settings.chroma_host:
                 self._client = chroma_client.http_client(settings.chroma_host, settings.chroma_port,
@@ -117,27 +145,28 @@ class Store:
                 self._client = chromadb.PersistentClient(
                     path=str(self._local_path(settings)), settings=chromadb.Settings(anonymized_telemetry=False)
                 )
-            self._collection = self._open_collection(settings.collection, embedding_model)
+            collection = self._open_collection(settings.collection, self.embedding_model)
         except PapersError:
             raise
         except Exception as exc:
             raise Unavailable(chroma_client.open_failure(exc, settings)) from exc
-        self.embedding_model = embedding_model
-        self.built_with = (self._collection.metadata or {}).get("embedding_model", embedding_model)
-        self.catalogue = self._open_catalogue(settings)
+        self._built_with = (collection.metadata or {}).get("embedding_model", self.embedding_model)
+        return collection
+
+    @property
+    def built_with(self) -> str:
+        """The embedding model the library's vectors were made by."""
+        self.open_vectors()
+        return self._built_with
 
     def _local_path(self, settings: Settings) -> Path:
         if not self.read_only:
             settings.chroma_dir.mkdir(parents=True, exist_ok=True)
             return settings.chroma_dir
-        self._snapshot = tempfile.TemporaryDirectory(prefix="papers-read-only-")
         copy = Path(self._snapshot.name) / "chroma"
         shutil.copytree(settings.chroma_dir, copy, copy_function=shutil.copyfile)  # files: writable
         for folder, _, _ in os.walk(copy):
             os.chmod(folder, 0o700)  # copytree gives folders the originals' read-only modes
-        for name in CATALOGUE_FILES:
-            if (settings.data_dir / name).exists():
-                shutil.copyfile(settings.data_dir / name, Path(self._snapshot.name) / name)
         return copy
 
     def _open_catalogue(self, settings: Settings) -> Catalogue:
@@ -157,7 +186,9 @@ class Store:
 
     def _papers_in_chroma(self) -> Iterator[tuple[Paper, list[Chunk]]]:
         """The complete papers of a Chroma-only library: those whose first chunk (written last,
-        with the paper's record) landed, with all the chunks it counts."""
+        with the paper's record) landed, with all the chunks it counts. A new library has none."""
+        if not self.settings.chroma_host and not (self.settings.chroma_dir / "chroma.sqlite3").exists():
+            return
         ids, texts, metadatas = self.all_chunks()
         chunks: dict[str, dict[int, Chunk]] = defaultdict(dict)
         for chunk_id, text, metadata in zip(ids, texts, metadatas):
@@ -301,7 +332,7 @@ class Store:
         if items and self.built_with != self.embedding_model and not self.vector_count():
             # An empty collection stamped by another model (e.g. opened under another backend).
             self._collection.modify(metadata={"embedding_model": self.embedding_model})
-            self.built_with = self.embedding_model
+            self._built_with = self.embedding_model
         if items:
             self._collection.upsert(
                 ids=[c.id for _, _, c, _ in items],
@@ -322,8 +353,8 @@ class Store:
         if not self.catalogue.flag(REINDEXING):
             name = self._collection.name
             self._client.delete_collection(name)
-            self._collection = self._open_collection(name, self.embedding_model)
-            self.built_with = self.embedding_model
+            self._vectors = self._open_collection(name, self.embedding_model)
+            self._built_with = self.embedding_model
             self.catalogue.set_flag(REINDEXING, True)
         self.catalogue.mark_pending()
 

@@ -259,6 +259,19 @@ def cli_env(**extra: str) -> dict[str, str]:
     return {**env, **extra}
 
 
+BACKEND_PACKAGES = {"chromadb", "openai", "langchain_core", "langchain_text_splitters", "llama_cpp"}
+"""Packages that take seconds to import, which a command reading only the catalogue or caches avoids."""
+
+
+def packages_imported(*args: str, cwd: Path, env: dict[str, str]) -> set[str]:
+    """The top-level packages a `papers` command imports (Python's -X importtime), after checking it succeeded."""
+    result = subprocess.run([sys.executable, "-X", "importtime", str(PAPERS_CLI), *args], cwd=cwd, env=env,
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-2000:]
+    return {line.split("|")[-1].strip().split(".")[0] for line in result.stderr.splitlines()
+            if line.startswith("import time:")}
+
+
 BUSY_SLACK = 30.0
 """Seconds a loaded 2-core machine may add to a bounded wait (process start, a late thread): far
 below the waits that tests of a bound guard against (for ever, or the 20 s and 300 s defaults)."""

@@ -15,6 +15,7 @@ import pytest
 from click.testing import CliRunner
 
 from conftest import (
+    BACKEND_PACKAGES,
     PAPERS_CLI,
     ScriptedModel,
     UncallableModel,
@@ -22,6 +23,7 @@ from conftest import (
     contents,
     ingest,
     library_settings,
+    packages_imported,
     small_model,
     write_jsonl,
 )
@@ -205,3 +207,5 @@ def test_cards_end_to_end_with_the_small_model(settings, small_model_path, tmp_p
             "Problem", "Approach", "Data and setting", "Key result", "Limitation"]
         assert all(len(cell["text"].split()) <= MAX_CELL_WORDS for cell in card["cells"])
         assert card["digest"] and len(card["digest"].split()) <= 90
+    # Read from the cache, a card needs no model, no LangChain and no Chroma (a cached compare starts fast).
+    assert not packages_imported(*base[1:], "cards", "p-drone", cwd=tmp_path, env=env) & BACKEND_PACKAGES

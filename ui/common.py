@@ -5,10 +5,9 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 import streamlit as st
-from langchain_core.language_models import BaseChatModel
 from streamlit.delta_generator import DeltaGenerator
 
 from rag.errors import NotFound, PapersError
@@ -17,6 +16,9 @@ from rag.replies import Card, IngestReport, PaperDetail
 from rag.settings import Settings
 from rag.wording import cell_text
 from render import error, md, md_stream
+
+if TYPE_CHECKING:
+    from langchain_core.language_models import BaseChatModel
 
 # Not in `pages/`: Streamlit runs a folder of that name as an old-style multipage app until
 # st.navigation is first called, so the first visit to /digest after a start would skip app.py.
