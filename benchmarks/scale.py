@@ -50,7 +50,7 @@ from embedding import chunk_texts, load, local_raw_vs_full, server_vs_ours
 from common import ROOT, SHARED, WORK, machine, percentile
 
 sys.path.insert(0, str(ROOT / "tests"))
-from conftest import PAPERS_CLI, UI_APP, cli_env, free_port, serving
+from conftest import PAPERS_CLI, cli_env, free_port, serving
 from rag import ingest, store
 from rag import retrieval as retrieval_module
 from rag.lexical import LexicalIndex, index_folder, rebuild
@@ -266,8 +266,7 @@ def in_browser(settings: Settings, library: Library, folder: Path) -> None:
     total = library.papers(limit=0).total
     matches = library.papers(PICKER_WORDS, limit=0).total
     port = free_port()
-    command = [sys.executable, "-m", "streamlit", "run", str(UI_APP), "--server.address", "127.0.0.1",
-               "--server.port", str(port), "--server.headless", "true", "--browser.gatherUsageStats", "false"]
+    command = [str(PAPERS_CLI), "ui", "--port", str(port)]
     env = cli_env(PAPERS_DATA_DIR=str(settings.data_dir))
     url = f"http://127.0.0.1:{port}"
     first_page = f"1–50 of {total:,} papers"

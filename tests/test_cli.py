@@ -223,8 +223,9 @@ def test_ui_adds_the_sample_to_an_empty_library_serves_on_loopback_and_stops_wit
     port = free_port()
     health = f"http://127.0.0.1:{port}/_stcore/health"
     command = [str(PAPERS_CLI), "ui", "--port", str(port), "--with-sample"]
-    with serving(command, health, tmp_path / "ui.log", "papers ui", cwd=tmp_path, env=env):
-        pass
+    with serving(command, health, tmp_path / "ui.log", "papers ui", cwd=tmp_path, env=env) as server:
+        # What the pages need was imported while the server started, not in the first visitor's view.
+        assert "pandas/_libs" in Path(f"/proc/{server.pid}/maps").read_text()
     # `papers ui` became the server: stopping the command stopped it, and nothing still listens.
     with pytest.raises(OSError):
         urllib.request.build_opener(urllib.request.ProxyHandler({})).open(health, timeout=2)

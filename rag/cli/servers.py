@@ -56,7 +56,7 @@ def ui(ctx: click.Context, port: int | None, host: str | None, with_sample: bool
         click.echo(library.ingest([settings.sample_library]).summary())
     app = package_path("rag.ui") / "app.py"
     env = {**os.environ, "PAPERS_DATA_DIR": str(settings.data_dir), "PAPERS_LOG_LEVEL": settings.log_level}
-    command = [sys.executable, "-m", "streamlit", "run", str(app), "--server.address", address,
+    command = [sys.executable, "-m", "rag.ui.serve", "run", str(app), "--server.address", address,
                "--server.port", str(port), "--server.headless", "true", "--browser.gatherUsageStats", "false"]
     click.echo(f"Serving on http://{address}:{port}")
     sys.stdout.flush()

@@ -16,7 +16,7 @@ YEARS = {"min_value": 1000, "max_value": 2999, "value": None, "step": 1, "placeh
 
 st.title("Library")
 library = common.library()
-total = common.paper_count()
+overview = library.papers(limit=0)
 
 
 def turn_page(by: int) -> None:
@@ -68,17 +68,16 @@ def papers_table(files: list[str]) -> None:
         st.rerun()  # the counts, here and in the sidebar, change too
 
 
-if not total:
+if not overview.total:
     common.empty_library_hint()
 else:
     files = library.source_files()
     with st.container(horizontal=True):
-        st.metric("Papers", f"{total:,}")
+        st.metric("Papers", f"{overview.total:,}")
         st.metric("Passages", f"{library.store.count():,}")
         st.metric("Files", len(files))
-    figures = library.stats()
-    if figures.embedded < figures.papers:
-        st.caption(f"{figures.embedded:,} of {figures.papers:,} papers embedded: the others are found by title and "
+    if overview.embedded < overview.papers:
+        st.caption(f"{overview.embedded:,} of {overview.papers:,} papers embedded: the others are found by title and "
                    "BM25 until their embedding is done (`papers embed` finishes an interrupted one)")
     papers_table(files)
 
