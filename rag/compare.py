@@ -8,6 +8,7 @@ content, model, prompt version).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -21,12 +22,15 @@ from rag.paper import Paper
 from rag.prompts import load_prompt
 from rag.replies import Card, Comparison, ComparisonRow, PaperRef
 from rag.settings import Settings
+from rag.text import sentences
 from rag.wording import FELL_BACK_IN_COMMON
 
 if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel
 
 TLDR = "TL;DR"
+PAPER_MENTION = re.compile(r"\b[Pp]aper ([AB])\b|\b([AB])['’]s\b|\(([AB])\)")
+"""How the relation names a paper: the prompt calls them A and B."""
 
 
 class Relation(BaseModel):
@@ -65,7 +69,8 @@ def relate(
     """`comparison` with what links the two papers. One model call, tens of seconds on a laptop,
     unless the pair is cached; `progress` hears when it starts, and `model` is only loaded then.
 
-    A sentence naming or numbering what neither abstract holds is not kept: without what the papers
+    A sentence naming or numbering what neither abstract holds, or giving one paper what only the
+    other's abstract holds, is not kept: without what the papers
     share and how they differ, the fallback says so; an unsupported verdict on strength is left out."""
     prompt = load_prompt("compare_relation", settings.prompts_dir)
     a, b = comparison.paper_a, comparison.paper_b
@@ -82,7 +87,8 @@ def relate(
     relation = structured(model(), messages, Relation, settings)
     both = f"{a.text}\n{b.text}"
     said = relation.model_dump() if relation else {}
-    held = {name: text for name, text in said.items() if not unsupported_sentences(text, both)}
+    held = {name: text for name, text in said.items()
+            if not unsupported_sentences(text, both) and not misattributed(text, {"A": a.text, "B": b.text})}
     if not held.keys() >= {"in_common", "difference"}:
         tldr = comparison.rows[0]
         return comparison.model_copy(update={
@@ -91,3 +97,17 @@ def relate(
     held.setdefault("stronger", "")
     cache.write(held)
     return comparison.model_copy(update=held)
+
+
+def misattributed(text: str, texts: dict[str, str]) -> bool:
+    """Whether a sentence gives paper A (or B) a number or name that its own abstract lacks: a small
+    model reading two cards swaps them ("Paper A ... 160 sub-models", which are B's). What follows
+    "Paper A", up to the next mention of a paper, is read as A's."""
+    for sentence in sentences(text):
+        marks = list(PAPER_MENTION.finditer(sentence))
+        for mark, following in zip(marks, [*marks[1:], None]):
+            paper = next(group for group in mark.groups() if group)
+            stretch = sentence[mark.end():following.start() if following else len(sentence)]
+            if unsupported_sentences(stretch, texts[paper]):
+                return True
+    return False

@@ -790,6 +790,23 @@ def test_an_unsupported_verdict_on_strength_is_left_out_alone(compare_settings):
     assert comparison.difference == "A stitches, B sorts."
 
 
+def test_a_verdict_giving_one_paper_the_others_numbers_is_left_out(compare_settings):
+    """The default model's relation for this pair named SN-Net (A) stronger with SortedNet's (B) figures."""
+    swapped = json.dumps({**json.loads(RELATION), "stronger": (
+        "Paper A is stronger on measuring the scalability of their proposed method by demonstrating the "
+        "feasibility of training up to 160 different sub-models simultaneously, while maintaining 96% of the "
+        "model performance.")})
+    comparison = Library(compare_settings, ScriptedModel(responses=[CARD_STITCH, CARD_SORTED, swapped])).compare(
+        STITCH, SORTED)
+    assert not comparison.fell_back and comparison.stronger == ""
+    right = json.dumps({**json.loads(RELATION), "stronger": (
+        "Paper B trains up to 160 sub-models at once keeping 96% of the performance, while Paper A reports "
+        "on-par accuracy on ImageNet.")})
+    shutil.rmtree(compare_settings.comparison_cache_dir)
+    comparison = Library(compare_settings, ScriptedModel(responses=[right])).compare(STITCH, SORTED)
+    assert comparison.stronger == json.loads(right)["stronger"]
+
+
 def test_compare_falls_back_when_the_model_gives_no_json(compare_settings):
     model = ScriptedModel(responses=["Sure! Here is the JSON you asked for."])
     comparison = Library(compare_settings, model).compare(STITCH, SORTED)
