@@ -31,6 +31,8 @@ if TYPE_CHECKING:
 TLDR = "TL;DR"
 PAPER_MENTION = re.compile(r"\b[Pp]aper ([AB])\b|\b([AB])['’]s\b|\(([AB])\)")
 """How the relation names a paper: the prompt calls them A and B."""
+RELATION_CHECKS = "2"
+"""Part of a cached relation's key: relations kept by earlier checks are written again."""
 
 
 class Relation(BaseModel):
@@ -75,7 +77,8 @@ def relate(
     prompt = load_prompt("compare_relation", settings.prompts_dir)
     a, b = comparison.paper_a, comparison.paper_b
     cache = DiskCache(
-        settings.comparison_cache_dir, a.content_hash, b.content_hash, describe_backend(settings), prompt.version
+        settings.comparison_cache_dir, a.content_hash, b.content_hash, describe_backend(settings), prompt.version,
+        RELATION_CHECKS,
     )
     try:
         return comparison.model_copy(update=Relation.model_validate(cache.read()).model_dump())
