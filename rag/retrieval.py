@@ -99,7 +99,7 @@ class Filters:
         if self.paper_ids:
             mask &= np.isin(np.array(index.paper_ids), list(self.paper_ids))
         if self.source:
-            mask &= index.sources == self.source
+            mask &= index.from_source(self.source)
         if bounds := self.date_bounds():
             mask &= (index.date_nums >= bounds[0]) & (index.date_nums <= bounds[1])
         return mask.astype(np.float32)
@@ -236,8 +236,12 @@ class Retriever:
         wanted = math.ceil(n * len(mask) / passed * OVERSAMPLE) if passed else MAX_NEIGHBOURS + 1
         if wanted <= MAX_NEIGHBOURS:
             rows = self._rows(index)
-            nearest = [(chunk_id, distance) for chunk_id, distance in self.store.nearest(embedding, wanted)
-                       if chunk_id in rows and mask[rows[chunk_id]]]
+            candidates = self.store.nearest(embedding, wanted)
+            # -1 for a chunk the index does not hold yet (another process has not rebuilt it): the
+            # mask's extra last row, which passes nothing.
+            at = np.array([rows.get(chunk_id, -1) for chunk_id, _ in candidates], dtype=np.int64)
+            passing = np.append(mask, 0)[at] > 0
+            nearest = [candidate for candidate, passed in zip(candidates, passing) if passed]
             if len(nearest) >= n or wanted >= self.store.vector_count():
                 passages = self.store.passages([chunk_id for chunk_id, _ in nearest[:n]])
                 return [ChunkHit(chunk_id, index.paper_ids[rows[chunk_id]], "", passages[chunk_id], distance)
