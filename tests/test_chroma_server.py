@@ -34,6 +34,7 @@ def test_ingest_search_list_and_remove_through_a_server(chroma_server, tmp_path:
     settings = library_settings(tmp_path / "lib", chroma_host=host, chroma_port=port, collection="served")
     records = [arxiv_record(p, id=f"s-{i}", published="2024-01-0{i + 1}") for i, p in enumerate(SAMPLE[40:43])]
     source = write_jsonl(tmp_path / "three.jsonl", records)
+    assert Retriever(settings).search("anything", mode="dense") == []  # the server's empty collection
 
     assert ingest([source], settings).summary() == "3 added, 0 unchanged, 0 updated, 0 rejected"
     assert not settings.chroma_dir.exists()  # the chunks live on the server
