@@ -683,7 +683,8 @@ def test_filter_by_date_range_and_source_file(dated_library, filters: Filters, e
 
 
 def test_a_filtered_dense_search_finds_what_chromas_own_filter_finds(dated_library, monkeypatch):
-    """Filters are applied to Chroma's nearest chunks unfiltered, or, past MAX_NEIGHBOURS, by Chroma."""
+    """Filters are applied to Chroma's nearest chunks unfiltered, or, past MAX_NEIGHBOURS, by Chroma
+    among the chunks they pass."""
     settings, query = dated_library
     retriever = Retriever(settings)
     cases = [Filters(source="other.jsonl"), Filters(date_from="2020"), Filters(paper_ids=("d2019",)),
@@ -692,6 +693,35 @@ def test_a_filtered_dense_search_finds_what_chromas_own_filter_finds(dated_libra
     monkeypatch.setattr(retrieval_module, "MAX_NEIGHBOURS", 0)
     assert [retriever.search(query, 10, filters, mode="dense") for filters in cases] == filtered_here
     assert [len(hits) for hits in filtered_here] == [2, 2, 1, 1, 0]
+
+
+def test_chroma_asked_among_the_chunks_a_filter_passes_finds_what_its_own_filter_finds(dated_library,
+                                                                                        tmp_path: Path):
+    """Past MAX_NEIGHBOURS, Chroma is asked among the chunks the BM25 index's rows pass, by id: the same
+    chunks as its own filter, fast. Chunks not embedded yet are left out (Chroma would refuse them), and
+    one Chroma lacks (a paper removed since the index was made) leaves the decision to its filter."""
+    settings, query = dated_library
+    copy = copy_library(settings, tmp_path / "lib")
+    store = store_of(copy)
+    index = Retriever(copy).lexical()
+    embedding = get_embedder(copy).embed([query])[0]
+
+    def among(filters: Filters) -> list[str]:
+        return [index.chunk_ids[row] for row in np.flatnonzero(filters.lexical_mask(index))]
+
+    def papers(hits) -> list[str]:
+        return [hit.paper_id for hit in hits]
+
+    cases = [Filters(source="other.jsonl"), Filters(date_from="2020"), Filters(paper_ids=("d2019",)),
+             Filters(source="dated.jsonl", date_to="2019"), Filters(date_from="2030")]
+    for filters in cases:
+        assert store.query(embedding, 10, filters.chroma_where(), among(filters)) == store.query(
+            embedding, 10, filters.chroma_where()), filters
+    recent = Filters(date_from="2020")
+    store.catalogue.mark_pending(["d2021"])
+    assert set(papers(store.query(embedding, 10, recent.chroma_where(), among(recent)))) == {"d2023"}
+    store.remove("d2023")
+    assert set(papers(store.query(embedding, 10, recent.chroma_where(), among(recent)))) == {"d2021"}
 
 
 def test_the_librarys_filters_say_what_to_fix(dated_library):
