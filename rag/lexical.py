@@ -41,14 +41,17 @@ def _tokenize(texts: list[str], return_ids: bool):
 @dataclass
 class LexicalIndex:
     """A bm25s index plus, per row, the chunk id, paper id, date and source file it stands for, and
-    the version of the catalogue it was built from."""
+    the version of the catalogue it was built from. Source files are kept as one number per row
+    (`source_codes`, into `source_names`): a filter compares integers, not strings (0.03 against 5 ms
+    over 224k rows)."""
 
     folder: Path
     retriever: object
     chunk_ids: list[str]
     paper_ids: list[str]
     date_nums: np.ndarray
-    sources: np.ndarray
+    source_names: dict[str, int]
+    source_codes: np.ndarray
     version: int
 
     @classmethod
@@ -82,8 +85,11 @@ class LexicalIndex:
 
         rows = json.loads((folder / CHUNKS_FILE).read_text())
         retriever = bm25s.BM25.load(str(folder)) if (folder / INDEX_FILE).exists() else None
+        source_names: dict[str, int] = {}
+        source_codes = np.array([source_names.setdefault(source, len(source_names)) for source in rows["sources"]],
+                                dtype=np.int32)
         return cls(folder, retriever, rows["chunk_ids"], rows["paper_ids"], np.array(rows["date_nums"]),
-                   np.array(rows["sources"], dtype=str), int((folder / VERSION_FILE).read_text()))
+                   source_names, source_codes, int((folder / VERSION_FILE).read_text()))
 
     @staticmethod
     def stamp(folder: Path) -> int | None:
@@ -93,19 +99,32 @@ class LexicalIndex:
         except (OSError, ValueError):
             return None
 
+    def from_source(self, source: str) -> np.ndarray:
+        """Which rows were read from the file named `source`."""
+        code = self.source_names.get(source)
+        return self.source_codes == code if code is not None else np.zeros(len(self.source_codes), dtype=bool)
+
     def search(self, query: str, n: int, mask: np.ndarray | None = None) -> list[tuple[int, float]]:
-        """Rows and scores of the best chunks, best first; `mask` limits which rows may match."""
+        """Rows and scores of the `n` best chunks that match, best first, ties by row; `mask` limits
+        which rows may match.
+
+        The best are picked among the matching rows only, not among every row as bm25s's `retrieve`
+        does: a filter leaves most scores at zero, and numpy's partition over that many equal values
+        took 13 ms of a filtered search, against 1 ms here."""
         if self.retriever is None:
             return []
         vocabulary = self.retriever.vocab_dict
         tokens = [t for t in _tokenize([query], return_ids=False)[0] if t in vocabulary]
         if not tokens:
             return []
-        k = min(n, len(self.chunk_ids))
-        rows, scores = self.retriever.retrieve(
-            [tokens], k=k, show_progress=False, weight_mask=mask, n_threads=0
-        )
-        return [(int(r), float(s)) for r, s in zip(rows[0], scores[0]) if s > 0]
+        scores = self.retriever.get_scores(tokens, weight_mask=mask)
+        rows = np.flatnonzero(scores > 0)
+        if len(rows) > n:
+            nth_best = np.partition(scores[rows], len(rows) - n)[len(rows) - n]
+            above, tied = rows[scores[rows] > nth_best], rows[scores[rows] == nth_best]
+            rows = np.concatenate([above, tied[:n - len(above)]])
+        rows = rows[np.lexsort((rows, -scores[rows]))]
+        return [(int(row), float(scores[row])) for row in rows]
 
 
 def index_folder(store, settings: Settings) -> Path:

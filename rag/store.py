@@ -81,6 +81,8 @@ def paper_from_metadata(metadata: dict[str, Any]) -> Paper:
 INDEX_WAITS = (0.5, 1.0, 2.0)
 """Pauses between tries of a query that finds no vector index on disk."""
 _INDEX_NOT_ON_DISK = "Nothing found on disk"
+_ID_NOT_FOUND = "Error finding id"
+"""Chroma's error for a query among ids one of which it does not hold."""
 
 def _exists_read_only(folder: Path) -> bool:
     """An existing Chroma folder whose files this process may not change."""
@@ -224,8 +226,9 @@ class Store:
         )
 
     def check_embedding_model(self) -> None:
-        """Vectors from two models don't compare: refuse rather than return nonsense."""
-        if self.vector_count() and self.built_with != self.embedding_model:
+        """Vectors from two models don't compare: refuse rather than return nonsense. Chroma's count
+        (18 ms at 224k vectors) is asked only when the models differ."""
+        if self.built_with != self.embedding_model and self.vector_count():
             raise PapersError(
                 f"This library was indexed with the embedding model '{self.built_with}', but the "
                 f"settings select '{self.embedding_model}'. Re-index with `papers reindex`, or set "
@@ -396,22 +399,39 @@ class Store:
                 break
         return {paper_id: total / (np.linalg.norm(total) or 1.0) for paper_id, total in sums.items()}
 
-    def query(self, embedding: list[float], n: int, where: dict | None = None) -> list[ChunkHit]:
-        found = self._query_index(embedding, n, where, ["metadatas", "distances"])
+    def query(self, embedding: list[float], n: int, where: dict | None = None,
+              among: list[str] | None = None) -> list[ChunkHit]:
+        """The `n` chunks nearest `embedding` that `where` passes. `among`, when given, names the chunks
+        `where` passes, and Chroma is asked among those embedded by id instead of reading its metadata
+        to filter (70 ms against 1.5 s over 224k chunks, for the same chunks); should Chroma lack one
+        still (a paper being removed meanwhile), `where` decides."""
+        include = ["metadatas", "distances"]
+        found = None
+        if among is not None:
+            waiting = self.unembedded(among)
+            embedded = [chunk_id for chunk_id in among if chunk_id not in waiting]
+            if not embedded:
+                return []
+            try:
+                found = self._query_index(embedding, n, None, include, embedded)
+            except Exception as exc:
+                if _ID_NOT_FOUND not in str(exc):
+                    raise
+        if found is None:
+            found = self._query_index(embedding, n, where, include)
         return [ChunkHit(chunk_id, m["paper_id"], m["title"], m["passage"], distance)
                 for chunk_id, m, distance in zip(found["ids"], found["metadatas"], found["distances"])]
 
-    def _query_index(self, embedding: list[float], n: int, where: dict | None, include: list[str]) -> dict[str, list]:
-        """The ids and `include`d lists of the `n` chunks nearest `embedding`; empty for a library
-        without vectors. While another process writes a new library's first papers, Chroma's vector
+    def _query_index(self, embedding: list[float], n: int, where: dict | None, include: list[str],
+                     ids: list[str] | None = None) -> dict[str, list]:
+        """The ids and `include`d lists of the `n` chunks nearest `embedding` (fewer in a smaller
+        library, none without vectors: Chroma answers both without its count, which costs more than
+        the query). While another process writes a new library's first papers, Chroma's vector
         index may be missing from disk for a moment: wait a little, then say so rather than fail obscurely."""
         self.check_embedding_model()
-        total = self.vector_count()
-        if not total:
-            return {key: [] for key in ("ids", *include)}
         for pause in INDEX_WAITS:
             try:
-                result = self._collection.query(query_embeddings=[embedding], n_results=min(n, total), where=where,
+                result = self._collection.query(query_embeddings=[embedding], n_results=n, where=where, ids=ids,
                                                 include=include)
                 return {key: result[key][0] for key in ("ids", *include)}
             except Exception as exc:

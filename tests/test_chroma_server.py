@@ -18,7 +18,7 @@ from conftest import (
     sample_papers,
     write_jsonl,
 )
-from rag.embeddings import LOCAL_MODEL_ID, LocalMiniLM
+from rag.embeddings import LOCAL_MODEL_ID, LocalMiniLM, get_embedder
 from rag.errors import PapersError
 from rag.library import Library
 from rag.retrieval import Retriever
@@ -34,6 +34,7 @@ def test_ingest_search_list_and_remove_through_a_server(chroma_server, tmp_path:
     settings = library_settings(tmp_path / "lib", chroma_host=host, chroma_port=port, collection="served")
     records = [arxiv_record(p, id=f"s-{i}", published="2024-01-0{i + 1}") for i, p in enumerate(SAMPLE[40:43])]
     source = write_jsonl(tmp_path / "three.jsonl", records)
+    assert Retriever(settings).search("anything", mode="dense") == []  # the server's empty collection
 
     assert ingest([source], settings).summary() == "3 added, 0 unchanged, 0 updated, 0 rejected"
     assert not settings.chroma_dir.exists()  # the chunks live on the server
@@ -53,8 +54,13 @@ def test_ingest_search_list_and_remove_through_a_server(chroma_server, tmp_path:
     assert ingest([source], settings).summary() == "0 added, 3 unchanged, 0 updated, 0 rejected"
     assert calls == []
 
+    chunk_ids = store.lexical_rows().chunk_ids
     Library(settings).remove("s-2")
     assert sorted(p.id for p in Store(settings, LOCAL_MODEL_ID).papers()) == ["s-0", "s-1"]
+    # asked among chunks one of which the server no longer holds, its filter decides
+    embedding = get_embedder(settings).embed([SAMPLE[41].title])[0]
+    hits = Store(settings, LOCAL_MODEL_ID).query(embedding, 10, {"paper_id": "s-1"}, among=chunk_ids)
+    assert {hit.paper_id for hit in hits} == {"s-1"}
 
     # Another machine's library folder, same server: the papers are there and BM25 is rebuilt.
     elsewhere = settings.model_copy(update={"data_dir": tmp_path / "elsewhere"})

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import random
@@ -12,8 +13,10 @@ import signal
 import subprocess
 import sys
 from collections import Counter
+from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 import pytest
 from click.testing import CliRunner
 from test_service import client_for
@@ -32,11 +35,12 @@ from conftest import (
 )
 from rag import ingest as ingest_module
 from rag import retrieval as retrieval_module
+from rag.catalogue import LexicalRows
 from rag.chunking import chunk_paper
 from rag.cli import main
 from rag.embeddings import LOCAL_MODEL_ID, MAX_TOKENS, LocalMiniLM, get_embedder
 from rag.errors import NotFound, PapersError
-from rag.lexical import LexicalIndex
+from rag.lexical import LexicalIndex, _tokenize
 from rag.library import Library
 from rag.paper import Paper
 from rag.replies import as_json
@@ -679,7 +683,8 @@ def test_filter_by_date_range_and_source_file(dated_library, filters: Filters, e
 
 
 def test_a_filtered_dense_search_finds_what_chromas_own_filter_finds(dated_library, monkeypatch):
-    """Filters are applied to Chroma's nearest chunks unfiltered, or, past MAX_NEIGHBOURS, by Chroma."""
+    """Filters are applied to Chroma's nearest chunks unfiltered, or, past MAX_NEIGHBOURS, by Chroma
+    among the chunks they pass."""
     settings, query = dated_library
     retriever = Retriever(settings)
     cases = [Filters(source="other.jsonl"), Filters(date_from="2020"), Filters(paper_ids=("d2019",)),
@@ -688,6 +693,35 @@ def test_a_filtered_dense_search_finds_what_chromas_own_filter_finds(dated_libra
     monkeypatch.setattr(retrieval_module, "MAX_NEIGHBOURS", 0)
     assert [retriever.search(query, 10, filters, mode="dense") for filters in cases] == filtered_here
     assert [len(hits) for hits in filtered_here] == [2, 2, 1, 1, 0]
+
+
+def test_chroma_asked_among_the_chunks_a_filter_passes_finds_what_its_own_filter_finds(dated_library,
+                                                                                        tmp_path: Path):
+    """Past MAX_NEIGHBOURS, Chroma is asked among the chunks the BM25 index's rows pass, by id: the same
+    chunks as its own filter, fast. Chunks not embedded yet are left out (Chroma would refuse them), and
+    one Chroma lacks (a paper removed since the index was made) leaves the decision to its filter."""
+    settings, query = dated_library
+    copy = copy_library(settings, tmp_path / "lib")
+    store = store_of(copy)
+    index = Retriever(copy).lexical()
+    embedding = get_embedder(copy).embed([query])[0]
+
+    def among(filters: Filters) -> list[str]:
+        return [index.chunk_ids[row] for row in np.flatnonzero(filters.lexical_mask(index))]
+
+    def papers(hits) -> list[str]:
+        return [hit.paper_id for hit in hits]
+
+    cases = [Filters(source="other.jsonl"), Filters(date_from="2020"), Filters(paper_ids=("d2019",)),
+             Filters(source="dated.jsonl", date_to="2019"), Filters(date_from="2030")]
+    for filters in cases:
+        assert store.query(embedding, 10, filters.chroma_where(), among(filters)) == store.query(
+            embedding, 10, filters.chroma_where()), filters
+    recent = Filters(date_from="2020")
+    store.catalogue.mark_pending(["d2021"])
+    assert set(papers(store.query(embedding, 10, recent.chroma_where(), among(recent)))) == {"d2023"}
+    store.remove("d2023")
+    assert set(papers(store.query(embedding, 10, recent.chroma_where(), among(recent)))) == {"d2021"}
 
 
 def test_the_librarys_filters_say_what_to_fix(dated_library):
@@ -732,6 +766,58 @@ def test_a_bm25_index_whose_rows_lack_source_files_is_rebuilt(dated_library, tmp
     hits = Retriever(copy).search(query, 10, Filters(source="other.jsonl"), mode="bm25")
     assert {hit.id for hit in hits} == {"d2023", "undated"}
     assert "sources" in json.loads(rows_file.read_text())
+
+
+def test_bm25_ranks_as_bm25s_scores_with_ties_by_row(tmp_path: Path):
+    """The best matching rows are picked among those that match, not by bm25s's `retrieve`: the same
+    scores in the same order, filtered or not, and rows of equal score in the index's order."""
+    words = "protein cell gene virus model network graph light energy climate".split()
+    draw = random.Random(19)
+    texts = [" ".join(draw.choices(words, k=12)) for _ in range(300)] + ["protein folding kinetics"] * 6
+    count = len(texts)
+    rows = LexicalRows(1, [f"c{row}" for row in range(count)], texts, [f"p{row}" for row in range(count)],
+                       [20200101] * count, ["a.jsonl", "b.jsonl"] * (count // 2))
+    index = LexicalIndex.build(tmp_path / "bm25", rows)
+    masks = [None, index.from_source("b.jsonl").astype(np.float32), (np.arange(count) % 7 == 0).astype(np.float32)]
+    for query, mask in itertools.product(["protein gene", "climate light network", "folding"], masks):
+        tokens = [token for token in _tokenize([query], return_ids=False)[0] if token in index.retriever.vocab_dict]
+        _, scores = index.retriever.retrieve([tokens], k=20, show_progress=False, weight_mask=mask, n_threads=0)
+        found = index.search(query, 20, mask)
+        assert [score for _, score in found] == [float(s) for s in scores[0] if s > 0], (query, mask)
+        assert found == sorted(found, key=lambda hit: (-hit[1], hit[0]))
+    assert [row for row, _ in index.search("folding", 4)] == [300, 301, 302, 303]
+    assert [row for row, _ in index.search("folding", 4, index.from_source("b.jsonl").astype(np.float32))] == [
+        301, 303, 305]
+    assert not index.from_source("c.jsonl").any()
+
+
+def test_a_filtered_dense_search_leaves_out_chunks_its_bm25_index_does_not_hold(dated_library):
+    """An index another process has not rebuilt yet lacks new chunks: their filter is unknown, so they
+    pass none (and are not taken for the index's last row, which this filter passes)."""
+    settings, query = dated_library
+    retriever = Retriever(settings)
+    index = retriever.lexical()
+    assert index.paper_ids[-1] == "undated"
+    unknown = [f"not-yet-{chunk_id}" if paper_id == "d2023" else chunk_id
+               for chunk_id, paper_id in zip(index.chunk_ids, index.paper_ids)]
+    retriever._lexical = replace(index, chunk_ids=unknown)
+    hits = retriever.search(query, 10, Filters(source="other.jsonl"), mode="dense")
+    assert [hit.id for hit in hits] == ["undated"]
+
+
+def test_a_search_does_not_count_the_vectors(dated_library, monkeypatch):
+    """Chroma's count reads every vector's row (18 ms at 224k): a search asks for the nearest chunks
+    without it, and a library with fewer chunks than it asks for gives what it holds. (Only a filtered
+    search that found too few passing among the nearest counts, to tell whether it saw every vector.)"""
+    import chromadb.api.models.Collection as chroma_collection
+
+    settings, query = dated_library
+    retriever = Retriever(settings)
+    counted = []
+    real_count = chroma_collection.Collection.count
+    monkeypatch.setattr(chroma_collection.Collection, "count", lambda self: counted.append(1) or real_count(self))
+    assert len(retriever.search(query, 10, mode="dense")) == len(retriever.search(query, 10)) == 4
+    assert counted == []
 
 
 def test_an_empty_library_returns_no_papers(tmp_path: Path):
