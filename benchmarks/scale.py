@@ -17,7 +17,8 @@ fresh library under benchmarks/.work/scale-SIZE, and printed against the issue's
    through the store's own write path instead, so that dense search costs what it would (its rankings
    mean nothing; BM25 and the query embeddings are real).
 3. in process: search p50/p95 (hybrid, k=5) without filters, with a year range, one file, both
-   (target: 150 ms p50); the Library page's first page and a search, a picker's 20 matches.
+   (target: 150 ms p50); a chat question up to where the model
+   starts writing; the Library page's first page and a search, a picker's 20 matches.
 4. `papers serve` on the library: POST /v1/search p50/p95 at concurrency 16, and the server's memory.
 5. in Chromium (Debian's, as tests/test_browser.py drives it) over `papers ui`, started three times: the
    Library page's first view in each fresh process (target 2 s) and a second visit; a picker's reply to typed words after
@@ -228,6 +229,8 @@ def in_process(library: Library, rounds: int) -> None:
     for name, filters in cases.items():
         shown(name, latencies(lambda n, f=filters: library.search(claims[n % len(claims)], filters=f), rounds),
               TARGETS["search p50"])
+    shown("a chat question before the model writes (retrieval and the sources it is shown; `--size 87` for the "
+          "sample's size)", latencies(lambda n: library.ask_stream(claims[n % len(claims)]), rounds))
     shown("Library page: first page of 50", latencies(lambda _: library.papers(limit=50), rounds))
     shown("Library page: search 'neural'", latencies(lambda _: library.papers("neural", limit=50), rounds))
     shown(f"picker: 20 matches of '{PICKER_WORDS}'", latencies(lambda _: library.papers(PICKER_WORDS, limit=20), rounds))
