@@ -35,7 +35,7 @@ def labelled(name: str) -> list[dict]:
     return [json.loads(line) for line in path.open() if line.strip()]
 
 
-SPLITS = {"tune": "tune/set1.jsonl", "unseen": "unseen/set2.jsonl"}
+SPLITS = {"tune": "tune/set1.jsonl", "unseen": "unseen/set3.jsonl"}
 """Question sets written blind over the sample library: rules may be tuned on `tune`; `unseen`, the
 newest held-out set, is only ever reported in aggregate (benchmarks/unseen/README.md says what of
 each set has been seen; set1's figures for the pre-model refusal no longer are blind)."""
