@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 
+from rag.quantities import NUMBER
 from rag.text import sentences
 
 ORDERED = ("problem", "approach", "results")
@@ -51,6 +52,15 @@ def sort_abstract(abstract: str) -> dict[str, str]:
     for sentence, aspect in zip(said, label_sentences(said)):
         cells[aspect].append(sentence)
     return {name: " ".join(found) or NOT_STATED for name, found in cells.items()}
+
+
+def richest_result(abstract: str) -> str:
+    """The abstract's results sentence giving the most numbers, or "" when its results give none:
+    the figures a reader of a card or digest came for."""
+    part = sort_abstract(abstract)["results"]
+    if part == NOT_STATED or not NUMBER.search(part):
+        return ""
+    return max(sentences(part), key=lambda sentence: len(NUMBER.findall(sentence)))
 
 
 def label_sentences(said: list[str]) -> list[str]:

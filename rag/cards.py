@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, Field, ValidationError
 
-from rag.aspects import NOT_STATED, sort_abstract
+from rag.aspects import NOT_STATED, richest_result, sort_abstract
 from rag.cache import DiskCache
 from rag.digest import DigestStream
 from rag.grounding import unsupported_sentences
@@ -27,7 +27,7 @@ from rag.prompts import load_prompt
 from rag.quantities import NUMBER
 from rag.replies import Card, CardCell
 from rag.settings import Settings
-from rag.text import sentences, stems
+from rag.text import clipped, sentences, stems
 
 if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel
@@ -38,7 +38,6 @@ LIMITATION_ASPECT = "Limitation"
 MAX_TLDR_WORDS = 25
 MAX_CELL_WORDS = 30
 SAYS_NOTHING = re.compile(r"^\W*(not stated|none|n/?a|unknown)\W*$", re.I)
-CLAUSE_END = re.compile(r"(?<=[,;:])\s+|\s+(?=\()|\s+-+\s+")
 FALLBACK_ASPECT = {"tldr": "approach", "problem": "problem", "approach": "approach", "data": "results", "result": "results"}
 """Where the abstract's sorted sentences (`rag.aspects`) hold a cell's fallback when the model wrote none."""
 
@@ -75,26 +74,6 @@ class WrittenCard(BaseModel):
                         "'Not stated.'")
 
 
-def clipped(text: str, max_words: int) -> str:
-    """At most `max_words` words: the first sentence, then its clauses up to the limit, then words
-    with an ellipsis."""
-    text = re.sub(r"\s+", " ", text).strip()
-    if len(text.split()) <= max_words:
-        return text
-    text = (sentences(text) or [text])[0]
-    if len(text.split()) <= max_words:
-        return text
-    kept = ""
-    for clause in CLAUSE_END.split(text):
-        longer = f"{kept} {clause}".strip()
-        if len(longer.split()) > max_words:
-            break
-        kept = longer
-    if kept and len(kept.split()) >= max_words // 2:
-        return kept.rstrip(",;:") + "…"
-    return " ".join(text.split()[:max_words]).rstrip(",;:") + "…"
-
-
 def closest_clause(text: str, abstract: str, aspect: str, max_words: int) -> str:
     """The abstract's sentence that shares most words with what the model wrote, or, when it wrote
     nothing, the first sentence of the abstract's own part on that aspect; cut to the limit."""
@@ -124,10 +103,9 @@ def result_cell(cell: CardCell, abstract: str) -> CardCell:
     """The key result keeps its numbers: a cell that gives none (or "Not stated") where the abstract's
     results give some yields to the result sentence holding most of them, quoted; a small model
     often writes "outperforms the state of the art" and drops the figures a reader came for."""
-    part = sort_abstract(abstract)["results"]
-    if NUMBER.search(cell.text) or part == NOT_STATED or not NUMBER.search(part):
+    best = richest_result(abstract)
+    if NUMBER.search(cell.text) or not best:
         return cell
-    best = max(sentences(part), key=lambda sentence: len(NUMBER.findall(sentence)))
     return CardCell(aspect=cell.aspect, text=clipped(best, MAX_CELL_WORDS), quoted=True)
 
 

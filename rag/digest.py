@@ -6,16 +6,16 @@ import re
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
-from rag.aspects import label_sentences
+from rag.aspects import label_sentences, richest_result, sort_abstract
 from rag.cache import DiskCache
 from rag.grounding import unsupported_sentences
 from rag.llm import avoiding_copies, describe_backend, streamed
 from rag.paper import Paper
 from rag.prompts import load_prompt
-from rag.quantities import NUMBER
+from rag.quantities import NUMBER, numbers
 from rag.replies import Digest
 from rag.settings import Settings
-from rag.text import sentences, word_count
+from rag.text import clipped, sentences, word_count
 
 if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel
@@ -47,6 +47,22 @@ def _without_background(said: list[str], max_words: int) -> list[str]:
             break
         kept.remove(i)
     return [said[k] for k in kept]
+
+
+RESULT_WORDS = 30
+"""The longest quoted result a digest is given, as long as a card's cell."""
+
+
+def with_results(text: str, abstract: str, max_words: int) -> str:
+    """The digest in one paragraph of at most `max_words`. One giving none of the numbers of the
+    abstract's results makes room for, and ends with, the result sentence giving most of them, quoted:
+    the small model often stops at what a paper does and how, and drops the figures (on dev,
+    TicketTalk's 86.5 and 93.9 percent, SortedNet's 160 sub-models and 96%)."""
+    best = richest_result(abstract)
+    if not text or not best or numbers(text) & numbers(sort_abstract(abstract)["results"]):
+        return one_paragraph(text, max_words)
+    quoted = f"“{clipped(best, RESULT_WORDS)}”"
+    return f"{one_paragraph(text, max_words - word_count(quoted))} {quoted}".strip()
 
 
 ABSTRACT_SHARE = 0.6
@@ -90,7 +106,8 @@ class DigestStream:
         raw = "".join(parts)
         removed = unsupported_sentences(raw, self.paper.text)
         longest = longest_digest(self.paper, self.settings)
-        text = one_paragraph(" ".join(s for s in sentences(raw) if s not in removed), longest)
+        kept = " ".join(s for s in sentences(raw) if s not in removed)
+        text = with_results(kept, self.paper.abstract, longest)
         self.digest = self.digest.model_copy(update={"digest": text, "removed_statements": removed})
         if text:
             self._cache.write(self.digest.model_dump(include={"id", "title", "digest"}))

@@ -17,6 +17,7 @@ nor one inside a list line's title ("- Is Attention Learnable? A Study [2]: ..."
 GAP = " … "
 """Marks sentences left out between two shown ones."""
 LIST_ITEM = re.compile(r"^\s*[-*•]\s+")
+CLAUSE_END = re.compile(r"(?<=[,;:])\s+|\s+(?=\()|\s+-+\s+")
 
 
 def sentences(text: str) -> list[str]:
@@ -37,6 +38,26 @@ def joined(all_sentences: list[str], chosen: list[int]) -> str:
             parts.append(" " if index == chosen[position - 1] + 1 else GAP)
         parts.append(all_sentences[index])
     return "".join(parts)
+
+
+def clipped(text: str, max_words: int) -> str:
+    """At most `max_words` words: the first sentence, then its clauses up to the limit, then words
+    with an ellipsis."""
+    text = re.sub(r"\s+", " ", text).strip()
+    if len(text.split()) <= max_words:
+        return text
+    text = (sentences(text) or [text])[0]
+    if len(text.split()) <= max_words:
+        return text
+    kept = ""
+    for clause in CLAUSE_END.split(text):
+        longer = f"{kept} {clause}".strip()
+        if len(longer.split()) > max_words:
+            break
+        kept = longer
+    if kept and len(kept.split()) >= max_words // 2:
+        return kept.rstrip(",;:") + "…"
+    return " ".join(text.split()[:max_words]).rstrip(",;:") + "…"
 
 
 def word_count(text: str) -> int:
