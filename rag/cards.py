@@ -1,12 +1,11 @@
 """A card per paper: a TL;DR and short cells on its problem, approach, data, result and limitation.
 
 The model writes a card from one abstract at a time, so a fact cannot land under the wrong paper,
-and cannot re-type it (the copy guard). Every cell is checked against the abstract as answers are:
-one that names or numbers what the abstract does not, or says nothing, is replaced by the
-abstract's own closest clause, marked as quoted; a key result without the abstract's result numbers
-by their sentence. The limitation is only ever the abstract's own,
-when it states one. Cards are cached per paper content, model and prompt version, so an edited
-abstract gets a new card.
+and cannot re-type it (the copy guard). Every cell is checked against the title and abstract as
+answers are against their sources: one that names or numbers what they do not, or says nothing, is
+replaced by the abstract's own closest clause, marked as quoted; a key result without the abstract's
+result numbers by their sentence. The limitation is only ever the abstract's own, when it states one.
+Cards are cached per paper content, model and prompt version, so an edited abstract gets a new card.
 """
 
 from __future__ import annotations
@@ -87,15 +86,18 @@ def closest_clause(text: str, abstract: str, aspect: str, max_words: int) -> str
     return clipped(best, max_words)
 
 
-def checked_cell(aspect: str, label: str, text: str, abstract: str, max_words: int) -> CardCell:
-    """A cell the abstract supports, within the limit; otherwise the abstract's closest clause, quoted.
-    "Not stated" stands for data and results, which some abstracts do not give."""
+def checked_cell(aspect: str, label: str, text: str, paper: Paper, max_words: int) -> CardCell:
+    """A cell the paper's title and abstract support, within the limit; otherwise the abstract's closest
+    clause, quoted. The title counts: a name only it gives ("Dense Hebbian neural networks", whose
+    abstract says "dense, associative neural-networks") is the paper's own. "Not stated" stands for
+    data and results, which some abstracts do not give."""
     text = re.sub(r"\s+", " ", text).strip()
     if SAYS_NOTHING.match(text) and aspect in ("data", "result"):
         return CardCell(aspect=label, text=NOT_STATED)
-    if text and not SAYS_NOTHING.match(text) and not unsupported_sentences(text, abstract):
+    if text and not SAYS_NOTHING.match(text) and not unsupported_sentences(text, paper.text):
         return CardCell(aspect=label, text=clipped(text, max_words))
-    quoted = closest_clause("" if SAYS_NOTHING.match(text) else text, abstract, FALLBACK_ASPECT[aspect], max_words)
+    quoted = closest_clause("" if SAYS_NOTHING.match(text) else text, paper.abstract, FALLBACK_ASPECT[aspect],
+                            max_words)
     return CardCell(aspect=label, text=quoted, quoted=True)
 
 
@@ -124,8 +126,8 @@ def checked_card(paper: Paper, written: WrittenCard | None, cached: bool = False
     (it failed twice to write one) gives the abstract's own clauses, quoted."""
     said = written.model_dump() if written else {}
     abstract = paper.abstract
-    tldr = checked_cell("tldr", "TL;DR", said.get("tldr", ""), abstract, MAX_TLDR_WORDS)
-    cells = [checked_cell(aspect, label, said.get(aspect, ""), abstract, MAX_CELL_WORDS)
+    tldr = checked_cell("tldr", "TL;DR", said.get("tldr", ""), paper, MAX_TLDR_WORDS)
+    cells = [checked_cell(aspect, label, said.get(aspect, ""), paper, MAX_CELL_WORDS)
              for aspect, label in ASPECTS.items()]
     cells = [result_cell(cell, abstract) if cell.aspect == ASPECTS["result"] else cell for cell in cells]
     return Card(id=paper.id, title=paper.title, tldr=tldr.text, tldr_quoted=tldr.quoted,

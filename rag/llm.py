@@ -69,17 +69,19 @@ def _cache_key(settings: Settings) -> tuple:
 def avoiding_copies(model: BaseChatModel, texts: list[str]) -> BaseChatModel:
     """The model, told not to re-type long runs of `texts`; only the local model can be told
     (a server's sampling is out of reach), and larger served models retell less anyway."""
-    from rag.llama_chat import LlamaCppChat
-
-    return model.bind(avoid_copying=texts) if isinstance(model, LlamaCppChat) else model
+    return _bound_if_local(model, avoid_copying=texts)
 
 
 def capped(model: BaseChatModel, max_tokens: int) -> BaseChatModel:
     """The model, held to `max_tokens` for a reply known to be short (a topic's name), so a small
     model that rambles inside its JSON is stopped early; a server's models stop by themselves."""
+    return _bound_if_local(model, max_tokens=max_tokens)
+
+
+def _bound_if_local(model: BaseChatModel, **options) -> BaseChatModel:
     from rag.llama_chat import LlamaCppChat
 
-    return model.bind(max_tokens=max_tokens) if isinstance(model, LlamaCppChat) else model
+    return model.bind(**options) if isinstance(model, LlamaCppChat) else model
 
 
 def describe_backend(settings: Settings) -> str:

@@ -787,6 +787,31 @@ def test_compare_sets_two_cards_side_by_side_and_one_call_relates_them(compare_s
     assert f"Approach: {json.loads(CARD_SORTED)['approach']}" in relation_prompt
 
 
+HEBBIAN = "Dense Hebbian neural networks: a replica symmetric picture of supervised learning"
+CARD_HEBBIAN = json.dumps({  # the default model's card, 2026-12-01: "Hebbian" is in the title, not the abstract
+    "tldr": "Dense Hebbian neural networks provide a replica symmetric picture of supervised learning, offering "
+            "a phase diagram for performance as a function of control parameters.",
+    "problem": "The paper investigates the computational capabilities of dense, associative neural networks "
+               "trained by a teacher and their performance as a function of various control parameters.",
+    "approach": "The paper uses statistical-mechanics of spin glasses and Monte Carlo simulations to analyze the "
+                "computational capabilities of dense Hebbian neural networks.",
+    "data": "The paper tests learning, storing, and retrieval capabilities shown by dense Hebbian neural networks "
+            "on structured datasets as MNist and Fashion MNist.",
+    "result": "The paper provides a phase diagram summarizing the performance of dense Hebbian neural networks as a "
+              "function of control parameters, showing that they may work in a ultra-storage regime or in a "
+              "ultra-detection regime.",
+})
+
+
+def test_a_card_may_name_what_only_the_papers_title_gives(compare_settings):
+    card = Library(compare_settings, ScriptedModel(responses=[CARD_HEBBIAN])).card(HEBBIAN, digest=False)
+    assert "Hebbian" not in BY_TITLE[HEBBIAN].abstract
+    cells = {cell.aspect: cell for cell in card.cells}
+    assert not card.tldr_quoted and card.tldr.startswith("Dense Hebbian neural networks provide")
+    assert not any(cells[aspect].quoted for aspect in ("Approach", "Data and setting", "Key result"))
+    assert cells["Key result"].text.startswith("The paper provides a phase diagram")
+
+
 def test_compare_hears_each_card_as_it_is_written_and_reuses_cached_cards(compare_settings):
     heard = []
     library = Library(compare_settings, ScriptedModel(responses=[CARD_STITCH, CARD_SORTED]))
