@@ -45,7 +45,7 @@ TOOLS = {"search_papers", "ask", "topic", "digest", "card", "compare", "brief", 
 QUERY = "Kolmogorov-Arnold networks with learnable activation functions"
 QUESTION = "How much faster than Habitat 2.0 does Galactic simulate a Fetch robot?"
 TINY, LEAF = SHORT_PAPERS
-DIGEST = "TinyFormer runs transformers on microcontrollers."
+DIGEST = "TinyFormer runs transformers on microcontrollers with 91% accuracy on keyword spotting."
 RELATION = json.dumps({"in_common": "Both are small models.", "difference": "Transformers against a CNN."})
 TOPIC = "TinyFormer runs transformers on microcontrollers with 256 KB of memory [1]."
 
