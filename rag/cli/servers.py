@@ -56,10 +56,8 @@ def ui(ctx: click.Context, port: int | None, host: str | None, with_sample: bool
         click.echo(library.ingest([settings.sample_library]).summary())
     app = package_path("rag.ui") / "app.py"
     env = {**os.environ, "PAPERS_DATA_DIR": str(settings.data_dir), "PAPERS_LOG_LEVEL": settings.log_level}
-    watcher = _streamlit_option("server.fileWatcherType", None) or "none"  # serving, not editing the app
     command = [sys.executable, "-m", "rag.ui.serve", "run", str(app), "--server.address", address,
-               "--server.port", str(port), "--server.headless", "true", "--browser.gatherUsageStats", "false",
-               "--server.fileWatcherType", watcher]
+               "--server.port", str(port), "--server.headless", "true", "--browser.gatherUsageStats", "false"]
     click.echo(f"Serving on http://{address}:{port}")
     sys.stdout.flush()
     # Become Streamlit, so that stopping `papers ui` (Ctrl-C, SIGTERM) stops the server, with no orphan.
