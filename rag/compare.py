@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, Field, ValidationError
 
-from rag.aspects import NOT_STATED
 from rag.cache import DiskCache
 from rag.errors import PapersError
 from rag.grounding import unsupported_sentences
@@ -60,10 +59,7 @@ def side_by_side(a: Paper, b: Paper, card_a: Card, card_b: Card) -> Comparison:
 
 
 def _describe(comparison: Comparison, column: str) -> str:
-    """A paper's card for the relation prompt, without the cells its abstract leaves unstated: nothing
-    to relate, and every token read is time on a laptop."""
-    cells = ((row.aspect, getattr(row, column)) for row in comparison.rows)
-    return "\n".join(f"{aspect}: {text}" for aspect, text in cells if text != NOT_STATED)
+    return "\n".join(f"{row.aspect}: {getattr(row, column)}" for row in comparison.rows)
 
 
 def relate(
