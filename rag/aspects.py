@@ -54,13 +54,12 @@ def sort_abstract(abstract: str) -> dict[str, str]:
     return {name: " ".join(found) or NOT_STATED for name, found in cells.items()}
 
 
-def richest_result(abstract: str) -> str:
-    """The abstract's results sentence giving the most numbers, or "" when its results give none:
-    the figures a reader of a card or digest came for."""
-    part = sort_abstract(abstract)["results"]
-    if part == NOT_STATED or not NUMBER.search(part):
+def richest_result(results: str) -> str:
+    """Of an abstract's results (`sort_abstract(abstract)["results"]`), the sentence giving the most
+    numbers, or "" when they give none: the figures a reader of a card or digest came for."""
+    if results == NOT_STATED or not NUMBER.search(results):
         return ""
-    return max(sentences(part), key=lambda sentence: len(NUMBER.findall(sentence)))
+    return max(sentences(results), key=lambda sentence: len(NUMBER.findall(sentence)))
 
 
 def label_sentences(said: list[str]) -> list[str]:

@@ -105,7 +105,7 @@ def result_cell(cell: CardCell, abstract: str) -> CardCell:
     """The key result keeps its numbers: a cell that gives none (or "Not stated") where the abstract's
     results give some yields to the result sentence holding most of them, quoted; a small model
     often writes "outperforms the state of the art" and drops the figures a reader came for."""
-    best = richest_result(abstract)
+    best = richest_result(sort_abstract(abstract)["results"])
     if NUMBER.search(cell.text) or not best:
         return cell
     return CardCell(aspect=cell.aspect, text=clipped(best, MAX_CELL_WORDS), quoted=True)

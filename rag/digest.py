@@ -58,8 +58,9 @@ def with_results(text: str, abstract: str, max_words: int) -> str:
     abstract's results makes room for, and ends with, the result sentence giving most of them, quoted:
     the small model often stops at what a paper does and how, and drops the figures (on dev,
     TicketTalk's 86.5 and 93.9 percent, SortedNet's 160 sub-models and 96%)."""
-    best = richest_result(abstract)
-    if not text or not best or numbers(text) & numbers(sort_abstract(abstract)["results"]):
+    results = sort_abstract(abstract)["results"]
+    best = richest_result(results)
+    if not text or not best or numbers(text) & numbers(results):
         return one_paragraph(text, max_words)
     quoted = f"“{clipped(best, RESULT_WORDS)}”"
     return f"{one_paragraph(text, max_words - word_count(quoted))} {quoted}".strip()
