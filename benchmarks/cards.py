@@ -98,6 +98,12 @@ def compare_facts(library: Library) -> None:
           f"cell words p50 {percentile(cell_words, 50):.0f}, max {max(cell_words)}")
 
 
+def wall_time(command: list[str]) -> float:
+    start = time.perf_counter()
+    subprocess.run(command, check=True, capture_output=True)
+    return time.perf_counter() - start
+
+
 def time_cli_compare(settings: Settings, library: Library) -> None:
     """`papers compare` per dev pair as a user meets it, process start and model load included: with
     the cards written ahead (`papers cards --all`, or a briefing) and only the relation to write; with
@@ -109,14 +115,12 @@ def time_cli_compare(settings: Settings, library: Library) -> None:
     for row in dev_questions("compare"):
         command = [papers, "--data-dir", str(settings.data_dir), "compare", row["a"], row["b"], "--json"]
         try:
-            for walls in (relation_only, uncached, cached):
-                if walls is not cached:
-                    shutil.rmtree(settings.comparison_cache_dir, ignore_errors=True)
-                if walls is uncached:
-                    settings.card_cache_dir.rename(aside)
-                start = time.perf_counter()
-                subprocess.run(command, check=True, capture_output=True)
-                walls.append(time.perf_counter() - start)
+            shutil.rmtree(settings.comparison_cache_dir, ignore_errors=True)
+            relation_only.append(wall_time(command))
+            shutil.rmtree(settings.comparison_cache_dir, ignore_errors=True)
+            settings.card_cache_dir.rename(aside)
+            uncached.append(wall_time(command))
+            cached.append(wall_time(command))
         finally:
             if aside.exists():
                 shutil.rmtree(settings.card_cache_dir, ignore_errors=True)
