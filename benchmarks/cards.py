@@ -3,7 +3,8 @@
 Writes the cards of the dev set's digest papers and comparison pairs (with their digests) and, with
 `--all`, every other paper's card without its digest (resumable: written cards are cached; a briefing
 writes the same), and prints against the issue's limits:
-- card lengths: TL;DR words (<= 25), digest words (<= 90) and its share of the abstract (<= 0.6),
+- card lengths: TL;DR words (<= 25) and TL;DRs that still restate their title, digest words (<= 90)
+  and its share of the abstract (<= 0.6),
   cell words (<= 30), and the share of cells that are the abstract's own words (quoted);
 - copied share: of a digest's 8-word runs, the share found in its abstract (< 0.35);
 - dev digests: key facts stated, exactly and leniently (numbers exact, other words by stem; >= 0.80);
@@ -28,7 +29,7 @@ from pathlib import Path
 from figures import copied_share, found_exactly, found_leniently
 
 from common import WORK, dev_questions, machine, percentile, sample_library
-from rag.cards import MAX_CELL_WORDS, MAX_TLDR_WORDS
+from rag.cards import MAX_CELL_WORDS, MAX_TLDR_WORDS, restates_title
 from rag.library import Library
 from rag.replies import Card
 from rag.settings import Settings
@@ -60,7 +61,8 @@ def card_figures(library: Library, cards: list[Card]) -> None:
     copied = [copied_share(card.digest, [abstracts[card.id]]) for card in digested]
     print(f"\n{len(cards)} cards, {len(digested)} with their digest")
     print(f"TL;DR words p50 {percentile(tldr, 50):.0f}, max {max(tldr)} (limit {MAX_TLDR_WORDS}); "
-          f"quoted {sum(card.tldr_quoted for card in cards)}/{len(cards)}")
+          f"quoted {sum(card.tldr_quoted for card in cards)}/{len(cards)}, restating the title "
+          f"{sum(restates_title(card.tldr, card.title) for card in cards)}/{len(cards)}")
     print(f"digest words p50 {percentile(digest, 50):.0f}, max {max(digest)} (limit 90); share of the abstract "
           f"p50 {percentile(share, 50):.2f}, max {max(share):.2f} (limit 0.60)")
     print(f"digest 8-word runs copied from the abstract: p50 {percentile(copied, 50):.2f}, max {max(copied):.2f}, "

@@ -35,6 +35,17 @@ def labelled(name: str) -> list[dict]:
     return [json.loads(line) for line in path.open() if line.strip()]
 
 
+def print_rule_figures(what: str, splits: dict[str, tuple[list[bool], list[bool]]]) -> None:
+    """A labelled rule's table: per split, the items, those labelled true, those the rule chose, and
+    its precision and recall; `splits` maps a split's name to (the rule's verdicts, the labels)."""
+    print(f"{'split':9} {what:>9} {'labelled':>10} {'chosen':>7} {'precision':>10} {'recall':>7}")
+    for split, (said, truth) in splits.items():
+        hits = sum(s and t for s, t in zip(said, truth))
+        chosen, actual = sum(said), sum(truth)
+        precision = hits / chosen if chosen else float("nan")
+        print(f"{split:9} {len(said):>9} {actual:>10} {chosen:>7} {precision:>10.2f} {hits / actual:>7.2f}")
+
+
 SPLITS = {"tune": "tune/set1.jsonl", "unseen": "unseen/set3.jsonl"}
 """Question sets written blind over the sample library: rules may be tuned on `tune`; `unseen`, the
 newest held-out set, is only ever reported in aggregate (benchmarks/unseen/README.md says what of

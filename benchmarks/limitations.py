@@ -8,24 +8,15 @@ Usage: python benchmarks/limitations.py
 
 from __future__ import annotations
 
-from common import labelled
+from common import labelled, print_rule_figures
 from rag.cards import states_a_limitation
 
 
-def report(split: str, rows: list[dict]) -> None:
-    said = [states_a_limitation(row["sentence"]) for row in rows]
-    truth = [row["limitation"] for row in rows]
-    hits = sum(s and t for s, t in zip(said, truth))
-    chosen, actual = sum(said), sum(truth)
-    precision = hits / chosen if chosen else float("nan")
-    print(f"{split:9} {len(rows):>9} {actual:>10} {chosen:>7} {precision:>10.2f} {hits / actual:>7.2f}")
-
-
-def main() -> None:
-    print(f"{'split':9} {'sentences':>9} {'labelled':>10} {'chosen':>7} {'precision':>10} {'recall':>7}")
-    report("tuned", labelled("limitations/tune.jsonl"))
-    report("held out", labelled("limitations/heldout.jsonl"))
+def verdicts(name: str) -> tuple[list[bool], list[bool]]:
+    rows = labelled(name)
+    return [states_a_limitation(row["sentence"]) for row in rows], [row["limitation"] for row in rows]
 
 
 if __name__ == "__main__":
-    main()
+    print_rule_figures("sentences", {"tuned": verdicts("limitations/tune.jsonl"),
+                                     "held out": verdicts("limitations/heldout.jsonl")})

@@ -37,6 +37,10 @@ LIMITATION_ASPECT = "Limitation"
 MAX_TLDR_WORDS = 25
 MAX_CELL_WORDS = 30
 SAYS_NOTHING = re.compile(r"^\W*(not stated|none|n/?a|unknown)\W*$", re.I)
+RESTATING_SHARE = 0.6
+"""A TL;DR with at least this share of its words in the title restates it. The lowest share that chose
+only TL;DRs labelled as restating on benchmarks/tldrs/tune.jsonl (3 of its 4); a wrong pick costs
+little (the approach cell is the model's summary too). Held-out figures: benchmarks/tldrs.py."""
 FALLBACK_ASPECT = {"tldr": "approach", "problem": "problem", "approach": "approach", "data": "results", "result": "results"}
 """Where the abstract's sorted sentences (`rag.aspects`) hold a cell's fallback when the model wrote none."""
 
@@ -71,6 +75,13 @@ class WrittenCard(BaseModel):
                       "words, or 'Not stated.'")
     result: str = Field(description="Its main result with the abstract's numbers, in at most 25 words, or "
                         "'Not stated.'")
+
+
+def restates_title(tldr: str, title: str) -> bool:
+    """A TL;DR mostly in the title's words tells a reader nothing the title did not: the default model
+    wrote "MgNO: Efficient Parameterization of Linear Operators via Multigrid" for that very title."""
+    words = stems(tldr)
+    return bool(words) and len(words & stems(title)) / len(words) >= RESTATING_SHARE
 
 
 def closest_clause(text: str, abstract: str, aspect: str, max_words: int) -> str:
@@ -123,13 +134,17 @@ def limitation(abstract: str) -> CardCell:
 
 def checked_card(paper: Paper, written: WrittenCard | None, cached: bool = False) -> Card:
     """The checks run on every read, so a cached card meets today's checks. No card from the model
-    (it failed twice to write one) gives the abstract's own clauses, quoted."""
+    (it failed twice to write one) gives the abstract's own clauses, quoted. A TL;DR that restates the
+    title gives way to the approach, which says what the paper does."""
     said = written.model_dump() if written else {}
     abstract = paper.abstract
     tldr = checked_cell("tldr", "TL;DR", said.get("tldr", ""), paper, MAX_TLDR_WORDS)
     cells = [checked_cell(aspect, label, said.get(aspect, ""), paper, MAX_CELL_WORDS)
              for aspect, label in ASPECTS.items()]
     cells = [result_cell(cell, abstract) if cell.aspect == ASPECTS["result"] else cell for cell in cells]
+    if restates_title(tldr.text, paper.title):
+        approach = cells[list(ASPECTS).index("approach")]
+        tldr = CardCell(aspect=tldr.aspect, text=clipped(approach.text, MAX_TLDR_WORDS), quoted=approach.quoted)
     return Card(id=paper.id, title=paper.title, tldr=tldr.text, tldr_quoted=tldr.quoted,
                 cells=[*cells, limitation(abstract)], cached=cached)
 

@@ -366,7 +366,7 @@ CARD_TINY, CARD_LEAF = (json.dumps(card) for card in (
     {"tldr": "TinyFormer runs transformers on microcontrollers.", "problem": "Transformers on 256 KB.",
      "approach": "Shrunk transformer models.", "data": "Keyword spotting.",
      "result": "91% accuracy with 8x less energy than a CNN baseline."},
-    {"tldr": "LeafCount counts leaves in greenhouse photos.", "problem": "Counting plant leaves.",
+    {"tldr": "LeafCount counts leaves with a small convolutional network.", "problem": "Counting plant leaves.",
      "approach": "A small convolutional network.", "data": "3,000 labelled images.",
      "result": "Fewer than one leaf per plant miscounted."},
 ))

@@ -147,8 +147,8 @@ def test_a_card_is_cached_and_rewritten_when_the_abstract_or_the_prompt_changes(
     shutil.copytree(settings.prompts_dir, prompts)
     (prompts / "card.system.txt").write_text((prompts / "card.system.txt").read_text() + "\nBe brief.\n")
     reworded = settings.model_copy(update={"prompts_dir": prompts})
-    card, model = card_of(reworded, json.dumps({**WRITTEN, "tldr": "SkyCount counts sheep."}))
-    assert card.tldr == "SkyCount counts sheep." and len(model.seen) == 1  # the digest stays cached
+    card, model = card_of(reworded, json.dumps({**WRITTEN, "tldr": "SkyCount tracks sheep so none is counted twice."}))
+    assert card.tldr == "SkyCount tracks sheep so none is counted twice." and len(model.seen) == 1  # the digest stays cached
 
     changed = {**DRONE, "abstract": DRONE["abstract"].replace("97.2%", "96.8%")}
     assert ingest([write_jsonl(tmp_path / "farm.jsonl", [changed, OTHER])], settings).updated == ["p-drone"]

@@ -29,6 +29,7 @@ from conftest import (
 )
 from rag.ask import LIST_PROMPT
 from rag.aspects import NOT_STATED
+from rag.cards import restates_title
 from rag.checks import QUOTE_SIMILARITY
 from rag.citations import CITATION, cited_numbers
 from rag.digest import one_paragraph, with_results
@@ -810,6 +811,34 @@ def test_a_card_may_name_what_only_the_papers_title_gives(compare_settings):
     assert not card.tldr_quoted and card.tldr.startswith("Dense Hebbian neural networks provide")
     assert not any(cells[aspect].quoted for aspect in ("Approach", "Data and setting", "Key result"))
     assert cells["Key result"].text.startswith("The paper provides a phase diagram")
+
+
+MGNO = "MgNO: Efficient Parameterization of Linear Operators via Multigrid"
+CARD_MGNO = {  # the default model's card, 2026-12-01: its TL;DR is the title
+    "tldr": MGNO,
+    "problem": "Efficiently parameterize bounded linear operators between neurons in neural operators",
+    "approach": "Proposed MgNO architecture using multigrid structures to parameterize these operators, offering "
+                "both mathematical rigor and practical expressivity",
+    "data": "Not stated.",
+    "result": "MgNO exhibits superior ease of training and reduced susceptibility to overfitting compared to other "
+              "CNN-based models while maintaining consistent state-of-the-art performance on various types of "
+              "partial differential equations.",
+}
+
+
+def test_a_tldr_that_restates_the_title_gives_way_to_the_approach(compare_settings):
+    card = Library(compare_settings, ScriptedModel(responses=[json.dumps(CARD_MGNO)])).card(MGNO, digest=False)
+    assert card.tldr == CARD_MGNO["approach"] and not card.tldr_quoted
+    assert card.cells[1].text == CARD_MGNO["approach"]  # the approach cell stays
+
+
+def test_a_tldr_restates_its_title_in_its_words_not_in_a_few_shared_ones():
+    """Two of the default model's TL;DRs: one adding only "an automated approach", one naming what is new."""
+    assert restates_title("Auto-GNN: An automated approach to neural architecture search for graph neural networks",
+                          "Auto-GNN: Neural Architecture Search of Graph Neural Networks")
+    assert not restates_title("I-ViT is an integer-only quantization scheme for Vision Transformers (ViTs) to enable "
+                              "efficient inference on edge devices without floating-point arithmetic.",
+                              "I-ViT: Integer-only Quantization for Efficient Vision Transformer Inference")
 
 
 def test_compare_hears_each_card_as_it_is_written_and_reuses_cached_cards(compare_settings):
