@@ -23,8 +23,9 @@ if TYPE_CHECKING:
 
 def one_paragraph(text: str, max_words: int) -> str:
     """Whitespace folded. A model that ran past the word limit (often by re-typing the abstract)
-    loses its background sentences first, then those on the approach that carry no number, latest
-    first, so its results stay; if that is not enough, it is cut at a sentence end."""
+    loses its background sentences first, then those on the approach that carry no number, then any
+    other without a number, latest first, so its figures stay; if that is not enough, it is cut at a
+    sentence end."""
     text = re.sub(r"\s+", " ", text).strip()
     if word_count(text) > max_words:
         text = " ".join(_without_background(sentences(text), max_words))
@@ -39,10 +40,11 @@ def one_paragraph(text: str, max_words: int) -> str:
 def _without_background(said: list[str], max_words: int) -> list[str]:
     """The opening sentence stays whatever its aspect: it is where a digest names the paper."""
     labels = label_sentences(said)
-    dropping = [i for i, label in enumerate(labels) if label == "problem" and i > 0]
-    dropping += [i for i in reversed(range(1, len(said))) if labels[i] == "approach" and not NUMBER.search(said[i])]
+    background = [i for i, label in enumerate(labels) if label == "problem" and i > 0]
+    numberless = [i for i in reversed(range(1, len(said))) if not NUMBER.search(said[i])]
+    approach = [i for i in numberless if labels[i] == "approach"]
     kept = list(range(len(said)))
-    for i in dropping:
+    for i in dict.fromkeys(background + approach + numberless):
         if sum(word_count(said[k]) for k in kept) <= max_words or len(kept) == 1:
             break
         kept.remove(i)
@@ -57,11 +59,13 @@ def with_results(text: str, abstract: str, max_words: int) -> str:
     """The digest in one paragraph of at most `max_words`. One giving none of the numbers of the
     abstract's results makes room for, and ends with, the result sentence giving most of them, quoted:
     the small model often stops at what a paper does and how, and drops the figures (on dev,
-    TicketTalk's 86.5 and 93.9 percent, SortedNet's 160 sub-models and 96%)."""
+    TicketTalk's 86.5 and 93.9 percent, SortedNet's 160 sub-models and 96%). The numbers are looked
+    for in what the word limit leaves."""
     results = sort_abstract(abstract)["results"]
     best = richest_result(results)
-    if not text or not best or numbers(text) & numbers(results):
-        return one_paragraph(text, max_words)
+    paragraph = one_paragraph(text, max_words)
+    if not paragraph or not best or numbers(paragraph) & numbers(results):
+        return paragraph
     quoted = f"“{clipped(best, RESULT_WORDS)}”"
     return f"{one_paragraph(text, max_words - word_count(quoted))} {quoted}".strip()
 

@@ -592,6 +592,32 @@ def test_a_digest_without_the_results_figures_ends_with_the_result_sentence_quot
     assert quoted.strip("“”…") in BY_TITLE[title].abstract  # the abstract's own words, marked as such
 
 
+SORTED_LONG_DIGEST = (  # the default model's four sentences, 2026-12-01, then a result sentence: 98 words
+    "SortedNet is a novel approach to training many-in-one neural networks that harnesses the inherent modularity "
+    "of deep neural networks. The novel updating scheme during training combines random sampling of sub-networks "
+    "with gradient accumulation, improving training efficiency. The sorted nature of our training leads to "
+    "search-free sub-network selection at inference time, and the nested architecture of the resulting sub-networks "
+    "leads to minimal storage requirement and efficient switching between sub-networks. Our general dynamic training "
+    "approach is demonstrated across various architectures and tasks. Experiments show that it trains up to 160 "
+    "different sub-models simultaneously while keeping 96% of the model performance.")
+
+
+def test_a_digest_over_the_limit_keeps_its_own_result_sentence_and_drops_one_without_figures(gen_settings):
+    """The model's own sentences all read as results; cutting at the limit dropped the last one, with both figures."""
+    for written in cache_files(gen_settings):  # another test's digest of the same paper
+        if json.loads(written.read_text())["title"] == SORTED:
+            written.unlink()
+    digest = Library(gen_settings, ScriptedModel(responses=[SORTED_LONG_DIGEST])).digest(SORTED).digest
+    said = sentences(SORTED_LONG_DIGEST)
+    assert digest == " ".join(said[:3] + said[4:]) and len(digest.split()) <= MAX_WORDS
+
+
+def test_a_digest_whose_figures_the_word_limit_cuts_ends_with_the_result_sentence_quoted():
+    reply = sentences(SORTED_DIGEST)[0] + " It trains up to 160 sub-models" + " and more" * 40 + " with 96% of it."
+    digest = with_results(reply, BY_TITLE[SORTED].abstract, MAX_WORDS)
+    assert digest.startswith(sentences(SORTED_DIGEST)[0] + " “") and "160 different sub-models" in digest
+
+
 def test_a_digest_giving_a_result_figure_is_left_as_written(gen_settings):
     reply = "MobileDets put regular convolutions in the search space. They outperform MobileNetV3+SSDLite by 1.7 mAP."
     assert Library(gen_settings, ScriptedModel(responses=[reply])).digest("MobileDets").digest == reply
