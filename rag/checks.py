@@ -2,8 +2,9 @@
 
 Bad citation numbers, unsupported statements and sentences repeating the instructions are removed
 and reported, and so is a last sentence the token limit cut off. When the checks leave nothing, a
-source about the question is quoted; a model that said the sources do not answer, or an answer
-with no source about the question, is a refusal, which cites nothing.
+source about the question is quoted, if its sentences give numbers where the model's removed ones
+did; a model that said the sources do not answer, or an answer with no source about the question,
+is a refusal, which cites nothing.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import re
 from rag.citations import clean_citations
 from rag.grounding import citing_sentences, echoes, ground, supporting_passage
 from rag.names import asked_unknown_names
+from rag.quantities import claimed_numbers, numbers
 from rag.replies import Answer, Citation, Source
 from rag.text import GAP, rejoin, sentences, words
 from rag.wording import NO_ANSWER
@@ -43,7 +45,7 @@ def check(raw: str, sources: list[Source], *, question: str, standalone: str,
     said = [s for s in said if s not in removed]
     model_refused = any(REFUSAL.search(s) for s in sentences(text))
     if not said and removed and not model_refused and (source := about_the_question(sources)):
-        said = [quote(source, standalone)]
+        said = [stand_in] if (stand_in := quote(source, standalone, removed)) else []
     asked = {"question": question, "standalone_question": standalone, "sources": sources,
              "removed_citations": removed_citations, "removed_statements": removed}
     if not said:
@@ -77,11 +79,16 @@ def about_the_question(sources: list[Source]) -> Source | None:
     return best if best is not None and best.similarity >= QUOTE_SIMILARITY else None
 
 
-def quote(source: Source, question: str) -> str:
+def quote(source: Source, question: str, removed: list[str]) -> str | None:
     """The checks removed every sentence the model wrote, yet this source is about the question:
-    its sentences that share most words with the question, quoted and cited, say more than a refusal."""
+    its sentences that share most words with the question, quoted and cited, say more than a refusal.
+    Not when the model answered with numbers and these sentences give none: asked how many parameters
+    Neuroformer has, the model's "1.2 billion" was removed, and Neuroformer's sentences without a
+    number do not answer either."""
     candidates = sentences(source.excerpt.replace(GAP, " "))
     asked = words(question)
     best = sorted(range(len(candidates)), key=lambda i: -len(asked & words(candidates[i])))[:QUOTED_SENTENCES]
     quoted = " ".join(candidates[i] for i in sorted(best))
+    if any(claimed_numbers(sentence, question) for sentence in removed) and not numbers(quoted):
+        return None
     return f'Quoted from "{source.title}" [{source.n}]: “{quoted}”'

@@ -266,6 +266,17 @@ def test_an_answer_whose_every_sentence_is_removed_is_refused_when_no_source_is_
     assert stream.answer.removed_statements
 
 
+def test_a_removed_number_is_not_answered_by_a_quote_without_one(gen_settings):
+    """benchmarks/tune t097, unanswerable: the default model's invented count was removed, and the
+    answer quoted Neuroformer's abstract, which gives no count."""
+    question = "How many parameters does the Neuroformer model have?"
+    model = ScriptedModel(responses=["The Neuroformer model has approximately 1.2 billion parameters [1]."])
+    answer = Library(gen_settings, model).ask(question)
+    assert answer.sources[0].title.startswith("Neuroformer") and answer.sources[0].similarity >= QUOTE_SIMILARITY
+    assert answer.refused and answer.text == NO_ANSWER and answer.citations == []
+    assert answer.removed_statements == ["The Neuroformer model has approximately 1.2 billion parameters."]
+
+
 def test_a_list_answer_keeps_one_line_per_paper(gen_settings):
     model = ScriptedModel(responses=[""])
     stream = Library(gen_settings, model).ask_stream(KAN_Q)
