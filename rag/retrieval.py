@@ -51,10 +51,9 @@ def is_date(text: str) -> bool:
 
 @dataclass(frozen=True)
 class Filters:
-    """Which papers a search may return: by id, by date (inclusive, partial dates cover their whole year
-    or month) and by the file they were read from (its name, as `papers stats` lists it)."""
+    """Which papers a search may return: by date (inclusive, partial dates cover their whole year or
+    month) and by the file they were read from (its name, as `papers stats` lists it)."""
 
-    paper_ids: tuple[str, ...] = ()
     date_from: str = ""
     date_to: str = ""
     source: str = ""
@@ -78,8 +77,6 @@ class Filters:
 
     def chroma_where(self) -> dict | None:
         clauses: list[dict] = []
-        if self.paper_ids:
-            clauses.append({"paper_id": {"$in": list(self.paper_ids)}})
         if self.source:
             clauses.append({"source": self.source})
         if bounds := self.date_bounds():
@@ -90,14 +87,12 @@ class Filters:
 
     @property
     def active(self) -> bool:
-        return bool(self.paper_ids or self.source or self.date_from or self.date_to)
+        return bool(self.source or self.date_from or self.date_to)
 
     def lexical_mask(self, index: LexicalIndex) -> np.ndarray | None:
         if not self.active:
             return None
         mask = np.ones(len(index.chunk_ids), dtype=bool)
-        if self.paper_ids:
-            mask &= np.isin(np.array(index.paper_ids), list(self.paper_ids))
         if self.source:
             mask &= index.from_source(self.source)
         if bounds := self.date_bounds():

@@ -647,18 +647,6 @@ def test_bm25_without_known_words_returns_nothing(sample_retriever: Retriever):
     assert len(sample_retriever.search("qwertyuiop zxcvbnm", mode="hybrid", k=3)) == 3
 
 
-def test_filter_by_paper_ids(sample_library: Settings, sample_retriever: Retriever):
-    question = dev_question("q34")
-    by_title = {p.title: p.id for p in store_of(sample_library).papers()}
-    wanted = (by_title[dev_question("q02")["gold"][0]], by_title[dev_question("q10")["gold"][0]])
-    for mode in ("hybrid", "dense", "bm25"):
-        hits = sample_retriever.search(question["question"], k=5, filters=Filters(paper_ids=wanted), mode=mode)
-        assert {h.id for h in hits} <= set(wanted), mode
-    hits = sample_retriever.search(dev_question("q10")["question"], filters=Filters(paper_ids=wanted))
-    assert [h.id for h in hits][0] == wanted[1]
-    assert sample_retriever.search("grape", filters=Filters(paper_ids=("no-such-id",))) == []
-
-
 @pytest.fixture(scope="module")
 def dated_library(tmp_path_factory: pytest.TempPathFactory) -> tuple[Settings, str]:
     """Four papers: 2019-05-01, 2021-03-15 (in dated.jsonl), 2023-07-20 and one without a date (in
@@ -688,8 +676,6 @@ def dated_library(tmp_path_factory: pytest.TempPathFactory) -> tuple[Settings, s
         (Filters(date_from="2020"), {"d2021", "d2023"}),
         (Filters(date_to="2021-03"), {"d2019", "d2021"}),
         (Filters(date_to="2019-04-30"), set()),
-        (Filters(paper_ids=("d2019", "undated")), {"d2019", "undated"}),
-        (Filters(paper_ids=("d2019", "d2023"), date_from="2020"), {"d2023"}),
         (Filters(source="other.jsonl"), {"d2023", "undated"}),
         (Filters(source="dated.jsonl", date_from="2020"), {"d2021"}),
         (Filters(source="other.jsonl", date_to="2022"), set()),
@@ -706,7 +692,7 @@ def test_a_filtered_dense_search_finds_what_chromas_own_filter_finds(dated_libra
     among the chunks they pass."""
     settings, query = dated_library
     retriever = Retriever(settings)
-    cases = [Filters(source="other.jsonl"), Filters(date_from="2020"), Filters(paper_ids=("d2019",)),
+    cases = [Filters(source="other.jsonl"), Filters(date_from="2020"), Filters(date_to="2019-12"),
              Filters(source="dated.jsonl", date_to="2019"), Filters(date_from="2030")]
     filtered_here = [retriever.search(query, 10, filters, mode="dense") for filters in cases]
     monkeypatch.setattr(retrieval_module, "MAX_NEIGHBOURS", 0)
@@ -731,7 +717,7 @@ def test_chroma_asked_among_the_chunks_a_filter_passes_finds_what_its_own_filter
     def papers(hits) -> list[str]:
         return [hit.paper_id for hit in hits]
 
-    cases = [Filters(source="other.jsonl"), Filters(date_from="2020"), Filters(paper_ids=("d2019",)),
+    cases = [Filters(source="other.jsonl"), Filters(date_from="2020"), Filters(date_to="2019-12"),
              Filters(source="dated.jsonl", date_to="2019"), Filters(date_from="2030")]
     for filters in cases:
         assert store.query(embedding, 10, filters.chroma_where(), among(filters)) == store.query(
@@ -844,7 +830,7 @@ def test_an_empty_library_returns_no_papers(tmp_path: Path):
     retriever = Retriever(settings)
     for mode in ("hybrid", "dense", "bm25"):
         assert retriever.search("anything at all", mode=mode) == []
-    assert retriever.search("anything", filters=Filters(date_from="2020", paper_ids=("x",))) == []
+    assert retriever.search("anything", filters=Filters(date_from="2020", source="x.jsonl")) == []
     assert store_of(settings).papers() == []
 
 
