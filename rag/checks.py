@@ -44,8 +44,9 @@ def check(raw: str, sources: list[Source], *, question: str, standalone: str,
         removed.append(said[-1])
     said = [s for s in said if s not in removed]
     model_refused = any(REFUSAL.search(s) for s in sentences(text))
-    if not said and removed and not model_refused and (source := about_the_question(sources)):
-        said = [stand_in] if (stand_in := quote(source, standalone, removed)) else []
+    if (not said and removed and not model_refused and (source := about_the_question(sources))
+            and (stand_in := quote(source, standalone, removed))):
+        said = [stand_in]
     asked = {"question": question, "standalone_question": standalone, "sources": sources,
              "removed_citations": removed_citations, "removed_statements": removed}
     if not said:
