@@ -363,7 +363,7 @@ SHORT_PAPERS = [
     },
 ]
 CARD_TINY, CARD_LEAF = (json.dumps(card) for card in (
-    {"tldr": "TinyFormer runs transformers on microcontrollers.", "problem": "Transformers on 256 KB.",
+    {"tldr": "TinyFormer shrinks transformer models to fit in 256 KB of memory.", "problem": "Transformers on 256 KB.",
      "approach": "Shrunk transformer models.", "data": "Keyword spotting.",
      "result": "91% accuracy with 8x less energy than a CNN baseline."},
     {"tldr": "LeafCount counts leaves with a small convolutional network.", "problem": "Counting plant leaves.",
