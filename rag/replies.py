@@ -139,6 +139,12 @@ class Card(Reply):
     )
     cached: Internal[bool] = Field(False, exclude=True)
 
+    @property
+    def cells_beyond_tldr(self) -> list[CardCell]:
+        """The cells a reader has not just read: a TL;DR that restated the title gives way to the approach
+        cell (`rag.cards.checked_card`), which a card shown whole would otherwise print twice."""
+        return [cell for cell in self.cells if cell.text != self.tldr]
+
 
 class PaperRef(Reply):
     id: str

@@ -181,6 +181,19 @@ def test_a_digest_is_at_most_90_words_and_60_percent_of_its_abstract(settings):
     assert len(digest.digest.split()) <= longest_digest(short, settings)
 
 
+def test_a_card_whose_tldr_restated_its_title_shows_the_approach_once(settings, monkeypatch):
+    """Seen in `papers cards MgNO`: the TL;DR gave way to the approach, and both lines printed it."""
+    restating = {**WRITTEN, "tldr": "SkyCount: counting sheep from drone video."}
+    card, _ = card_of(settings, json.dumps(restating), "SkyCount counts sheep from drones with 97.2% accuracy.")
+    assert card.tldr == WRITTEN["approach"]
+    assert [cell.aspect for cell in card.cells_beyond_tldr] == ["Problem", "Data and setting", "Key result",
+                                                                "Limitation"]
+    monkeypatch.setenv("PAPERS_DATA_DIR", str(settings.data_dir))
+    shown = CliRunner().invoke(main, ["cards", "p-drone"])
+    assert shown.exit_code == 0 and shown.output.count(WRITTEN["approach"]) == 1
+    assert "Approach:" not in shown.output and "TL;DR: A lightweight YOLO detector" in shown.output
+
+
 def test_cards_cli_needs_papers_or_all(settings, monkeypatch):
     monkeypatch.setenv("PAPERS_DATA_DIR", str(settings.data_dir))
     for arguments in (["cards"], ["cards", "--all", "p-rain"]):

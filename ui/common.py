@@ -150,7 +150,7 @@ def show_card(card: Card, into: DeltaGenerator | None = None, title: bool = Fals
     """A paper's card: the TL;DR, then its aspects; the abstract's own words in quotation marks."""
     lines = [f"**{md(card.title)}**"] if title else []
     lines.append(f"**TL;DR:** {md(cell_text(card.tldr, card.tldr_quoted))}")
-    lines += [f"- **{cell.aspect}:** {md(cell_text(cell.text, cell.quoted))}" for cell in card.cells]
+    lines += [f"- **{cell.aspect}:** {md(cell_text(cell.text, cell.quoted))}" for cell in card.cells_beyond_tldr]
     (into or st).markdown("\n".join(lines))
 
 

@@ -149,7 +149,7 @@ def cards(ctx: click.Context, papers: tuple[str, ...], every: bool, as_json: boo
 def echo_card(card: Card, name: str = "") -> None:
     click.secho(f"\n{name}{card.title}", bold=True)
     click.echo(f"  TL;DR: {cell_text(card.tldr, card.tldr_quoted)}")
-    for cell in card.cells:
+    for cell in card.cells_beyond_tldr:
         click.echo(f"  {cell.aspect}: {cell_text(cell.text, cell.quoted)}")
     if card.digest:
         click.echo(f"  Digest: {card.digest}")
