@@ -42,6 +42,7 @@ NAMED_WINDOW = 4
 """Words after a number that say what it is about. 3 missed "3.7 mAP on Qualcomm Hexagon DSP"; 5 and
 6 wrongly removed more supported sentences."""
 NAMED = re.compile(r"^(?:[A-Z][\w+-]*|\w*[A-Z][\w+-]*)$")
+CLAUSE_END = re.compile(r"[,;:](?=\s)|[.!?](?=\s|$)")
 
 
 def numbers(text: str) -> set[str]:
@@ -110,7 +111,7 @@ def _names_after_held(claimed: set[tuple[str, str]], sentence: str, source: str)
     """The names right after a claimed number say what it is about ("3.7 mAP on Qualcomm Hexagon DSP"):
     at least half of them follow the same number in the source too."""
     held = [(value, {word.lower() for word in after}) for value, _, after in _after(source, NAMED_WINDOW + 2)]
-    for value, unit, after in _after(sentence, NAMED_WINDOW):
+    for value, unit, after in _after(sentence, NAMED_WINDOW, within_clause=True):
         named = {word.lower() for word in after if NAMED.match(word)}
         if (value, unit) in claimed and named and not any(
             v == value and 2 * len(named & words) >= len(named) for v, words in held
@@ -119,13 +120,16 @@ def _names_after_held(claimed: set[tuple[str, str]], sentence: str, source: str)
     return True
 
 
-def _after(text: str, window: int) -> list[tuple[str, str, list[str]]]:
-    """Each number's value and unit, and the `window` words after it: what it counts or is about."""
+def _after(text: str, window: int, within_clause: bool = False) -> list[tuple[str, str, list[str]]]:
+    """Each number's value and unit, and the `window` words after it: what it counts or is about.
+    `within_clause` stops at a comma or the sentence's end: in "By 16%, GemNet-OC improves ..." the
+    name after the comma is the sentence's subject, not what 16% is about."""
     text = CITATION.sub(" ", text)
     found = []
     for match in QUANTITY.finditer(text):
         (value, unit), = quantities(match.group(0))
-        found.append((value, unit, re.findall(r"[A-Za-z][\w+.-]*[\w+]|[A-Za-z]", text[match.end():])[:window]))
+        tail = CLAUSE_END.split(text[match.end():], maxsplit=1)[0] if within_clause else text[match.end():]
+        found.append((value, unit, re.findall(r"[A-Za-z][\w+.-]*[\w+]|[A-Za-z]", tail)[:window]))
     return found
 
 
