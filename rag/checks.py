@@ -24,6 +24,9 @@ REFUSAL = re.compile(
 )
 ANSWER_LABEL = re.compile(r"^\s*answer:\s*", re.I)
 """The prompt ends with "Answer:", which a model sometimes repeats."""
+ENUMERATOR = re.compile(r"^\s*\d{1,2}[.)]\s+", re.M)
+"""A line's "2. " numbers the parts of a two-part question, as the prompt set them out; read as a
+sentence's number it got "2. nine state-of-the-art models" removed (tuning split t062)."""
 QUOTE_SIMILARITY = 0.45
 """A source this similar to the question is about it: when the checks leave nothing of the model's
 answer, the source is quoted instead of refusing. `benchmarks/refusals.py` prints this threshold's
@@ -35,7 +38,7 @@ def check(raw: str, sources: list[Source], *, question: str, standalone: str,
           instructions: str = "", cut_off: bool = False) -> Answer:
     """The checked answer to `standalone` (what retrieval was asked) from the model's `raw` text."""
     by_number = {source.n: source for source in sources}
-    text, _, removed_citations = clean_citations(ANSWER_LABEL.sub("", raw), set(by_number))
+    text, _, removed_citations = clean_citations(ENUMERATOR.sub("", ANSWER_LABEL.sub("", raw)), set(by_number))
     shown = {s.n: f"{s.title}\n{s.excerpt}" for s in sources}
     grounded = ground(text, standalone, shown, "\n".join(s.abstract for s in sources))
     said = [s for s in sentences(grounded.text) if not REFUSAL.search(s)]

@@ -30,7 +30,7 @@ from conftest import (
 from rag.ask import LIST_PROMPT
 from rag.aspects import NOT_STATED
 from rag.cards import restates_title
-from rag.checks import QUOTE_SIMILARITY
+from rag.checks import QUOTE_SIMILARITY, check
 from rag.citations import CITATION, cited_numbers
 from rag.digest import one_paragraph, with_results
 from rag.errors import PapersError
@@ -232,6 +232,18 @@ def test_a_repeated_answer_label_and_list_numbers_are_not_part_of_the_answer(gen
     answer = Library(gen_settings, ScriptedModel(responses=[reply])).ask(GALACTIC_Q)
     assert answer.text == "Galactic trains a Fetch mobile manipulator for rearrangement [1]."
     assert answer.removed_statements == []
+
+
+def test_numbered_parts_keep_their_numbers_out_of_the_claims():
+    """Tuning split t062: the model numbered the two parts, the first line without a full stop, and
+    "2. nine state-of-the-art models" was removed for claiming the number 2."""
+    paper = next(p for p in sample_papers() if "(FGCNN)" in p.abstract)
+    source = Source(n=1, id=paper.id, title=paper.title, excerpt=paper.abstract, abstract=paper.abstract, similarity=0.6)
+    question = "what CTR prediction model generates new features with a CNN, and how many state-of-the-art models does it outperform?"
+    raw = "1. Feature Generation by Convolutional Neural Network (FGCNN) [1]\n2. nine state-of-the-art models [1]"
+    answer = check(raw, [source], question=question, standalone=question)
+    assert answer.removed_statements == [] and "nine state-of-the-art models [1]" in answer.text
+    assert "2." not in answer.text
 
 
 def test_unsupported_number_is_removed_from_the_answer_and_reported(gen_settings):
