@@ -46,7 +46,7 @@ def print_rule_figures(what: str, splits: dict[str, tuple[list[bool], list[bool]
         print(f"{split:9} {len(said):>9} {actual:>10} {chosen:>7} {precision:>10.2f} {hits / actual:>7.2f}")
 
 
-SPLITS = {"tune": "tune/set1.jsonl", "unseen": "unseen/set3.jsonl"}
+SPLITS = {"tune": "tune/set1.jsonl", "unseen": "unseen/set4.jsonl"}
 """Question sets written blind over the sample library: rules may be tuned on `tune`; `unseen`, the
 newest held-out set, is only ever reported in aggregate (benchmarks/unseen/README.md says what of
 each set has been seen; set1's figures for the pre-model refusal no longer are blind)."""
