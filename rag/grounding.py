@@ -36,6 +36,9 @@ PRAISE = [
 """Evaluative claims are checkable like numbers: the source must make the same one."""
 ECHO_WORDS = 5
 """A sentence sharing a run of this many words with the instructions repeats the prompt or its example."""
+AUTHORED_BY = re.compile(
+    r",?\s+by\s+(?:[A-Z][\w'-]+\s+){1,3}?(?:et\s+al\b\.?|and\s+(?:colleagues|co-?authors|coworkers|[A-Z][\w'-]+))")
+"""An attribution to authors: "by Xiang et al.", "by Smith and Jones"."""
 SEVERAL = re.compile(r"\b(papers|works|studies|both|each|all)\b", re.I)
 """A sentence that speaks of several papers means to cite several."""
 WEAK_CITATION = 0.5
@@ -60,6 +63,9 @@ def ground(answer: str, question: str, sources: dict[int, str], papers_text: str
     for sentence in sentences(answer):
         if not LETTERS.search(sentence):  # a list's "1." split off by itself
             continue
+        sentence, attribution = _without_made_up_authors(sentence, known)
+        if attribution:
+            removed.append(attribution)
         if unknown_names(sentence, known):
             removed.append(_uncited(sentence))
             continue
@@ -76,6 +82,16 @@ def ground(answer: str, question: str, sources: dict[int, str], papers_text: str
             continue
         kept.append(sentence)
     return Grounded(rejoin(kept), removed)
+
+
+def _without_made_up_authors(sentence: str, known: str) -> tuple[str, str]:
+    """A small model adds authors it does not know ("... Embodied Control" by Arti et al. copies ...):
+    when they are the sentence's only unknown names, the attribution goes and the claim stays, else
+    a right answer became a refusal (tuning split t018). Returns the sentence and what was cut."""
+    match = AUTHORED_BY.search(sentence)
+    if not match or not unknown_names(match.group(0), known) or unknown_names(AUTHORED_BY.sub("", sentence), known):
+        return sentence, ""
+    return AUTHORED_BY.sub("", sentence), match.group(0).strip(" ,")
 
 
 def supported(sentence: str, source: str, question: str = "", known: str = "") -> bool:

@@ -285,6 +285,21 @@ def test_a_number_credited_to_the_wrong_named_thing_is_not_held():
     assert not supported("MobileDets outperform MobileNetV2+SSDLite by 3.7 mAP on Qualcomm Hexagon DSP [1].", MOBILEDETS)
 
 
+def test_made_up_authors_go_and_the_claim_stays():
+    """Tuning split t018: "by Arti et al." made the whole right answer go, and the question was refused."""
+    source = ("Neural Circuit Architectural Priors for Embodied Control\nWe take the C. elegans locomotion circuits "
+              "as an architectural prior for a network controlling a simulated Swimmer agent.")
+    question = "Which paper copies the wiring of a worm's nervous system into a network for a swimming agent?"
+    answer = ('The paper "Neural Circuit Architectural Priors for Embodied Control" by Arti et al. uses the C. elegans '
+              "locomotion circuits to control a simulated Swimmer agent [1].")
+    grounded = ground(answer, question, {1: source})
+    assert grounded.text == answer.replace(" by Arti et al.", "") and grounded.removed_statements == ["by Arti et al."]
+    known = answer.replace("Arti", "Bhattasali")
+    assert ground(known, question, {1: f"{source} By Bhattasali and colleagues."}).text == known
+    made_up_model = answer.replace("a simulated Swimmer agent", "the MuJoCo Humanoid")
+    assert ground(made_up_model, question, {1: source}).text == ""  # another name made up: the sentence goes
+
+
 def test_a_name_after_a_comma_is_the_sentences_subject_not_what_the_number_is_about():
     """Tuning split t047: "By 16%, GemNet-OC improves ..." was removed, as if 16% were about GemNet-OC."""
     source = ("GemNet-OC\nGemNet-OC outperforms the previous state-of-the-art on OC20 by 16% while reducing "
