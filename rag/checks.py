@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import re
 
-from rag.citations import clean_citations
-from rag.grounding import citing_sentences, echoes, ground, supporting_passage
+from rag.citations import CITATION, cited_numbers, clean_citations
+from rag.grounding import NEGATION, citing_sentences, echoes, ground, supporting_passage
 from rag.names import asked_unknown_names
 from rag.quantities import claimed_numbers, numbers
 from rag.replies import Answer, Citation, Source
-from rag.text import GAP, rejoin, sentences, words
+from rag.text import GAP, rejoin, sentences, stems, words
 from rag.wording import NO_ANSWER
 
 REFUSAL = re.compile(
@@ -32,6 +32,12 @@ QUOTE_SIMILARITY = 0.45
 answer, the source is quoted instead of refusing. `benchmarks/refusals.py` prints this threshold's
 precision and recall on the dev questions and the off-library questions in benchmarks/off_library.jsonl."""
 QUOTED_SENTENCES = 2
+SAYS_NOTHING_NEW = frozenset("there yes paper work study method model approach introduc describ present demonstrat discuss "
+                             "library source titl call name one exist way".split())
+"""Stems an answer adds to its question without saying anything: "There is a paper on ...", "The work ..."."""
+MAX_NEW_STEMS = 0
+"""An answer adding at most this many stems to the question's (besides SAYS_NOTHING_NEW), and no
+number, restates it. Precision and recall on labelled answers: benchmarks/echoes.py."""
 
 
 def check(raw: str, sources: list[Source], *, question: str, standalone: str,
@@ -54,6 +60,8 @@ def check(raw: str, sources: list[Source], *, question: str, standalone: str,
              "removed_citations": removed_citations, "removed_statements": removed}
     if not said:
         return Answer(text=NO_ANSWER, refused=True, **asked)
+    if not model_refused and restates_the_question(rejoin(said), standalone) and (source := first_cited(said, sources)):
+        said.append(quote(source, standalone, [], 1))
     text, cited, _ = clean_citations(rejoin(said), set(by_number))
     citations = [cite(by_number[n], text) for n in cited]
     return Answer(text=text, citations=citations, **asked)
@@ -83,7 +91,22 @@ def about_the_question(sources: list[Source]) -> Source | None:
     return best if best is not None and best.similarity >= QUOTE_SIMILARITY else None
 
 
-def quote(source: Source, question: str, removed: list[str]) -> str | None:
+def restates_the_question(text: str, question: str) -> bool:
+    """ "There is a GPT-style foundation model pretrained on neuronal spiking recordings [1]." answers
+    "Is there a GPT-style foundation model ...?" without naming the paper or saying what it does; "There
+    is no such paper" says something."""
+    return (len(stems(text) - stems(question) - SAYS_NOTHING_NEW) <= MAX_NEW_STEMS
+            and not numbers(text) - numbers(question) and not NEGATION.search(text))
+
+
+def first_cited(said: list[str], sources: list[Source]) -> Source | None:
+    """The source an answer cites first, or, when it cites none, the one about the question."""
+    by_number = {source.n: source for source in sources}
+    cited = [n for sentence in said for marker in CITATION.findall(sentence) for n in cited_numbers(marker)]
+    return next((by_number[n] for n in cited if n in by_number), None) or about_the_question(sources)
+
+
+def quote(source: Source, question: str, removed: list[str], count: int = QUOTED_SENTENCES) -> str | None:
     """The checks removed every sentence the model wrote, yet this source is about the question:
     its sentences that share most words with the question, quoted and cited, say more than a refusal.
     Not when the model answered with numbers and these sentences give none: asked how many parameters
@@ -91,7 +114,7 @@ def quote(source: Source, question: str, removed: list[str]) -> str | None:
     number do not answer either."""
     candidates = sentences(source.excerpt.replace(GAP, " "))
     asked = words(question)
-    best = sorted(range(len(candidates)), key=lambda i: -len(asked & words(candidates[i])))[:QUOTED_SENTENCES]
+    best = sorted(range(len(candidates)), key=lambda i: -len(asked & words(candidates[i])))[:count]
     quoted = " ".join(candidates[i] for i in sorted(best))
     if any(claimed_numbers(sentence, question) for sentence in removed) and not numbers(quoted):
         return None

@@ -237,13 +237,39 @@ def test_a_repeated_answer_label_and_list_numbers_are_not_part_of_the_answer(gen
 def test_numbered_parts_keep_their_numbers_out_of_the_claims():
     """Tuning split t062: the model numbered the two parts, the first line without a full stop, and
     "2. nine state-of-the-art models" was removed for claiming the number 2."""
-    paper = next(p for p in sample_papers() if "(FGCNN)" in p.abstract)
-    source = Source(n=1, id=paper.id, title=paper.title, excerpt=paper.abstract, abstract=paper.abstract, similarity=0.6)
+    source = sample_source("(FGCNN)")
     question = "what CTR prediction model generates new features with a CNN, and how many state-of-the-art models does it outperform?"
     raw = "1. Feature Generation by Convolutional Neural Network (FGCNN) [1]\n2. nine state-of-the-art models [1]"
     answer = check(raw, [source], question=question, standalone=question)
     assert answer.removed_statements == [] and "nine state-of-the-art models [1]" in answer.text
     assert "2." not in answer.text
+
+
+def sample_source(words_in_abstract: str) -> Source:
+    paper = next(p for p in sample_papers() if words_in_abstract in p.abstract)
+    return Source(n=1, id=paper.id, title=paper.title, excerpt=paper.abstract, abstract=paper.abstract, similarity=0.6)
+
+
+def test_an_answer_restating_the_question_is_followed_by_the_papers_closest_sentence():
+    """Tuning split t040: "There is a paper on ... [1]" named no paper and said nothing new."""
+    question = "is there a paper on figuring out who wrote a handwritten word image, using a Siamese CNN?"
+    source = sample_source("Siamese network enhances")
+    answer = check("There is a paper on figuring out who wrote a handwritten word image, using a Siamese CNN [1].",
+                   [source], question=question, standalone=question)
+    assert answer.text.startswith("There is a paper on figuring out who wrote")
+    assert f'Quoted from "{source.title}" [1]: “Siamese network enhances the discrimination power' in answer.text
+    assert [c.title for c in answer.citations] == [source.title] and not answer.refused
+
+
+@pytest.mark.parametrize("reply", [
+    "Siamese based Neural Network for Offline Writer Identification identifies writers from word images [1].",
+    "There is no paper on figuring out who wrote a handwritten word image with a Siamese CNN [1].",
+    "A paper on figuring out who wrote a handwritten word image with a Siamese CNN is evaluated on IAM and CVL [1].",
+])
+def test_an_answer_naming_its_paper_or_adding_a_number_or_a_no_is_left_as_written(reply):
+    question = "is there a paper on figuring out who wrote a handwritten word image, using a Siamese CNN?"
+    answer = check(reply, [sample_source("Siamese network enhances")], question=question, standalone=question)
+    assert answer.text == reply and not answer.refused
 
 
 def test_unsupported_number_is_removed_from_the_answer_and_reported(gen_settings):
