@@ -10,10 +10,11 @@ import re
 from rag.citations import CITATION
 
 SENTENCE_END = re.compile(
-    r"(?<!\bal\.)(?<!\be\.g\.)(?<!\bi\.e\.)(?<=[.!?])\s+(?=[A-Z0-9(\[\"'“])(?![^\n.!?\[]*\[\d+\]:)|\s*\n\s*"
+    r"(?<!\bal\.)(?<!\be\.g\.)(?<!\bi\.e\.)(?<=[.!?])\s+(?=[A-Z0-9(\[\"'“])(?![^\n.!?\[]*\[\d+\]:)|\s*\n\s*|\s+…\s+"
 )
 """A stop followed by a capital, a digit or a citation, but not the stop of 'et al.', 'e.g.' or 'i.e.',
-nor one inside a list line's title ("- Is Attention Learnable? A Study [2]: ..."); or a line break."""
+nor one inside a list line's title ("- Is Attention Learnable? A Study [2]: ..."); a line break; or the
+gap between two passages of an excerpt (`GAP`), whose sentences a claim must not be read across."""
 GAP = " … "
 """Marks sentences left out between two shown ones."""
 LIST_ITEM = re.compile(r"^\s*[-*•]\s+")

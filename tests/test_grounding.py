@@ -317,3 +317,45 @@ def test_a_number_the_claim_combines_with_the_title_or_question_is_still_held():
     question = "Which work replaces feedforward layers with kernel layers, and how much does it cut trainable parameters?"
     claim = "The work Scalable Neural Network Kernels replaces feedforward layers with kernel layers and cuts trainable parameters by up to 5x [1]."
     assert supported(claim, source, question)
+
+
+KARAT = ("Kolmogorov-Arnold Attention: Is Learnable Attention Better For Vision Transformers?\n"
+         "In this paper, we are the first to design a general learnable Kolmogorov-Arnold Attention (KArAt) for vanilla "
+         "ViTs that can operate on any choice of basis.{gap}The goal of this paper is not to produce parameter- and "
+         "compute-efficient attention.")
+GALACTIC_TITLED = ("Galactic: Scaling End-to-End Reinforcement Learning for Rearrangement at 100k Steps-Per-Second\n"
+                   "We present Galactic, a large-scale simulation and reinforcement-learning (RL) framework for robotic "
+                   "mobile manipulation in indoor environments.")
+
+
+def test_a_negation_in_the_next_passage_of_an_excerpt_does_not_negate_the_claim():
+    """Tuning split t094: the passages either side of a gap were read as one sentence, whose "not" removed KArAt."""
+    line = "- KArAt [2]: a general learnable Kolmogorov-Arnold Attention for vanilla ViTs that can operate on any basis."
+    assert supported(line, KARAT.format(gap=" … "))
+    assert not supported(line, KARAT.format(gap=" ").replace("we are the first to design", "we do not design"))
+
+
+def test_a_list_line_naming_a_sources_title_cites_it_and_the_title_is_not_a_claim():
+    """Tuning split t083: the line had no [n], and the title's "100k" was held by no sentence of the abstract."""
+    line = ("- Galactic: Scaling End-to-End Reinforcement Learning for Rearrangement at 100k Steps-Per-Second: a "
+            "large-scale simulation and reinforcement-learning framework for robotic mobile manipulation.")
+    grounded = ground(line, "Which papers use reinforcement learning?", {1: KARAT.format(gap=" "), 2: GALACTIC_TITLED})
+    assert grounded.removed_statements == [] and grounded.text == line.removesuffix(".") + " [2]."
+
+
+def test_a_line_naming_one_paper_and_telling_of_another_is_removed():
+    """Re-cited to the paper it tells of, it read "- <title of one> : <what the other does> [other]"."""
+    line = ("- Kolmogorov-Arnold Attention: Is Learnable Attention Better For Vision Transformers? [1]: a large-scale "
+            "simulation and reinforcement-learning framework for robotic mobile manipulation in indoor environments.")
+    grounded = ground(line, "Which papers build frameworks?", {1: KARAT.format(gap=" "), 2: GALACTIC_TITLED})
+    assert grounded.text == "" and len(grounded.removed_statements) == 1
+
+
+def test_a_negation_governs_the_words_after_it_not_the_whole_sentence():
+    """Tuning split t002: "with minimal or no loss in performance" removed a right line on searching quantised GNNs."""
+    source = ("Learned Low Precision Graph Neural Networks\nWe show, for the first time, how to systematically quantise "
+              "GNNs with minimal or no loss in performance using Network Architecture Search (NAS).")
+    assert supported("We show, for the first time, how to systematically quantise GNNs using Network Architecture "
+                     "Search (NAS) [1].", source)
+    assert not supported("Quantised GNNs lose performance [1].", source.replace("no loss", "a loss").replace(
+        "minimal or ", "") + " Quantised GNNs do not lose performance.")
