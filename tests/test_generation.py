@@ -261,6 +261,16 @@ def test_an_answer_restating_the_question_is_followed_by_the_papers_closest_sent
     assert [c.title for c in answer.citations] == [source.title] and not answer.refused
 
 
+def test_an_answer_restating_the_question_on_a_source_not_about_it_is_refused():
+    """Tuning split t107, an unanswerable question: the model affirmed it, citing a cardiac ultrasound dataset."""
+    question = "Is there a paper on federated learning for medical imaging?"
+    source = sample_source("CACTUS").model_copy(update={"similarity": 0.40})
+    answer = check("There is a paper on federated learning for medical imaging [1].", [source], question=question,
+                   standalone=question)
+    assert answer.refused and answer.text == NO_ANSWER and answer.citations == []
+    assert answer.removed_statements == ["There is a paper on federated learning for medical imaging [1]."]
+
+
 @pytest.mark.parametrize("reply", [
     "Siamese based Neural Network for Offline Writer Identification identifies writers from word images [1].",
     "There is no paper on figuring out who wrote a handwritten word image with a Siamese CNN [1].",
