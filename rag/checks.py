@@ -16,12 +16,17 @@ from rag.grounding import NEGATION, citing_sentences, echoes, ground, supporting
 from rag.names import asked_unknown_names
 from rag.quantities import claimed_numbers, numbers
 from rag.replies import Answer, Citation, Source
-from rag.text import GAP, rejoin, sentences, stems, words
+from rag.text import GAP, LIST_ITEM, rejoin, sentences, stems, words
 from rag.wording import NO_ANSWER
 
 REFUSAL = re.compile(
     r"\b(library|sources?|abstracts?|papers?)\b[^.]*\b(does|do) not (answer|contain|provide|mention|state|say)", re.I
 )
+NOT_ABOUT = re.compile(
+    r"\b(?:does|do|did) not (?:discuss|address|mention|cover|focus on|study|deal with|relate to|concern|fit)\b"
+    r"|\bnot (?:related|relevant) to\b", re.I)
+"""A list line telling why its paper does not fit ("- The Principles of Deep Learning Theory [2]: The book
+does not discuss pruning", tuning split t087) names a paper that does not answer."""
 ANSWER_LABEL = re.compile(r"^\s*answer:\s*", re.I)
 """The prompt ends with "Answer:", which a model sometimes repeats."""
 ENUMERATOR = re.compile(r"^\s*\d{1,2}[.)]\s+", re.M)
@@ -48,7 +53,8 @@ def check(raw: str, sources: list[Source], *, question: str, standalone: str,
     shown = {s.n: f"{s.title}\n{s.excerpt}" for s in sources}
     grounded = ground(text, standalone, shown, "\n".join(s.abstract for s in sources))
     said = [s for s in sentences(grounded.text) if not REFUSAL.search(s)]
-    removed = grounded.removed_statements + echoes(said, instructions)
+    removed = grounded.removed_statements + echoes(said, instructions) + [
+        s for s in said if LIST_ITEM.match(s) and NOT_ABOUT.search(s)]
     if cut_off and said and said[-1] not in removed:
         removed.append(said[-1])
     said = [s for s in said if s not in removed]

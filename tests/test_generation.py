@@ -334,6 +334,18 @@ def test_a_list_answer_keeps_one_line_per_paper(gen_settings):
     assert stream.answer.text == reply
 
 
+def test_a_list_line_saying_its_paper_does_not_fit_is_removed(gen_settings):
+    """Tuning split t087: "- The Principles of Deep Learning Theory [2]: The book does not discuss pruning"."""
+    model = ScriptedModel(responses=[""])
+    stream = Library(gen_settings, model).ask_stream(KAN_Q)
+    fits, other = stream.sources[:2]
+    fitting = f"- {fits.title} [{fits.n}]: {' '.join(sentences(fits.excerpt)[0].split()[:12]).rstrip('.,')}."
+    model.responses = [f"{fitting}\n- {other.title} [{other.n}]: The paper does not discuss Kolmogorov-Arnold networks."]
+    list(stream)
+    assert stream.answer.text == fitting and [c.n for c in stream.answer.citations] == [fits.n]
+    assert stream.answer.removed_statements[0].endswith("does not discuss Kolmogorov-Arnold networks.")
+
+
 def test_a_list_line_whose_title_asks_a_question_keeps_its_title_whole(gen_settings):
     model = ScriptedModel(responses=[""])
     stream = Library(gen_settings, model).ask_stream(KAN_Q)
