@@ -1,4 +1,5 @@
-"""A card per paper: a TL;DR and short cells on its problem, approach, data, result and limitation.
+"""A card per paper: a TL;DR and short cells on its problem, approach, data, result and limitation,
+and the abstract's key terms (`rag.terms`, found without the model).
 
 The model writes a card from one abstract at a time, so a fact cannot land under the wrong paper,
 and cannot re-type it (the copy guard). Every cell is checked against the title and abstract as
@@ -26,6 +27,7 @@ from rag.prompts import load_prompt
 from rag.quantities import NUMBER
 from rag.replies import Card, CardCell
 from rag.settings import Settings
+from rag.terms import key_terms
 from rag.text import clipped, sentences, stems
 
 if TYPE_CHECKING:
@@ -34,6 +36,8 @@ if TYPE_CHECKING:
 ASPECTS = {"problem": "Problem", "approach": "Approach", "data": "Data and setting", "result": "Key result"}
 """The cells the model writes, by field, and the name a reader sees."""
 LIMITATION_ASPECT = "Limitation"
+TERMS_ASPECT = "Key terms"
+NO_TERMS = "None found in the abstract."
 MAX_TLDR_WORDS = 25
 MAX_CELL_WORDS = 30
 SAYS_NOTHING = re.compile(r"^\W*(not stated|none|n/?a|unknown)\W*$", re.I)
@@ -146,7 +150,15 @@ def checked_card(paper: Paper, written: WrittenCard | None, cached: bool = False
         approach = cells[list(ASPECTS).index("approach")]
         tldr = CardCell(aspect=tldr.aspect, text=clipped(approach.text, MAX_TLDR_WORDS), quoted=approach.quoted)
     return Card(id=paper.id, title=paper.title, tldr=tldr.text, tldr_quoted=tldr.quoted,
-                cells=[*cells, limitation(abstract)], cached=cached)
+                cells=[*cells, limitation(abstract), terms_cell(abstract)], cached=cached)
+
+
+def terms_cell(abstract: str) -> CardCell:
+    """The abstract's key terms (`rag.terms`), as many as the cell's word limit holds."""
+    terms = key_terms(abstract)
+    while terms and len(" ".join(terms).split()) > MAX_CELL_WORDS:
+        terms.pop()
+    return CardCell(aspect=TERMS_ASPECT, text="; ".join(terms) or NO_TERMS)
 
 
 def paper_card(paper: Paper, model: Callable[[], BaseChatModel], settings: Settings, digest: bool = True) -> Card:

@@ -28,7 +28,7 @@ from conftest import (
     write_jsonl,
 )
 from rag.aspects import NOT_STATED
-from rag.cards import MAX_CELL_WORDS, MAX_TLDR_WORDS, clipped
+from rag.cards import MAX_CELL_WORDS, MAX_TLDR_WORDS, NO_TERMS, clipped
 from rag.cli import main
 from rag.digest import longest_digest
 from rag.library import Library
@@ -82,6 +82,7 @@ def test_a_card_holds_the_models_cells_the_abstracts_limitation_and_the_digest(s
         ("Data and setting", WRITTEN["data"], False),
         ("Key result", WRITTEN["result"], False),
         ("Limitation", "Our method cannot handle flocks hidden under trees, and it was only tested in daylight.", True),
+        ("Key terms", "SkyCount; YOLO model; Jetson Nano", False),  # the abstract's own names, found without the model
     ]
     assert card.digest == "SkyCount counts sheep from drones with 97.2% accuracy." and not card.cached
     assert set(as_json(card)) == {"id", "title", "tldr", "tldr_quoted", "digest", "cells", "removed_statements"}
@@ -124,7 +125,8 @@ def test_a_paper_without_a_stated_limitation_gets_none(settings):
                                             "approach": "A graph network over 400 weather stations.",
                                             "data": "Two years of radar data.", "result": "11% better."}),
                       "Digest.", paper="p-rain")
-    assert (card.cells[-1].aspect, card.cells[-1].text, card.cells[-1].quoted) == ("Limitation", NOT_STATED, False)
+    assert (card.cells[-2].aspect, card.cells[-2].text, card.cells[-2].quoted) == ("Limitation", NOT_STATED, False)
+    assert (card.cells[-1].aspect, card.cells[-1].text) == ("Key terms", NO_TERMS)
 
 
 def test_long_cells_and_tldrs_are_cut_at_a_clause(settings):
@@ -187,7 +189,7 @@ def test_a_card_whose_tldr_restated_its_title_shows_the_approach_once(settings, 
     card, _ = card_of(settings, json.dumps(restating), "SkyCount counts sheep from drones with 97.2% accuracy.")
     assert card.tldr == WRITTEN["approach"]
     assert [cell.aspect for cell in card.cells_beyond_tldr] == ["Problem", "Data and setting", "Key result",
-                                                                "Limitation"]
+                                                                "Limitation", "Key terms"]
     monkeypatch.setenv("PAPERS_DATA_DIR", str(settings.data_dir))
     shown = CliRunner().invoke(main, ["cards", "p-drone"])
     assert shown.exit_code == 0 and shown.output.count(WRITTEN["approach"]) == 1
@@ -218,7 +220,7 @@ def test_cards_end_to_end_with_the_small_model(settings, small_model_path, tmp_p
     for card in cards:
         assert 0 < len(card["tldr"].split()) <= MAX_TLDR_WORDS
         assert [cell["aspect"] for cell in card["cells"]] == [
-            "Problem", "Approach", "Data and setting", "Key result", "Limitation"]
+            "Problem", "Approach", "Data and setting", "Key result", "Limitation", "Key terms"]
         assert all(len(cell["text"].split()) <= MAX_CELL_WORDS for cell in card["cells"])
         assert card["digest"] and len(card["digest"].split()) <= 90
     # Read from the cache, a card needs no model, no LangChain and no Chroma (a cached compare starts fast).

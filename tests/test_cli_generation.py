@@ -126,7 +126,7 @@ def test_compare_json_follows_the_contract_when_the_model_fails_to_give_json(cli
     assert data["a"] == {"id": TINY["id"], "title": TINY["title"]}
     assert data["b"] == {"id": LEAF["id"], "title": LEAF["title"]}
     assert [row["aspect"] for row in data["rows"]] == [
-        "TL;DR", "Problem", "Approach", "Data and setting", "Key result", "Limitation"]
+        "TL;DR", "Problem", "Approach", "Data and setting", "Key result", "Limitation", "Key terms"]
     for row in data["rows"]:
         assert set(row) == {"aspect", "a", "b", "quoted_a", "quoted_b"}
         assert isinstance(row["a"], str) and row["a"].strip()

@@ -841,7 +841,7 @@ CARD_SORTED = json.dumps({
     "data": "Large language models and pre-trained vision models.",
     "result": "Up to 160 sub-models trained at once, keeping 96% of the model performance.",
 })
-CARD_ASPECTS = ["TL;DR", "Problem", "Approach", "Data and setting", "Key result", "Limitation"]
+CARD_ASPECTS = ["TL;DR", "Problem", "Approach", "Data and setting", "Key result", "Limitation", "Key terms"]
 
 
 def assert_comparison_contract(comparison, a: dict, b: dict) -> dict:

@@ -220,7 +220,7 @@ def test_digest_compare_topic_are_the_cli_objects(library: Settings):
         assert set(comparison) == {"a", "b", "rows", "in_common", "difference", "stronger", "fell_back"}
         assert (comparison["a"]["id"], comparison["b"]["id"]) == (TINY["id"], LEAF["id"])
         assert [row["aspect"] for row in comparison["rows"]] == [
-            "TL;DR", "Problem", "Approach", "Data and setting", "Key result", "Limitation"]
+            "TL;DR", "Problem", "Approach", "Data and setting", "Key result", "Limitation", "Key terms"]
         assert comparison["rows"][4]["a"] == "91% accuracy with 8x less energy than a CNN baseline."
         assert comparison["in_common"] == "Both are small models." and comparison["fell_back"] is False
         card = client.post("/v1/card", json={"paper": LEAF["title"]}).json()  # both parts cached: no model call

@@ -342,7 +342,7 @@ def test_compare_shows_both_abstracts_then_their_cards_and_downloads(open_app, r
     assert [card.split("\n")[0] for card in cards] == [f"**{render.md(PORTAL)}**", f"**{render.md(FGCNN)}**"]
     for card in cards:
         aspects = [line.split(":**")[0] for line in card.split("\n")[2:]]
-        assert aspects == ["- **Problem", "- **Approach", "- **Data and setting", "- **Key result", "- **Limitation"]
+        assert aspects == ["- **Problem", "- **Approach", "- **Data and setting", "- **Key result", "- **Limitation", "- **Key terms"]
     assert any(m.value.startswith("**In common:**") for m in app.markdown)
     assert any(m.value.startswith("**Key difference:**") for m in app.markdown)
     assert [d.label for d in app.get("download_button")] == ["Download Markdown", "Download CSV"]
@@ -381,7 +381,7 @@ def test_briefing_maps_the_papers_by_topic_then_lists_each_with_its_tldr(open_ap
     assert not app.exception and not app.error
     (card,) = [m.value for m in app.markdown if m.value.startswith(f"**{render.md(tiny['title'])}**\n**TL;DR:** ")]
     aspects = [line.split(":**")[0] for line in card.split("\n")[2:]]
-    assert aspects == ["- **Problem", "- **Approach", "- **Data and setting", "- **Key result", "- **Limitation"]
+    assert aspects == ["- **Problem", "- **Approach", "- **Data and setting", "- **Key result", "- **Limitation", "- **Key terms"]
 
 
 # --- library -------------------------------------------------------------------------------------------
