@@ -9,10 +9,18 @@ labelled abstracts: benchmarks/terms.py.
 from __future__ import annotations
 
 import re
+from collections import Counter
 
-from rag.text import sentences
+from rag.text import STOPWORDS, sentences
 
 MAX_TERMS = 8
+REPEATED = 2
+NOT_IN_A_PAIR = frozenset(
+    "over between across through within without among most more less each all any some such very only same "
+    "different several many few other both not can may will would could should where which while whose when "
+    "every least one two three".split()
+)
+"""Words that join or qualify ("transfers over", "most influential") rather than name a thing."""
 HEADS = (
     "approximation|interpolation|model zoo|model|models|network|networks|regime|layers?|dataset|benchmark|"
     "algorithm|method|framework|scheme|loss|attention|architecture|transformers?|features|kernels?|operators?|"
@@ -43,6 +51,7 @@ def key_terms(abstract: str) -> list[str]:
     found: list[str] = []
     for sentence in sentences(abstract):
         found += _in_parentheses(sentence) + _coined(sentence) + _named(sentence) + HYPHENATED.findall(sentence)
+    found += _repeated(abstract)
     terms: list[str] = []
     for term in found:
         term = term.strip(" ,.;:'\"“”’")
@@ -90,6 +99,17 @@ def _named(sentence: str) -> list[str]:
             continue
         terms.append(term)
     return terms
+
+
+def _repeated(abstract: str) -> list[str]:
+    """Two content words the abstract writes together more than once ("robustness guarantees"): what
+    it keeps coming back to, in its own words."""
+    tokens = re.findall(r"[A-Za-z][\w-]*", abstract)
+    pairs = [(a, b) for a, b in zip(tokens, tokens[1:])
+             if not {a.lower(), b.lower()} & (STOPWORDS | NOT_IN_A_PAIR) and len(a) > 2 and len(b) > 2
+             and not b.endswith("ed")]
+    counts = Counter(f"{a} {b}" for a, b in pairs)
+    return [pair for pair, count in counts.items() if count >= REPEATED]
 
 
 def _is_term(term: str) -> bool:
