@@ -689,6 +689,15 @@ def test_a_digest_whose_figures_the_word_limit_cuts_ends_with_the_result_sentenc
     assert digest.startswith(sentences(SORTED_DIGEST)[0] + " “") and "160 different sub-models" in digest
 
 
+def test_a_digest_giving_a_count_but_not_the_share_kept_ends_with_the_clause_giving_it():
+    """The default model's SortedNet digest (dev) gave its 160 sub-networks, not the 96% of performance they keep."""
+    written = ("SortedNet trains many-in-one neural networks by combining random sampling of sub-networks with "
+               "gradient accumulation. It demonstrates training up to 160 different sub-networks simultaneously.")
+    digest = with_results(written, BY_TITLE[SORTED].abstract, MAX_WORDS)
+    assert digest == f"{written} “…showcasing the extensive scalability of our proposed method while maintaining 96% of the model performance.”"
+    assert with_results(digest, BY_TITLE[SORTED].abstract, MAX_WORDS) == digest  # what a cached digest is read through
+
+
 def test_a_digest_giving_a_result_figure_is_left_as_written(gen_settings):
     reply = "MobileDets put regular convolutions in the search space. They outperform MobileNetV3+SSDLite by 1.7 mAP."
     assert Library(gen_settings, ScriptedModel(responses=[reply])).digest("MobileDets").digest == reply
