@@ -1007,10 +1007,13 @@ def test_compare_falls_back_when_the_model_gives_no_json(compare_settings):
     assert len(model.seen) == 6  # two tries for each card and for the relation
     data = assert_comparison_contract(comparison, ref(STITCH), ref(SORTED))
     assert data["in_common"] and data["difference"]
-    # no card from the model: every cell is its abstract's own words, quoted, or "not stated"
-    for row in data["rows"]:
+    # no card from the model: every cell is its abstract's own words, quoted, or "not stated"; the key
+    # terms, found without the model, are the abstract's words too
+    *cells, terms = data["rows"]
+    for row in cells:
         assert row["quoted_a"] or row["a"] == NOT_STATED
         assert row["a"].rstrip("…") in BY_TITLE[STITCH].abstract or row["a"] == NOT_STATED
+    assert terms["aspect"] == "Key terms" and all(term in BY_TITLE[STITCH].abstract for term in terms["a"].split("; "))
 
 
 def test_comparison_is_cached_per_papers_model_and_prompt(compare_settings, tmp_path):
