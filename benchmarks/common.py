@@ -7,6 +7,7 @@ import json
 import os
 import platform
 import statistics
+from collections.abc import Callable
 from pathlib import Path
 
 from rag.library import Library
@@ -33,6 +34,12 @@ def labelled(name: str) -> list[dict]:
     """The rows of one of the labelled sets kept in benchmarks/ (JSON lines)."""
     path = ROOT / "benchmarks" / name
     return [json.loads(line) for line in path.open() if line.strip()]
+
+
+def judged(name: str, judge: Callable[[dict], bool], label: str) -> tuple[list[bool], list[bool]]:
+    """A rule's verdicts on a labelled file's rows, and the rows' labels, for `print_rule_figures`."""
+    rows = labelled(name)
+    return [judge(row) for row in rows], [row[label] for row in rows]
 
 
 def print_rule_figures(what: str, splits: dict[str, tuple[list[bool], list[bool]]]) -> None:

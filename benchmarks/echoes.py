@@ -8,14 +8,14 @@ Usage: python benchmarks/echoes.py
 
 from __future__ import annotations
 
-from common import labelled, print_rule_figures
+from common import judged, print_rule_figures
 from rag.checks import restates_the_question
 
 
-def verdicts(name: str) -> tuple[list[bool], list[bool]]:
-    rows = labelled(name)
-    return [restates_the_question(row["answer"], row["question"]) for row in rows], [row["echo"] for row in rows]
+def judge(row: dict) -> bool:
+    return restates_the_question(row["answer"], row["question"])
 
 
 if __name__ == "__main__":
-    print_rule_figures("answers", {"tuned": verdicts("echoes/tune.jsonl"), "held out": verdicts("echoes/heldout.jsonl")})
+    print_rule_figures("answers", {"tuned": judged("echoes/tune.jsonl", judge, "echo"),
+                                   "held out": judged("echoes/heldout.jsonl", judge, "echo")})

@@ -8,15 +8,14 @@ Usage: python benchmarks/limitations.py
 
 from __future__ import annotations
 
-from common import labelled, print_rule_figures
+from common import judged, print_rule_figures
 from rag.cards import states_a_limitation
 
 
-def verdicts(name: str) -> tuple[list[bool], list[bool]]:
-    rows = labelled(name)
-    return [states_a_limitation(row["sentence"]) for row in rows], [row["limitation"] for row in rows]
+def judge(row: dict) -> bool:
+    return states_a_limitation(row["sentence"])
 
 
 if __name__ == "__main__":
-    print_rule_figures("sentences", {"tuned": verdicts("limitations/tune.jsonl"),
-                                     "held out": verdicts("limitations/heldout.jsonl")})
+    print_rule_figures("sentences", {"tuned": judged("limitations/tune.jsonl", judge, "limitation"),
+                                     "held out": judged("limitations/heldout.jsonl", judge, "limitation")})

@@ -8,14 +8,14 @@ Usage: python benchmarks/tldrs.py
 
 from __future__ import annotations
 
-from common import labelled, print_rule_figures
+from common import judged, print_rule_figures
 from rag.cards import restates_title
 
 
-def verdicts(name: str) -> tuple[list[bool], list[bool]]:
-    rows = labelled(name)
-    return [restates_title(row["tldr"], row["paper"]) for row in rows], [row["restates_title"] for row in rows]
+def judge(row: dict) -> bool:
+    return restates_title(row["tldr"], row["paper"])
 
 
 if __name__ == "__main__":
-    print_rule_figures("TL;DRs", {"tuned": verdicts("tldrs/tune.jsonl"), "held out": verdicts("tldrs/heldout.jsonl")})
+    print_rule_figures("TL;DRs", {"tuned": judged("tldrs/tune.jsonl", judge, "restates_title"),
+                                   "held out": judged("tldrs/heldout.jsonl", judge, "restates_title")})
