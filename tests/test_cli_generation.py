@@ -133,9 +133,12 @@ def test_compare_json_follows_the_contract_when_the_model_fails_to_give_json(cli
         assert isinstance(row["b"], str) and row["b"].strip()
     assert data["in_common"].strip() and data["difference"].strip() and data["fell_back"]
     # with no card from the model (8 tokens cannot hold one), each cell is its own abstract's words, quoted
+    # (the key terms, found without the model, are the abstract's words too)
     for side, paper in (("a", TINY), ("b", LEAF)):
-        for row in data["rows"]:
+        *cells, terms = data["rows"]
+        for row in cells:
             assert row[side] == NOT_STATED or (row[f"quoted_{side}"] and row[side].rstrip("…") in paper["abstract"])
+        assert all(term in paper["abstract"] for term in terms[side].split("; "))
     # progress goes to stderr, so stdout stays pure JSON
     assert "Relating the two papers…" in cli_runs["compare"].stderr
 

@@ -45,7 +45,7 @@ TOOLS = {"search_papers", "ask", "topic", "digest", "card", "compare", "brief", 
 QUERY = "Kolmogorov-Arnold networks with learnable activation functions"
 QUESTION = "How much faster than Habitat 2.0 does Galactic simulate a Fetch robot?"
 TINY, LEAF = SHORT_PAPERS
-DIGEST = "TinyFormer runs transformers on microcontrollers with 91% accuracy on keyword spotting."
+DIGEST = "TinyFormer runs transformers on microcontrollers with 91% accuracy on keyword spotting and 8x less energy."
 RELATION = json.dumps({"in_common": "Both are small models.", "difference": "Transformers against a CNN."})
 TOPIC = "TinyFormer runs transformers on microcontrollers with 256 KB of memory [1]."
 
@@ -193,7 +193,7 @@ def test_streamable_http_client_calls_the_tools_mounted_at_mcp(
     comparison = replies["compare"]
     assert set(comparison) == {"a", "b", "rows", "in_common", "difference", "stronger", "fell_back"}
     assert (comparison["a"]["id"], comparison["b"]["id"]) == (TINY["id"], LEAF["id"])
-    assert len(comparison["rows"]) == 6 and all(row["a"] and row["b"] for row in comparison["rows"])
+    assert len(comparison["rows"]) == 7 and all(row["a"] and row["b"] for row in comparison["rows"])
     assert comparison["in_common"] == "Both are small models." and not comparison["fell_back"]
     assert replies["card"]["tldr"] == json.loads(CARD_TINY)["tldr"] and replies["card"]["digest"] == DIGEST
     assert_tool_error(replies["same"], "Both names point at the same paper")

@@ -146,11 +146,13 @@ def show_paper(paper: PaperDetail) -> None:
     st.markdown(md(paper.abstract))
 
 
-def show_card(card: Card, into: DeltaGenerator | None = None, title: bool = False) -> None:
-    """A paper's card: the TL;DR, then its aspects; the abstract's own words in quotation marks."""
+def show_card(card: Card, into: DeltaGenerator | None = None, title: bool = False, aligned: bool = False) -> None:
+    """A paper's card: the TL;DR, then its aspects; the abstract's own words in quotation marks. Beside
+    another card (`aligned`) every aspect shows, so that the two columns line up."""
     lines = [f"**{md(card.title)}**"] if title else []
     lines.append(f"**TL;DR:** {md(cell_text(card.tldr, card.tldr_quoted))}")
-    lines += [f"- **{cell.aspect}:** {md(cell_text(cell.text, cell.quoted))}" for cell in card.cells_beyond_tldr]
+    cells = card.cells if aligned else card.cells_beyond_tldr
+    lines += [f"- **{cell.aspect}:** {md(cell_text(cell.text, cell.quoted))}" for cell in cells]
     (into or st).markdown("\n".join(lines))
 
 

@@ -147,9 +147,10 @@ def cards(ctx: click.Context, papers: tuple[str, ...], every: bool, as_json: boo
 
 
 def echo_card(card: Card, name: str = "") -> None:
+    """A card alone; one of a comparison (`name` "A: ") keeps every aspect, as its twin does."""
     click.secho(f"\n{name}{card.title}", bold=True)
     click.echo(f"  TL;DR: {cell_text(card.tldr, card.tldr_quoted)}")
-    for cell in card.cells_beyond_tldr:
+    for cell in card.cells if name else card.cells_beyond_tldr:
         click.echo(f"  {cell.aspect}: {cell_text(cell.text, cell.quoted)}")
     if card.digest:
         click.echo(f"  Digest: {card.digest}")

@@ -32,7 +32,7 @@ if a and b and st.session_state.get("compare_pair") == (a, b):
     try:
         with st.spinner("Writing the papers' cards…"):  # each column shows as soon as its card is written
             comparison = library.side_by_side(
-                a, b, written=lambda name, card: common.show_card(card, placeholders[name], title=True),
+                a, b, written=lambda name, card: common.show_card(card, placeholders[name], title=True, aligned=True),
                 model=common.load_model)
         if any(row.quoted_a or row.quoted_b for row in comparison.rows):
             st.caption(QUOTED_NOTE)
