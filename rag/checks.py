@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 
-from rag.citations import CITATION, cited_numbers, clean_citations
+from rag.citations import clean_citations
 from rag.grounding import NEGATION, citing_sentences, echoes, ground, supporting_passage
 from rag.names import asked_unknown_names
 from rag.quantities import claimed_numbers, numbers
@@ -67,7 +67,8 @@ def check(raw: str, sources: list[Source], *, question: str, standalone: str,
     if not said:
         return Answer(text=NO_ANSWER, refused=True, **asked)
     if not model_refused and restates_the_question(rejoin(said), standalone):
-        source = first_cited(said, sources)
+        _, cited, _ = clean_citations(rejoin(said), set(by_number))
+        source = by_number[cited[0]] if cited else about_the_question(sources)
         if source is None or source.similarity < QUOTE_SIMILARITY:
             return Answer(text=NO_ANSWER, refused=True, **{**asked, "removed_statements": removed + said})
         said.append(quote(source, standalone, [], 1))
@@ -103,20 +104,13 @@ def about_the_question(sources: list[Source]) -> Source | None:
 def restates_the_question(text: str, question: str) -> bool:
     """ "There is a GPT-style foundation model pretrained on neuronal spiking recordings [1]." answers
     "Is there a GPT-style foundation model ...?" without naming the paper or saying what it does; "There
-    is no such paper" says something."""
+    is no such paper" says something. Such an answer only claims that the paper exists: `check` follows
+    it with the source it cites first (or the one about the question), and refuses when that source is
+    not about the question (QUOTE_SIMILARITY): tuning split t107 affirmed "a paper on federated learning
+    for medical imaging" on a cardiac ultrasound dataset's abstract (similarity 0.40; the restating
+    answers to answerable questions cited sources at 0.54 to 0.71)."""
     return (len(stems(text) - stems(question) - SAYS_NOTHING_NEW) <= MAX_NEW_STEMS
             and not numbers(text) - numbers(question) and not NEGATION.search(text))
-
-
-def first_cited(said: list[str], sources: list[Source]) -> Source | None:
-    """The source an answer cites first, or, when it cites none, the one about the question. An answer
-    restating the question only claims that such a paper exists: when this source is not about the
-    question either (QUOTE_SIMILARITY), it is refused; tuning split t107 affirmed "a paper on federated
-    learning for medical imaging" on a cardiac ultrasound dataset's abstract (similarity 0.40, the
-    restating answers to answerable questions 0.54 to 0.71)."""
-    by_number = {source.n: source for source in sources}
-    cited = [n for sentence in said for marker in CITATION.findall(sentence) for n in cited_numbers(marker)]
-    return next((by_number[n] for n in cited if n in by_number), None) or about_the_question(sources)
 
 
 def quote(source: Source, question: str, removed: list[str], count: int = QUOTED_SENTENCES) -> str | None:

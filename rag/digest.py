@@ -86,7 +86,6 @@ def clauses_giving(sentence: str, wanted: set[str]) -> str:
     return " ".join(clauses[holding[0]: holding[-1] + 1]).rstrip(",;: ") if holding else sentence
 
 
-
 ABSTRACT_SHARE = 0.6
 """A digest is at most this share of its abstract's words: a digest nearly as long saves the reader nothing."""
 

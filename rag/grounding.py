@@ -113,9 +113,10 @@ def _without_made_up_authors(sentence: str, known: str) -> tuple[str, str]:
     when they are the sentence's only unknown names, the attribution goes and the claim stays, else
     a right answer became a refusal (tuning split t018). Returns the sentence and what was cut."""
     match = AUTHORED_BY.search(sentence)
-    if not match or not unknown_names(match.group(0), known) or unknown_names(AUTHORED_BY.sub("", sentence), known):
+    bare = AUTHORED_BY.sub("", sentence)
+    if not match or not unknown_names(match.group(0), known) or unknown_names(bare, known):
         return sentence, ""
-    return AUTHORED_BY.sub("", sentence), match.group(0).strip(" ,")
+    return bare, match.group(0).strip(" ,")
 
 
 def supported(sentence: str, source: str, question: str = "", known: str = "") -> bool:

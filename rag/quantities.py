@@ -42,7 +42,8 @@ NAMED_WINDOW = 4
 """Words after a number that say what it is about. 3 missed "3.7 mAP on Qualcomm Hexagon DSP"; 5 and
 6 wrongly removed more supported sentences."""
 NAMED = re.compile(r"^(?:[A-Z][\w+-]*|\w*[A-Z][\w+-]*)$")
-CLAUSE_END = re.compile(r"[,;:](?=\s)|[.!?](?=\s|$)")
+CLAUSE_STOP = re.compile(r"[,;:](?=\s)|[.!?](?=\s|$)")
+"""Where the words after a number stop being about it (`_after`'s `within_clause`)."""
 
 
 def numbers(text: str) -> set[str]:
@@ -94,12 +95,13 @@ def _in_restated_sentence(claimed: set[tuple[str, str]], sentence: str, source: 
     mobile manipulation, which achieves 85% success in rearrangement" (tuning split t093). Closeness
     counts lower-case words the question did not give, so a title or a restated question does not decide it."""
     said = sentences(source)
+    said_stems = [_lower_stems(s) for s in said]
+    asked = stems(question)
     for clause in re.split(r"(?<=[,;:])\s+", sentence):
-        quantities_here = claimed & quantities(clause)
-        claim = _lower_stems(clause) - stems(question)
-        closeness = [len(claim & _lower_stems(s)) for s in said]
+        claim = _lower_stems(clause) - asked
+        closeness = [len(claim & held) for held in said_stems]
         best = max(closeness, default=0)
-        for quantity in quantities_here:
+        for quantity in claimed & quantities(clause):
             holding = [c for s, c in zip(said, closeness) if _held({quantity}, s)]
             if holding and max(holding) < RESTATED_SHARE * best:
                 return False
@@ -131,7 +133,7 @@ def _after(text: str, window: int, within_clause: bool = False) -> list[tuple[st
     found = []
     for match in QUANTITY.finditer(text):
         (value, unit), = quantities(match.group(0))
-        tail = CLAUSE_END.split(text[match.end():], maxsplit=1)[0] if within_clause else text[match.end():]
+        tail = CLAUSE_STOP.split(text[match.end():], maxsplit=1)[0] if within_clause else text[match.end():]
         found.append((value, unit, re.findall(r"[A-Za-z][\w+.-]*[\w+]|[A-Za-z]", tail)[:window]))
     return found
 

@@ -50,7 +50,7 @@ def key_terms(abstract: str) -> list[str]:
     """Up to MAX_TERMS terms, in the order the abstract first gives them, each as the abstract writes it."""
     found: list[str] = []
     for sentence in sentences(abstract):
-        found += _in_parentheses(sentence) + _coined(sentence) + _named(sentence) + HYPHENATED.findall(sentence)
+        found += _in_parentheses(sentence) + COINED.findall(sentence) + _named(sentence) + HYPHENATED.findall(sentence)
     found += _repeated(abstract)
     terms: list[str] = []
     for term in found:
@@ -84,10 +84,6 @@ def _long_form(before: str, acronym: str) -> str:
         if initials == wanted:
             return " ".join(words[-count:])
     return ""
-
-
-def _coined(sentence: str) -> list[str]:
-    return COINED.findall(sentence)
 
 
 def _named(sentence: str) -> list[str]:
